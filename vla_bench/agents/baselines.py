@@ -1,0 +1,54 @@
+"""Built-in reference agents: ``baseline:random`` and ``baseline:zero``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from vla_bench.agents.policy import Action, LoadedAgent, Policy
+from vla_bench.spec import Observation, TaskSpec
+from vla_bench.spec.errors import unknown_name_error
+
+
+class RandomPolicy:
+    """Uniform actions in the task's bounds, seeded from the episode's planned seed (plan-invariant)."""
+
+    def __init__(self) -> None:
+        self._rng = np.random.default_rng(0)
+        self._low = np.zeros(0, dtype=np.float32)
+        self._high = np.zeros(0, dtype=np.float32)
+
+    def reset(self, task: TaskSpec) -> None:
+        self._rng = np.random.default_rng(task.episode_seed)
+        self._low = np.asarray(task.action_low, dtype=np.float32)
+        self._high = np.asarray(task.action_high, dtype=np.float32)
+
+    def act(self, observation: Observation) -> Action:
+        return self._rng.uniform(self._low, self._high).astype(np.float32)
+
+
+class ZeroPolicy:
+    """The all-zeros action (clipped into bounds by the harness when zero lies outside them)."""
+
+    def __init__(self) -> None:
+        self._dim = 0
+
+    def reset(self, task: TaskSpec) -> None:
+        self._dim = task.action_dim
+
+    def act(self, observation: Observation) -> Action:
+        return np.zeros(self._dim, dtype=np.float32)
+
+
+BASELINES: dict[str, tuple[Callable[[], Policy], str]] = {
+    "random": (RandomPolicy, "uniform random actions, seeded per episode"),
+    "zero": (ZeroPolicy, "the all-zeros action"),
+}
+
+
+def load_baseline(name: str) -> LoadedAgent:
+    if name not in BASELINES:
+        raise unknown_name_error("baseline agent", f"baseline:{name}", [f"baseline:{n}" for n in BASELINES])
+    factory, _ = BASELINES[name]
+    return LoadedAgent(spec=f"baseline:{name}", kind="baseline", factory=factory, name=f"baseline:{name}")

@@ -1,0 +1,99 @@
+"""Turn an ``--agent`` string into a :class:`LoadedAgent`.
+
+Accepted forms: ``baseline:NAME``, ``path/to/model.onnx``, ``path/to/model.pt`` (TorchScript), and
+``pkg.module:factory`` (a callable returning a policy, imported from the user's own code; the current
+directory is importable, as with ``python -m``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import os
+import sys
+from pathlib import Path
+
+from vla_bench.agents.baselines import load_baseline
+from vla_bench.agents.policy import LoadedAgent, Policy
+from vla_bench.spec.errors import UserError
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_agent(spec: str) -> LoadedAgent:
+    if spec.startswith("baseline:"):
+        return load_baseline(spec.removeprefix("baseline:"))
+    if spec.startswith(("ws://", "wss://")):
+        raise UserError(f"remote policies ({spec}) are not supported by this version of vla-bench yet")
+    lowered = spec.lower()
+    if lowered.endswith((".onnx", ".pt", ".pth")):
+        path = Path(spec).expanduser()
+        if not path.is_file():
+            raise UserError(f"agent file {spec!r} does not exist")
+        if lowered.endswith(".onnx"):
+            from vla_bench.agents.onnx_policy import load_onnx  # noqa: PLC0415 - onnxruntime only when used
+
+            return load_onnx(path, file_sha256(path))
+        from vla_bench.agents.torchscript_policy import load_torchscript  # noqa: PLC0415 - torch only when used
+
+        return load_torchscript(path, file_sha256(path))
+    if ":" in spec:
+        return _load_python_factory(spec)
+    raise UserError(
+        f"cannot tell what kind of agent {spec!r} is. Use 'baseline:NAME', a '.onnx' or '.pt' file, "
+        "or 'package.module:factory' (see `vla-bench list`)"
+    )
+
+
+def _load_python_factory(spec: str) -> LoadedAgent:
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise UserError(f"agent {spec!r} must be of the form 'package.module:factory'")
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise UserError(f"cannot import the agent's module {module_name!r}: {exc}") from exc
+    target: object = module
+    for part in attr.split("."):
+        if not hasattr(target, part):
+            raise UserError(f"module {module_name!r} has no attribute {attr!r} (from agent {spec!r})")
+        target = getattr(target, part)
+    if isinstance(target, Policy) and not isinstance(target, type):
+        instance = target
+        return LoadedAgent(spec=spec, kind="python", factory=lambda: instance, name=spec, shared=True)
+    if not callable(target):
+        raise UserError(f"agent {spec!r} is neither a policy nor a callable that returns one")
+    factory = target
+
+    def make() -> Policy:
+        policy = factory()
+        if not isinstance(policy, Policy):
+            raise UserError(f"agent factory {spec!r} returned {type(policy).__name__}, which has no reset/act")
+        return policy
+
+    source = getattr(module, "__file__", None)
+    sha = file_sha256(Path(source)) if source and Path(source).is_file() else None
+    return LoadedAgent(spec=spec, kind="python", factory=make, name=spec, sha256=sha)
+
+
+def agent_from_object(policy: object, name: str | None = None) -> LoadedAgent:
+    """Wrap a Python policy object or factory given to the ``evaluate`` API."""
+    if isinstance(policy, LoadedAgent):
+        return policy
+    label = name or f"{type(policy).__module__}.{type(policy).__qualname__}"
+    if isinstance(policy, Policy) and not isinstance(policy, type):
+        instance = policy
+        return LoadedAgent(spec=label, kind="object", factory=lambda: instance, name=label, shared=True)
+    if callable(policy):
+        factory = policy
+        return LoadedAgent(spec=name or getattr(policy, "__qualname__", label), kind="object", factory=factory)
+    raise UserError(f"{label} is not a policy (needs reset(task) and act(observation)) nor a factory of one")

@@ -1,0 +1,68 @@
+"""What every benchmark adapter provides: an environment session per task, speaking the standard contract."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vla_bench.spec import EpisodeSpec, Observation, Protocol, SuccessRule, TaskDef, TaskSpec
+
+
+@dataclass
+class StepResult:
+    observation: Observation
+    reward: float
+    terminated: bool
+    truncated: bool
+    success: bool  # the protocol's success rule evaluated at this step (False where it has none)
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class EnvSession(abc.ABC):
+    """One live environment for one task of one protocol. Reused across that task's episodes."""
+
+    @property
+    @abc.abstractmethod
+    def task_spec(self) -> TaskSpec:
+        """The task as the policy sees it (without an episode seed)."""
+
+    @abc.abstractmethod
+    def reset(self, episode: EpisodeSpec) -> Observation:
+        """Start ``episode`` from its planned seed (and init/goal index). Must be deterministic in it."""
+
+    @abc.abstractmethod
+    def step(self, action: NDArray[np.float32]) -> StepResult:
+        """Apply one action already validated and clipped to the task's bounds."""
+
+    def render_frame(self) -> NDArray[np.uint8] | None:
+        """An upright RGB frame for video recording, or None where the session cannot render."""
+        return None
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release simulator resources."""
+
+
+class BenchmarkAdapter(abc.ABC):
+    """Builds environment sessions for the tasks of this benchmark's protocols."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
+        """A session for ``task``; ``render`` asks for frames for video recording."""
+
+    def describe(self) -> dict[str, Any]:
+        """Versions and settings of the simulator stack, for provenance."""
+        return {}
+
+
+def info_flag_success(rule: SuccessRule, info: dict[str, Any]) -> bool:
+    """The ``info_flag`` rule: the info key is truthy at this step."""
+    if rule.kind != "info_flag" or rule.key is None:
+        return False
+    value = info.get(rule.key, False)
+    return bool(float(value) >= 1.0) if isinstance(value, (int, float, np.number)) else bool(value)

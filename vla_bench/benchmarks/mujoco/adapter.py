@@ -1,0 +1,97 @@
+"""Gymnasium MuJoCo v5 locomotion (Hopper, HalfCheetah, Walker2d, Ant, Humanoid), state or pixels."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success
+from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
+from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
+
+
+class GymnasiumMujocoSession(EnvSession):
+    """A Gymnasium MuJoCo env under a protocol: the harness owns the step limit, so Gymnasium's TimeLimit
+    is set to the protocol's ``max_steps`` (it only agrees with it)."""
+
+    def __init__(self, protocol: Protocol, task: TaskDef, *, render: bool) -> None:
+        import gymnasium as gym  # noqa: PLC0415 - simulator imports stay in the env worker
+
+        obs = protocol.observation
+        needs_frames = obs.has_images or render
+        kwargs: dict[str, Any] = dict(task.env_kwargs)
+        if needs_frames:
+            ensure_headless_gl()
+            kwargs.update(render_mode="rgb_array", width=obs.image_width or 256, height=obs.image_height or 256)
+        self._env = gym.make(task.env_id, max_episode_steps=protocol.max_steps, **kwargs)
+        if needs_frames:
+            disable_shadows_and_reflections(self._env.unwrapped.model)  # type: ignore[attr-defined]
+        self._protocol = protocol
+        self._camera = obs.cameras[0] if obs.cameras else "track"
+        space = self._env.action_space
+        state_shape = self._env.observation_space.shape
+        self._task_spec = TaskSpec(
+            name=task.name,
+            instruction=task.instruction,
+            action_low=tuple(float(x) for x in space.low),  # type: ignore[attr-defined]
+            action_high=tuple(float(x) for x in space.high),  # type: ignore[attr-defined]
+            max_steps=protocol.max_steps,
+            observation_mode=obs.mode,
+            state_dim=int(state_shape[0]) if obs.has_state and state_shape else None,
+            cameras=obs.cameras if obs.has_images else (),
+            control_hz=protocol.control_hz,
+        )
+
+    @property
+    def task_spec(self) -> TaskSpec:
+        return self._task_spec
+
+    def _observation(self, state: NDArray[Any]) -> Observation:
+        observation: Observation = {}
+        if self._protocol.observation.has_state:
+            observation["state"] = np.asarray(state, dtype=np.float32)
+        if self._protocol.observation.has_images:
+            observation["images"] = {self._camera: self._frame()}
+        if self._protocol.observation.language:
+            observation["instruction"] = self._task_spec.instruction
+        return observation
+
+    def _frame(self) -> NDArray[np.uint8]:
+        frame = self._env.render()
+        return np.ascontiguousarray(frame, dtype=np.uint8)  # type: ignore[arg-type]
+
+    def reset(self, episode: EpisodeSpec) -> Observation:
+        state, _ = self._env.reset(seed=episode.seed)
+        self._env.action_space.seed(episode.seed)
+        return self._observation(state)
+
+    def step(self, action: NDArray[np.float32]) -> StepResult:
+        state, reward, terminated, truncated, info = self._env.step(action)
+        return StepResult(
+            observation=self._observation(state),
+            reward=float(reward),
+            terminated=bool(terminated),
+            truncated=bool(truncated),
+            success=info_flag_success(self._protocol.success, info),
+        )
+
+    def render_frame(self) -> NDArray[np.uint8] | None:
+        return self._frame() if self._env.render_mode == "rgb_array" else None
+
+    def close(self) -> None:
+        self._env.close()
+
+
+class MujocoAdapter(BenchmarkAdapter):
+    name = "mujoco"
+
+    def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
+        return GymnasiumMujocoSession(protocol, task, render=render)
+
+    def describe(self) -> dict[str, Any]:
+        import gymnasium  # noqa: PLC0415
+        import mujoco  # noqa: PLC0415
+
+        return {"gymnasium": gymnasium.__version__, "mujoco": mujoco.__version__}

@@ -1,0 +1,179 @@
+"""The ``vla-bench`` command line."""
+
+from __future__ import annotations
+
+from vla_bench.threads import limit_math_threads
+
+limit_math_threads()  # before numpy / torch are imported by anything below
+
+import os  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated  # noqa: E402
+
+import typer  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+
+from vla_bench.spec.errors import UserError  # noqa: E402
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Evaluate robot policies under fixed, versioned protocols; report and compare results.")
+console = Console()
+errors = Console(stderr=True)
+
+
+@app.command("eval")
+def eval_command(
+    agent: Annotated[str, typer.Option(help="baseline:NAME, model.onnx, model.pt, or package.module:factory")],
+    protocol: Annotated[str, typer.Option(help="protocol id, e.g. mujoco/hopper@v1 (see `vla-bench list`)")],
+    out: Annotated[Path | None, typer.Option(help="bundle directory [default: runs/<protocol>--<agent>--<time>]")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="env worker processes")] = 1,
+    envs_per_worker: Annotated[int, typer.Option(min=1, help="environments per worker (the policy batch)")] = 4,
+    resume: Annotated[bool, typer.Option(help="finish the run already in --out: only its missing episodes")] = False,
+    limit_episodes: Annotated[int | None, typer.Option(min=1, help="episodes per task (unofficial run)")] = None,
+    record: Annotated[int, typer.Option(min=0, help="record MP4 videos of the first K episodes")] = 0,
+    policy_timeout: Annotated[float, typer.Option(help="seconds a policy call may take before its episode fails")] = 60.0,
+    env_timeout: Annotated[float, typer.Option(help="seconds an env worker may take per request before it is replaced")] = 300.0,
+    report_format: Annotated[str, typer.Option("--format", help="table | markdown | json")] = "table",
+) -> None:
+    """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl)."""
+    from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - keep `vla-bench --help` fast
+    from vla_bench.harness.registry import get_protocol  # noqa: PLC0415
+    from vla_bench.harness.runner import RunOptions, default_out_dir, run_evaluation  # noqa: PLC0415
+
+    if resume and out is None:
+        raise UserError("--resume needs --out DIR: the run to finish")
+    resolved = get_protocol(protocol)
+    loaded = load_agent(agent)
+    directory = out or default_out_dir(resolved, loaded)
+    options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
+                         resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
+                         env_timeout=env_timeout, progress=True)
+    result = run_evaluation(resolved, loaded, directory, options)
+    _show(result.summary, report_format)
+    errors.print(f"results bundle: {directory}")
+
+
+def _show(summary: dict, report_format: str) -> None:  # type: ignore[type-arg]
+    from vla_bench.harness import report  # noqa: PLC0415
+
+    if report_format == "table":
+        report.print_table(summary, console)
+    elif report_format == "markdown":
+        sys.stdout.write(report.markdown(summary))
+    elif report_format == "json":
+        sys.stdout.write(report.as_json(summary) + "\n")
+    else:
+        raise UserError(f"unknown --format {report_format!r}: use table, markdown or json")
+
+
+@app.command("report")
+def report_command(
+    directory: Annotated[Path, typer.Argument(help="a results bundle directory")],
+    report_format: Annotated[str, typer.Option("--format", help="table | markdown | json")] = "table",
+) -> None:
+    """Show a results bundle's scores (recomputed from its episodes, so they always match them)."""
+    from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
+    from vla_bench.harness.registry import get_protocol  # noqa: PLC0415
+    from vla_bench.harness.scoring import compute_scores  # noqa: PLC0415
+
+    bundle = read_bundle(directory)
+    protocol = get_protocol(bundle.summary["protocol"]["id"], allow_deprecated=True)
+    if protocol.sha256() != bundle.summary["protocol"]["sha256"]:
+        raise UserError(f"{directory} was run under a protocol whose hash differs from {protocol.id} as installed")
+    summary = dict(bundle.summary)
+    summary["scores"] = compute_scores(protocol, bundle.records)
+    summary["n_episodes_done"] = len(bundle.records)
+    _show(summary, report_format)
+
+
+@app.command("compare")
+def compare_command(
+    dir_a: Annotated[Path, typer.Argument(help="bundle A")],
+    dir_b: Annotated[Path, typer.Argument(help="bundle B")],
+    report_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Paired comparison of two bundles on identical episodes (bootstrap interval; McNemar for success)."""
+    from vla_bench.harness import report  # noqa: PLC0415
+    from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
+    from vla_bench.harness.compare import paired_comparison  # noqa: PLC0415
+    from vla_bench.harness.registry import get_protocol  # noqa: PLC0415
+
+    a, b = read_bundle(dir_a), read_bundle(dir_b)
+    if a.summary["protocol"]["sha256"] != b.summary["protocol"]["sha256"]:
+        raise UserError(f"the bundles were run under different protocols ({a.summary['protocol']['id']} vs "
+                        f"{b.summary['protocol']['id']}, or different versions of it): they cannot be paired")
+    protocol = get_protocol(a.summary["protocol"]["id"], allow_deprecated=True)
+    result = paired_comparison(protocol, a.records, b.records)
+    if report_format == "json":
+        sys.stdout.write(report.as_json(result) + "\n")
+    else:
+        report.print_comparison(result, a.summary["agent"]["name"], b.summary["agent"]["name"], console)
+
+
+@app.command("list")
+def list_command(
+    what: Annotated[str, typer.Argument(help="benchmarks | protocols | agents | all")] = "all",
+) -> None:
+    """List benchmarks, protocols and agent forms."""
+    from vla_bench.harness import registry  # noqa: PLC0415
+
+    choices = ("benchmarks", "protocols", "agents", "all")
+    if what not in choices:
+        from vla_bench.spec.errors import unknown_name_error  # noqa: PLC0415
+
+        raise unknown_name_error("listing", what, choices)
+    if what in ("benchmarks", "all"):
+        table = Table(title="benchmarks", title_justify="left")
+        table.add_column("name")
+        table.add_column("protocols", justify="right")
+        table.add_column("description")
+        for name in registry.benchmark_names():
+            table.add_row(name, str(len(registry.protocol_ids(name))), registry.benchmark_description(name))
+        console.print(table)
+    if what in ("protocols", "all"):
+        table = Table(title="protocols", title_justify="left")
+        for column in ("id", "tasks", "episodes/task", "max steps", "observation", "metric"):
+            table.add_column(column)
+        for protocol_id in registry.protocol_ids():
+            p = registry.get_protocol(protocol_id, allow_deprecated=True)
+            table.add_row(p.id, str(len(p.tasks)), str(p.episodes_per_task), str(p.max_steps), p.observation.mode,
+                          p.primary_metric)
+        console.print(table)
+    if what in ("agents", "all"):
+        table = Table(title="agents (--agent)", title_justify="left")
+        table.add_column("form")
+        table.add_column("what it is")
+        for name, text in registry.agent_names().items():
+            table.add_row(name, text)
+        console.print(table)
+
+
+# --- leaderboard commands (serve, submit, server ...) are registered by vla_bench.server.cli ---------------
+def _register_server_commands() -> None:
+    try:
+        from vla_bench.server.cli import register  # noqa: PLC0415
+    except ImportError:  # the server package is being built; the harness works without it
+        return
+    register(app)
+
+
+_register_server_commands()
+# --- end of leaderboard commands ----------------------------------------------------------------------------
+
+
+def main() -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless software rendering unless the user chose a backend
+    try:
+        app()
+    except UserError as exc:
+        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        errors.print("interrupted: finished episodes are kept; rerun with --resume to finish the run")
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

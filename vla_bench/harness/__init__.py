@@ -1,0 +1,1 @@
+"""The harness: protocols, episode plan, runner and executors, scoring, results bundle."""

@@ -1,0 +1,170 @@
+"""The env worker process: hosts environment sessions and steps them on the orchestrator's request.
+
+Started as ``python -m vla_bench.harness.env_worker --fd N`` with one end of a socket pair. Messages are
+msgpack (numpy arrays inline, no pickle). Every request is a batch of items, one per episode slot:
+``{"slot", "reset": episode}``, ``{"slot", "action": float32[A]}`` or ``{"slot", "end": true}``; the reply
+holds one result per item, in order. An exception inside an environment fails only that item (the
+session is discarded, its state being unknown); the worker itself lives on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
+from vla_bench.harness.framing import PeerClosed, recv_message, send_message
+from vla_bench.spec import EpisodeSpec, Protocol
+
+
+@dataclass
+class _Slot:
+    session: EnvSession | None = None
+    task: str | None = None
+    render: bool = False
+    writer: Any = None  # imageio writer while this slot's episode is being recorded
+
+
+class EnvWorker:
+    """The worker's logic, independent of the transport (unit-testable in-process)."""
+
+    def __init__(self, protocol: Protocol, adapter: BenchmarkAdapter) -> None:
+        self.protocol = protocol
+        self.adapter = adapter
+        self.slots: dict[int, _Slot] = {}
+
+    def handle(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self._handle_item(item) for item in items]
+
+    def _handle_item(self, item: dict[str, Any]) -> dict[str, Any]:
+        slot_id = int(item["slot"])
+        slot = self.slots.setdefault(slot_id, _Slot())
+        try:
+            if "reset" in item:
+                return self._reset(slot_id, slot, item["reset"], item.get("record"))
+            if "action" in item:
+                return self._step(slot_id, slot, item["action"])
+            self._finish_recording(slot)
+            return {"slot": slot_id, "ended": True}
+        except Exception as exc:  # an environment fault fails this item only
+            self._discard(slot)
+            return {"slot": slot_id, "error": _describe(exc), "kind": "env_error"}
+
+    def _reset(self, slot_id: int, slot: _Slot, episode: dict[str, Any], record: str | None) -> dict[str, Any]:
+        self._finish_recording(slot)
+        spec = EpisodeSpec(**episode)
+        render = record is not None
+        if slot.session is None or slot.task != spec.task or slot.render != render:
+            self._discard(slot)
+            slot.session = self.adapter.make_session(self.protocol, self.protocol.task(spec.task), render=render)
+            slot.task, slot.render = spec.task, render
+        observation = slot.session.reset(spec)
+        if record is not None:
+            slot.writer = _open_video(Path(record), self.protocol.control_hz)
+            self._write_frame(slot)
+        return {"slot": slot_id, "observation": observation, "task_spec": slot.session.task_spec.to_json()}
+
+    def _step(self, slot_id: int, slot: _Slot, action: np.ndarray) -> dict[str, Any]:
+        if slot.session is None:
+            raise RuntimeError("step before reset")
+        result = slot.session.step(np.asarray(action, dtype=np.float32))
+        self._write_frame(slot)
+        return {
+            "slot": slot_id,
+            "observation": result.observation,
+            "reward": result.reward,
+            "terminated": result.terminated,
+            "truncated": result.truncated,
+            "success": result.success,
+            "info": result.info,
+        }
+
+    def _write_frame(self, slot: _Slot) -> None:
+        if slot.writer is not None and slot.session is not None:
+            frame = slot.session.render_frame()
+            if frame is not None:
+                slot.writer.append_data(frame)
+
+    def _finish_recording(self, slot: _Slot) -> None:
+        if slot.writer is not None:
+            slot.writer.close()
+            slot.writer = None
+
+    def _discard(self, slot: _Slot) -> None:
+        self._finish_recording(slot)
+        if slot.session is not None:
+            try:
+                slot.session.close()
+            except Exception:  # noqa: BLE001 - a broken session may fail to close; it is dropped anyway
+                pass
+        slot.session, slot.task = None, None
+
+    def close(self) -> None:
+        for slot in self.slots.values():
+            self._discard(slot)
+
+
+def _open_video(path: Path, control_hz: float | None) -> Any:
+    import imageio.v2 as imageio  # noqa: PLC0415 - only when recording
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fps = control_hz or 30.0
+    return imageio.get_writer(str(path), fps=fps, codec="libx264", quality=7, macro_block_size=1)
+
+
+def _describe(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+def serve(sock: socket.socket) -> None:
+    hello = recv_message(sock)
+    sys.path[:0] = [p for p in hello.get("sys_path", []) if p not in sys.path]
+    try:
+        from vla_bench.harness.registry import resolve_adapter  # noqa: PLC0415 - after sys.path is set
+
+        protocol = Protocol.model_validate_json(hello["protocol"])
+        adapter = resolve_adapter(protocol.adapter)
+        simulator = adapter.describe()
+    except Exception as exc:  # report why the benchmark cannot start, then exit
+        send_message(sock, {"ok": False, "error": _describe(exc)})
+        return
+    send_message(sock, {"ok": True, "pid": os.getpid(), "simulator": simulator})
+    worker = EnvWorker(protocol, adapter)
+    try:
+        while True:
+            request = recv_message(sock)
+            if request.get("op") == "close":
+                break
+            send_message(sock, worker.handle(request["items"]))
+    except PeerClosed:
+        pass
+    finally:
+        worker.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--fd", type=int, required=True)
+    args = parser.parse_args()
+    sock = socket.socket(fileno=args.fd)
+    try:
+        serve(sock)
+    finally:
+        sock.close()
+
+
+if __name__ == "__main__":
+    from vla_bench.threads import limit_math_threads
+
+    limit_math_threads()
+    main()

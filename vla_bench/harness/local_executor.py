@@ -1,0 +1,466 @@
+"""The local executor: env workers in subprocesses, policy calls batched in this process.
+
+Each worker hosts ``envs_per_worker`` environment slots, split into two lanes. A lane is one request in
+flight: while the worker steps one lane's environments, this process computes the other lane's actions,
+so neither side waits on the other. Policy calls are batched over a lane's live episodes.
+
+Faults stay with their episode: a policy that raises, hangs or returns a bad action fails that episode; an
+environment exception fails that item; a worker that crashes or hangs is killed and replaced. When a
+worker dies with several live episodes, the culprit is unknown: each of them is run again alone on a
+worker, and only an episode that also fails alone is recorded as failed.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import selectors
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vla_bench.agents.policy import LoadedAgent, Policy
+from vla_bench.harness.framing import recv_message, send_message
+from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, TimedCaller, compute_actions, describe_exception
+from vla_bench.spec import EpisodeRecord, EpisodeSpec, Observation, Protocol, TaskSpec
+from vla_bench.spec.errors import UserError
+
+
+@dataclass
+class ExecutorConfig:
+    workers: int = 1
+    envs_per_worker: int = 4
+    policy_timeout: float | None = 60.0  # seconds per policy call (one step of every episode in a batch)
+    env_timeout: float = 300.0  # seconds a worker may take for one request (a reset may build a scene)
+    record: frozenset[tuple[str, int]] = frozenset()  # episode keys to record as video
+    video_dir: Path | None = None
+    schedule_seed: int | None = None  # shuffle the order episodes are started in (tests of plan invariance)
+    python: str = sys.executable  # interpreter of the env workers
+
+
+@dataclass
+class _Episode:
+    spec: EpisodeSpec
+    attempt: int = 0
+    policy: Policy | None = None
+    task: TaskSpec | None = None
+    observation: Observation | None = None
+    chunk: deque[NDArray[np.float32]] = field(default_factory=deque)
+    low: NDArray[np.float32] | None = None
+    high: NDArray[np.float32] | None = None
+    total_return: float = 0.0
+    length: int = 0
+    success: bool = False
+    success_step: int | None = None
+    terminated: bool = False
+    truncated: bool = False
+    clipped_steps: int = 0
+    previous_action: NDArray[np.float32] | None = None
+    smoothness_sum: float = 0.0
+    env_seconds: float = 0.0
+    policy_seconds: float = 0.0
+    started: float = field(default_factory=time.perf_counter)
+    recording: bool = False
+
+
+@dataclass
+class _Lane:
+    worker: _Worker
+    slot_ids: list[int]
+    episodes: dict[int, _Episode] = field(default_factory=dict)
+    ended: list[int] = field(default_factory=list)  # slots whose recording must be closed
+    sent_at: float = 0.0
+
+    def free_slots(self) -> list[int]:
+        return [s for s in self.slot_ids if s not in self.episodes]
+
+
+@dataclass
+class _Worker:
+    index: int
+    process: subprocess.Popen[bytes]
+    sock: socket.socket
+    stderr: IO[bytes]
+    lanes: list[_Lane] = field(default_factory=list)
+    in_flight: deque[_Lane] = field(default_factory=deque)
+    busy_since: float = 0.0
+    exclusive: bool = False  # hosting a retried episode alone
+
+    def live(self) -> int:
+        return sum(len(lane.episodes) for lane in self.lanes)
+
+
+RecordSink = Callable[[EpisodeRecord], None]
+
+
+class LocalExecutor:
+    def __init__(self, protocol: Protocol, agent: LoadedAgent, config: ExecutorConfig) -> None:
+        self.protocol = protocol
+        self.agent = agent
+        self.config = config
+        self.simulator: dict[str, Any] = {}
+        self._selector = selectors.DefaultSelector()
+        self._caller = TimedCaller()
+        self._workers: list[_Worker] = []
+        self._queue: deque[_Episode] = deque()
+        self._retries: deque[_Episode] = deque()
+        self._shared_policy: Policy | None = None
+        self._slot_policies: dict[tuple[int, int], Policy] = {}
+        self._sink: RecordSink = lambda record: None
+        self._stderr_dir = tempfile.TemporaryDirectory(prefix="vla-bench-workers-")
+
+    # ----------------------------------------------------------------------------------------------- run
+    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None:
+        self._sink = sink
+        specs = list(plan)
+        if self.config.schedule_seed is not None:
+            random.Random(self.config.schedule_seed).shuffle(specs)
+        self._queue = deque(_Episode(spec) for spec in specs)
+        if not self._queue:
+            return
+        try:
+            count = max(1, min(self.config.workers, len(self._queue)))
+            self._workers = [self._start_worker(i) for i in range(count)]
+            for worker in self._workers:
+                self._handshake(worker)
+            for worker in self._workers:
+                for lane in worker.lanes:
+                    self._advance(lane)
+            self._loop()
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        for worker in self._workers:
+            self._stop_worker(worker, graceful=True)
+        self._workers = []
+        self._selector.close()
+        self._stderr_dir.cleanup()
+
+    # ------------------------------------------------------------------------------------------ workers
+    def _start_worker(self, index: int) -> _Worker:
+        parent, child = socket.socketpair()
+        stderr = open(Path(self._stderr_dir.name) / f"worker-{index}-{time.monotonic_ns()}.log", "w+b")  # noqa: SIM115
+        env = dict(os.environ)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        process = subprocess.Popen(
+            [self.config.python, "-m", "vla_bench.harness.env_worker", "--fd", str(child.fileno())],
+            pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=env,
+        )
+        child.close()
+        worker = _Worker(index=index, process=process, sock=parent, stderr=stderr)
+        n = max(1, self.config.envs_per_worker)
+        base = index * n
+        ids = list(range(base, base + n))
+        halves = [ids[: (n + 1) // 2], ids[(n + 1) // 2:]] if n > 1 else [ids]
+        worker.lanes = [_Lane(worker=worker, slot_ids=half) for half in halves if half]
+        send_message(parent, {"op": "init", "protocol": self.protocol.canonical_json(), "sys_path": sys.path})
+        return worker
+
+    def _handshake(self, worker: _Worker) -> None:
+        worker.sock.settimeout(self.config.env_timeout)  # also bounds reading the rest of a started frame
+        try:
+            reply = recv_message(worker.sock)
+        except (OSError, ConnectionError) as exc:
+            raise UserError(f"env worker for {self.protocol.id} did not start: {exc}. "
+                            f"Its output: {self._stderr_tail(worker)}") from exc
+        if not reply.get("ok"):
+            raise UserError(f"cannot start benchmark {self.protocol.adapter!r} for {self.protocol.id}: "
+                            f"{reply.get('error')}")
+        self.simulator = reply.get("simulator", {})
+        self._selector.register(worker.sock, selectors.EVENT_READ, worker)
+
+    def _stop_worker(self, worker: _Worker, *, graceful: bool) -> None:
+        try:
+            self._selector.unregister(worker.sock)
+        except (KeyError, ValueError):
+            pass
+        if graceful and worker.process.poll() is None:
+            try:
+                send_message(worker.sock, {"op": "close"})
+                worker.process.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+        if worker.process.poll() is None:
+            worker.process.kill()
+            worker.process.wait()
+        worker.sock.close()
+        worker.stderr.close()
+
+    def _stderr_tail(self, worker: _Worker, lines: int = 8) -> str:
+        try:
+            worker.stderr.flush()
+            text = Path(worker.stderr.name).read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return "(no output)"
+        tail = [line for line in text.strip().splitlines() if line.strip()][-lines:]
+        return " | ".join(tail) if tail else "(no output)"
+
+    # ------------------------------------------------------------------------------------------- loop
+    def _loop(self) -> None:
+        while True:
+            if not any(worker.in_flight for worker in self._workers):
+                for worker in self._workers:  # e.g. a retry waiting for an idle worker
+                    for lane in worker.lanes:
+                        self._advance(lane)
+                if not any(worker.in_flight for worker in self._workers):
+                    return
+            for key, _ in self._selector.select(timeout=self._seconds_to_next_deadline()):
+                worker: _Worker = key.data
+                if not worker.in_flight:
+                    continue
+                try:
+                    reply = recv_message(worker.sock)
+                except (OSError, ConnectionError, ValueError):
+                    self._replace_worker(worker, "env_crash", self._crash_reason(worker))
+                    continue
+                lane = worker.in_flight.popleft()
+                worker.busy_since = time.perf_counter()
+                self._on_reply(lane, reply)
+                self._advance(lane)
+                for other in worker.lanes:
+                    self._advance(other)  # an idle lane may have work now (a freed worker, a retry)
+            now = time.perf_counter()
+            for worker in list(self._workers):
+                if worker.in_flight and now - worker.busy_since > self.config.env_timeout:
+                    self._replace_worker(
+                        worker, "env_timeout",
+                        f"env worker did not answer within {self.config.env_timeout:g} s (hung); it was killed",
+                    )
+
+    def _seconds_to_next_deadline(self) -> float:
+        now = time.perf_counter()
+        deadlines = [w.busy_since + self.config.env_timeout - now for w in self._workers if w.in_flight]
+        return max(0.0, min(deadlines)) if deadlines else 0.0
+
+    def _crash_reason(self, worker: _Worker) -> str:
+        try:
+            code = worker.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        if code is not None and code < 0:
+            status = f"killed by signal {signal.Signals(-code).name}"
+        else:
+            status = f"exited with code {code}" if code is not None else "closed its connection"
+        return f"env worker crashed ({status}); its last output: {self._stderr_tail(worker)}"
+
+    def _replace_worker(self, worker: _Worker, kind: str, reason: str) -> None:
+        live = [(lane, slot, ep) for lane in worker.lanes for slot, ep in lane.episodes.items()]
+        for lane, slot, episode in live:
+            self._slot_policies.pop((worker.index, slot), None)  # its state is unknown now
+            if len(live) == 1 or episode.attempt > 0:
+                self._finish(lane, slot, error=(kind, reason), close_recording=False)
+            else:
+                del lane.episodes[slot]
+                self._retries.append(_Episode(episode.spec, attempt=episode.attempt + 1))
+        self._stop_worker(worker, graceful=False)
+        replacement = self._start_worker(worker.index)
+        self._handshake(replacement)
+        self._workers[self._workers.index(worker)] = replacement
+        for lane in replacement.lanes:
+            self._advance(lane)
+        for other in self._workers:  # a retry may be waiting for any idle worker
+            if not other.in_flight:
+                for lane in other.lanes:
+                    self._advance(lane)
+
+    # ------------------------------------------------------------------------------------ episode logic
+    def _policy_for(self, worker: _Worker, slot: int) -> Policy:
+        if self.agent.shared or self._shared_policy is not None:
+            if self._shared_policy is None:
+                self._shared_policy = self.agent.factory()
+            return self._shared_policy
+        key = (worker.index, slot)
+        if key not in self._slot_policies:
+            policy = self.agent.factory()
+            if callable(getattr(policy, "act_batch", None)):
+                self._shared_policy = policy  # a batched policy is stateless: one instance serves all
+                return policy
+            self._slot_policies[key] = policy
+        return self._slot_policies[key]
+
+    def _on_reply(self, lane: _Lane, reply: list[dict[str, Any]]) -> None:
+        for result in reply:
+            slot = int(result["slot"])
+            episode = lane.episodes.get(slot)
+            if episode is None or result.get("ended"):
+                continue
+            if "error" in result:
+                self._finish(lane, slot, error=(result.get("kind", "env_error"), str(result["error"])),
+                             close_recording=False)
+            elif "task_spec" in result:
+                self._on_reset(lane, slot, episode, result)
+            else:
+                self._on_step(lane, slot, episode, result)
+
+    def _on_reset(self, lane: _Lane, slot: int, episode: _Episode, result: dict[str, Any]) -> None:
+        data = dict(result["task_spec"])
+        data["action_low"], data["action_high"] = tuple(data["action_low"]), tuple(data["action_high"])
+        data["cameras"] = tuple(data.get("cameras") or ())
+        episode.task = replace(TaskSpec(**data), episode_seed=episode.spec.seed)
+        episode.low = np.asarray(episode.task.action_low, dtype=np.float32)
+        episode.high = np.asarray(episode.task.action_high, dtype=np.float32)
+        episode.observation = result["observation"]
+        policy = self._policy_for(lane.worker, slot)
+        episode.policy = policy
+        task = episode.task
+        started = time.perf_counter()
+        try:
+            self._caller.call(lambda: policy.reset(task), self.config.policy_timeout)
+        except TimeoutError:
+            self._slot_policies.pop((lane.worker.index, slot), None)
+            self._finish(lane, slot, error=("policy_timeout", "policy.reset took longer than the per-step limit "
+                                                              f"of {self.config.policy_timeout:g} s"))
+        except Exception as exc:  # noqa: BLE001 - user code
+            self._finish(lane, slot, error=("policy_error", f"policy.reset raised {describe_exception(exc)}"))
+        episode.policy_seconds += time.perf_counter() - started
+
+    def _on_step(self, lane: _Lane, slot: int, episode: _Episode, result: dict[str, Any]) -> None:
+        episode.env_seconds += time.perf_counter() - lane.sent_at
+        episode.length += 1
+        episode.total_return += float(result["reward"])
+        if result["success"] and not episode.success:
+            episode.success, episode.success_step = True, episode.length
+        episode.terminated, episode.truncated = bool(result["terminated"]), bool(result["truncated"])
+        episode.observation = result["observation"]
+        done = (episode.terminated or episode.truncated or episode.length >= self.protocol.max_steps
+                or (self.protocol.terminate_on_success and episode.success))
+        if done:
+            episode.truncated = episode.truncated or (episode.length >= self.protocol.max_steps
+                                                      and not episode.terminated)
+            self._finish(lane, slot)
+
+    def _finish(self, lane: _Lane, slot: int, error: tuple[str, str] | None = None,
+                close_recording: bool = True) -> None:
+        episode = lane.episodes.pop(slot)
+        if episode.recording and close_recording:
+            lane.ended.append(slot)
+        if episode.attempt > 0:
+            lane.worker.exclusive = False
+        spec = episode.spec
+        steps = max(episode.length - 1, 0)
+        record = EpisodeRecord(
+            task=spec.task,
+            episode_index=spec.episode_index,
+            seed=spec.seed,
+            init_index=spec.init_index,
+            total_return=episode.total_return,
+            length=episode.length,
+            success=(episode.success and error is None) if self.protocol.has_success else None,
+            success_step=episode.success_step if self.protocol.has_success and error is None else None,
+            terminated=episode.terminated,
+            truncated=episode.truncated,
+            error=error[1] if error else None,
+            error_kind=error[0] if error else None,
+            clipped_steps=episode.clipped_steps,
+            action_smoothness=episode.smoothness_sum / steps if steps else None,
+            timings={
+                "wall_s": round(time.perf_counter() - episode.started, 6),
+                "env_s": round(episode.env_seconds, 6),
+                "policy_s": round(episode.policy_seconds, 6),
+            },
+        )
+        self._sink(record)
+
+    def _take_next(self, lane: _Lane) -> _Episode | None:
+        worker = lane.worker
+        if worker.exclusive:
+            return None
+        if self._retries:
+            # a retried episode runs alone on its worker; others drain until one is empty
+            if worker.live() == 0 and lane is worker.lanes[0]:
+                worker.exclusive = True
+                return self._retries.popleft()
+            return None
+        return self._queue.popleft() if self._queue else None
+
+    def _advance(self, lane: _Lane) -> None:
+        """Build and send the lane's next request: close recordings, start new episodes, step live ones."""
+        if lane in lane.worker.in_flight:
+            return
+        items: list[dict[str, Any]] = [{"slot": slot, "end": True} for slot in lane.ended]
+        lane.ended.clear()
+        while True:
+            work = self._reset_items(lane) + self._step_items(lane)
+            items.extend(work)
+            # episodes that failed on their first policy call free their slots at once: refill them
+            if work or not lane.free_slots() or not (self._queue or self._retries):
+                break
+            if lane.worker.exclusive or (self._retries and lane.worker.live()):
+                break
+        if not items:
+            return
+        lane.sent_at = time.perf_counter()
+        worker = lane.worker
+        if not worker.in_flight:
+            worker.busy_since = lane.sent_at
+        worker.in_flight.append(lane)
+        try:
+            send_message(worker.sock, {"op": "batch", "items": items})
+        except OSError:
+            pass  # the worker is gone: the loop sees its closed socket and replaces it
+
+    def _reset_items(self, lane: _Lane) -> list[dict[str, Any]]:
+        items = []
+        for slot in lane.free_slots():
+            episode = self._take_next(lane)
+            if episode is None:
+                break
+            lane.episodes[slot] = episode
+            item: dict[str, Any] = {"slot": slot, "reset": _spec_json(episode.spec)}
+            if episode.spec.key in self.config.record and self.config.video_dir is not None:
+                episode.recording = True
+                name = f"{episode.spec.task}-{episode.spec.episode_index:04d}.mp4"
+                item["record"] = str(self.config.video_dir / name)
+            items.append(item)
+        return items
+
+    def _step_items(self, lane: _Lane) -> list[dict[str, Any]]:
+        waiting = [(slot, ep) for slot, ep in lane.episodes.items() if ep.observation is not None]
+        needing = [(slot, ep) for slot, ep in waiting if not ep.chunk]
+        if needing:
+            requests = [PolicyRequest(ep.policy, ep.observation, ep.task.action_dim)  # type: ignore[arg-type,union-attr]
+                        for _, ep in needing]
+            started = time.perf_counter()
+            outcomes = compute_actions(requests, self._caller, self.config.policy_timeout)
+            share = (time.perf_counter() - started) / len(needing)
+            for (slot, episode), outcome in zip(needing, outcomes, strict=True):
+                episode.policy_seconds += share
+                if isinstance(outcome, PolicyFault):
+                    if outcome.kind == "policy_timeout":
+                        self._slot_policies.pop((lane.worker.index, slot), None)
+                    self._finish(lane, slot, error=(outcome.kind, f"{outcome} (at step {episode.length})"))
+                else:
+                    episode.chunk.extend(outcome)
+        items = []
+        for slot, episode in list(lane.episodes.items()):
+            if episode.observation is None or not episode.chunk:
+                continue
+            items.append({"slot": slot, "action": self._execute(episode, episode.chunk.popleft())})
+            episode.observation = None
+        return items
+
+    def _execute(self, episode: _Episode, action: NDArray[np.float32]) -> NDArray[np.float32]:
+        clipped = np.clip(action, episode.low, episode.high)
+        if not np.array_equal(clipped, action):
+            episode.clipped_steps += 1
+        if episode.previous_action is not None:
+            episode.smoothness_sum += float(np.linalg.norm(clipped - episode.previous_action))
+        episode.previous_action = clipped
+        return clipped
+
+
+def _spec_json(spec: EpisodeSpec) -> dict[str, Any]:
+    return {"task": spec.task, "task_index": spec.task_index, "episode_index": spec.episode_index,
+            "seed": spec.seed, "init_index": spec.init_index}

@@ -1,0 +1,145 @@
+"""Calling policies with a per-step time limit, and turning what they return into validated action chunks."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from vla_bench.agents.policy import Policy, is_batched
+from vla_bench.spec import Observation
+
+
+class PolicyFault(Exception):
+    """A policy call that failed; ``kind`` is the episode record's error kind."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind
+
+
+def describe_exception(exc: BaseException) -> str:
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"
+
+
+class TimedCaller:
+    """Runs calls on a daemon thread and waits at most ``timeout`` seconds for each.
+
+    Python cannot interrupt a stuck call, so a call that overruns is abandoned with its thread (daemon:
+    it does not keep the process alive) and the next call gets a fresh thread.
+    """
+
+    def __init__(self) -> None:
+        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]] | None = None
+
+    def _start(self) -> queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]]:
+        requests: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]] = queue.SimpleQueue()
+
+        def loop() -> None:
+            while True:
+                function, replies = requests.get()
+                try:
+                    replies.put((True, function()))
+                except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                    replies.put((False, exc))
+
+        threading.Thread(target=loop, name="vla-bench-policy", daemon=True).start()
+        return requests
+
+    def call(self, function: Callable[[], Any], timeout: float | None) -> Any:
+        if self._requests is None:
+            self._requests = self._start()
+        replies: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._requests.put((function, replies))
+        try:
+            ok, value = replies.get(timeout=timeout)
+        except queue.Empty:
+            self._requests = None  # abandon the stuck thread
+            raise TimeoutError from None
+        if not ok:
+            raise value
+        return value
+
+
+def as_chunk(raw: Any, action_dim: int) -> list[NDArray[np.float32]]:
+    """A policy output as a list of actions ``[A]``; raises PolicyFault('invalid_action') with the reason."""
+    try:
+        array = np.asarray(raw, dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise PolicyFault("invalid_action", f"policy returned {type(raw).__name__}, not a numeric array: {exc}")
+    if array.ndim == 1 and array.shape[0] == action_dim:
+        chunk = array[None, :]
+    elif array.ndim == 2 and array.shape[1] == action_dim and array.shape[0] >= 1:
+        chunk = array
+    else:
+        raise PolicyFault(
+            "invalid_action",
+            f"policy returned an action of shape {tuple(array.shape)}; expected ({action_dim},) or a chunk "
+            f"(T, {action_dim})",
+        )
+    if not np.all(np.isfinite(chunk)):
+        bad = np.argwhere(~np.isfinite(chunk))[0]
+        raise PolicyFault("invalid_action", f"policy returned a non-finite action value {chunk[tuple(bad)]!r} "
+                                            f"at index {tuple(int(i) for i in bad)}")
+    return list(chunk)
+
+
+@dataclass
+class PolicyRequest:
+    policy: Policy
+    observation: Observation
+    action_dim: int
+
+
+def compute_actions(
+    requests: Sequence[PolicyRequest], caller: TimedCaller, timeout: float | None
+) -> list[list[NDArray[np.float32]] | PolicyFault]:
+    """One chunk (or fault) per request. Requests sharing one batched policy are answered by one
+    ``act_batch`` call; the others call ``act`` one by one. A timeout counts against the call it hit."""
+    results: list[list[NDArray[np.float32]] | PolicyFault | None] = [None] * len(requests)
+    groups: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        if is_batched(request.policy):
+            groups.setdefault(id(request.policy), []).append(index)
+        else:
+            groups[-(index + 1)] = [index]
+    for indices in groups.values():
+        policy = requests[indices[0]].policy
+        observations = [requests[i].observation for i in indices]
+        try:
+            if len(indices) > 1 or is_batched(policy):
+                outputs = caller.call(lambda p=policy, o=observations: p.act_batch(o), timeout)  # type: ignore[attr-defined,misc]
+                if len(outputs) != len(indices):
+                    raise PolicyFault("invalid_action", f"act_batch returned {len(outputs)} actions for "
+                                                        f"{len(indices)} observations")
+            else:
+                outputs = [caller.call(lambda p=policy, o=observations[0]: p.act(o), timeout)]  # type: ignore[misc]
+        except TimeoutError:
+            fault = PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout:g} s")
+            for i in indices:
+                results[i] = fault
+            continue
+        except PolicyFault as fault:
+            for i in indices:
+                results[i] = fault
+            continue
+        except Exception as exc:  # noqa: BLE001 - any exception from user code fails its episodes
+            fault = PolicyFault("policy_error", f"policy raised {describe_exception(exc)}")
+            for i in indices:
+                results[i] = fault
+            continue
+        for i, output in zip(indices, outputs, strict=True):
+            try:
+                results[i] = as_chunk(output, requests[i].action_dim)
+            except PolicyFault as fault:
+                results[i] = fault
+    return [r for r in results if r is not None]

@@ -1,0 +1,85 @@
+"""Registries of benchmarks, protocols and agents, with lazy entries and "did you mean" errors."""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import tomllib
+from importlib import resources
+from typing import Any
+
+from vla_bench.benchmarks import ADAPTERS, DESCRIPTIONS
+from vla_bench.benchmarks.base import BenchmarkAdapter
+from vla_bench.spec import Protocol
+from vla_bench.spec.errors import UserError, unknown_name_error
+
+
+def benchmark_names() -> list[str]:
+    return sorted(ADAPTERS)
+
+
+def benchmark_description(name: str) -> str:
+    return DESCRIPTIONS.get(name, "")
+
+
+@functools.cache
+def _protocol_files() -> dict[str, Any]:
+    """protocol id -> traversable TOML file, found without importing any adapter code."""
+    found: dict[str, Any] = {}
+    for adapter in ADAPTERS:
+        folder = resources.files("vla_bench.benchmarks").joinpath(adapter, "protocols")
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            if entry.name.endswith(".toml"):
+                found[f"{adapter}/{entry.name.removesuffix('.toml')}"] = entry
+    return found
+
+
+def protocol_ids(benchmark: str | None = None) -> list[str]:
+    ids = sorted(_protocol_files())
+    return [i for i in ids if benchmark is None or i.split("/", 1)[0] == benchmark]
+
+
+@functools.cache
+def get_protocol(protocol_id: str, *, allow_deprecated: bool = False) -> Protocol:
+    files = _protocol_files()
+    if protocol_id not in files:
+        raise unknown_name_error("protocol", protocol_id, files)
+    data = tomllib.loads(files[protocol_id].read_text(encoding="utf-8"))
+    try:
+        protocol = Protocol.model_validate(data)
+    except ValueError as exc:
+        raise UserError(f"protocol file for {protocol_id} is invalid: {exc}") from exc
+    if protocol.id != protocol_id:
+        raise UserError(f"protocol file {protocol_id}.toml declares id {protocol.id!r}; they must agree")
+    if protocol.deprecated and not allow_deprecated:
+        raise UserError(f"protocol {protocol_id} is deprecated: {protocol.deprecated}")
+    return protocol
+
+
+@functools.cache
+def resolve_adapter(name: str) -> BenchmarkAdapter:
+    """A registered adapter by name, or any adapter class by ``module:attr`` (how tests plug in fakes)."""
+    if ":" in name:
+        path = name
+    elif name in ADAPTERS:
+        path = ADAPTERS[name]
+    else:
+        raise unknown_name_error("benchmark", name, ADAPTERS)
+    module_name, _, attr = path.partition(":")
+    adapter_class = getattr(importlib.import_module(module_name), attr)
+    adapter: BenchmarkAdapter = adapter_class()
+    return adapter
+
+
+def agent_names() -> dict[str, str]:
+    from vla_bench.agents.baselines import BASELINES  # noqa: PLC0415
+
+    names = {f"baseline:{name}": text for name, (_, text) in BASELINES.items()}
+    names.update({
+        "path/to/model.onnx": "an ONNX policy (input 'state' or 'image_<camera>', output actions)",
+        "path/to/model.pt": "a TorchScript policy: forward(state[B, D]) -> actions[B, A]",
+        "package.module:factory": "your own Python policy factory",
+    })
+    return names

@@ -1,0 +1,108 @@
+"""Human-readable views of a results summary and of a paired comparison: Rich table, Markdown, JSON."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+METRIC_LABELS = {"normalized_score": "normalized score", "success_rate": "success rate", "mean_return": "return"}
+
+
+def _fmt(value: float | None, percent: bool = False) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:.1f}%" if percent else f"{value:.2f}"
+
+
+def _estimate(estimate: dict[str, Any] | None, percent: bool = False) -> str:
+    if not estimate or estimate.get("mean") is None:
+        return "–"
+    low, high = estimate["ci95"]
+    return f"{_fmt(estimate['mean'], percent)} [{_fmt(low, percent)}, {_fmt(high, percent)}]"
+
+
+def _rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    scores = summary["scores"] or {"tasks": {}, "aggregate": None}
+    has_norm = any(t["normalized_score"] for t in scores["tasks"].values())
+    has_success = any(t["success_rate"] for t in scores["tasks"].values())
+    header = ["task", "n", "return (95% CI)"]
+    header += ["normalized (95% CI)"] if has_norm else []
+    header += ["success (Wilson 95%)", "steps to success"] if has_success else []
+    header += ["smoothness", "clipped steps", "errors"]
+    rows = []
+    for name, task in scores["tasks"].items():
+        row = [name, str(task["n"]), _estimate(task["mean_return"])]
+        row += [_estimate(task["normalized_score"])] if has_norm else []
+        if has_success:
+            row += [_estimate(task["success_rate"], percent=True), _fmt(task["completion_steps"])]
+        row += [_fmt(task["action_smoothness"]), str(task["clipped_steps"]),
+                ", ".join(f"{k}: {v}" for k, v in task["errors"].items()) or "0"]
+        rows.append(row)
+    return header, rows
+
+
+def _aggregate_line(summary: dict[str, Any]) -> str:
+    aggregate = (summary["scores"] or {}).get("aggregate")
+    if not aggregate:
+        return "no episodes finished"
+    percent = aggregate["metric"] == "success_rate"
+    label = METRIC_LABELS[aggregate["metric"]]
+    return (f"{label}: mean {_estimate(aggregate['mean'], percent)} · IQM {_estimate(aggregate['iqm'], percent)}"
+            f" (stratified bootstrap 95% CI; {aggregate['n_episodes']} episodes, {aggregate['n_tasks']} tasks,"
+            f" {aggregate['n_errors']} errors)")
+
+
+def _title(summary: dict[str, Any]) -> str:
+    flags = [] if summary["official"] else ["UNOFFICIAL: limited episodes"]
+    if summary["status"] != "complete":
+        flags.append(f"{summary['status'].upper()}: {summary['n_episodes_done']}/{summary['n_episodes_planned']}")
+    suffix = f" ({'; '.join(flags)})" if flags else ""
+    return f"{summary['protocol']['id']} · {summary['agent']['name']}{suffix}"
+
+
+def print_table(summary: dict[str, Any], console: Console | None = None) -> None:
+    console = console or Console()
+    header, rows = _rows(summary)
+    table = Table(title=_title(summary), title_justify="left")
+    for index, column in enumerate(header):
+        table.add_column(column, justify="left" if index == 0 else "right")
+    for row in rows:
+        table.add_row(*row)
+    console.print(table)
+    console.print(_aggregate_line(summary))
+
+
+def markdown(summary: dict[str, Any]) -> str:
+    header, rows = _rows(summary)
+    lines = [f"### {_title(summary)}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", _aggregate_line(summary), "",
+              f"protocol sha256 `{summary['protocol']['sha256'][:16]}…` · vla-bench "
+              f"{summary['provenance']['harness_version']} · git {summary['provenance']['git'].get('revision')}"]
+    return "\n".join(lines) + "\n"
+
+
+def as_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2)
+
+
+def print_comparison(result: dict[str, Any], name_a: str, name_b: str, console: Console | None = None) -> None:
+    console = console or Console()
+    percent = result["metric"] == "success_rate"
+    table = Table(title=f"{result['protocol']}: B − A ({METRIC_LABELS[result['metric']]}); A = {name_a}, B = {name_b}",
+                  title_justify="left")
+    for column in ("task", "pairs", "difference B−A (paired 95% CI)", "A only / B only", "McNemar p"):
+        table.add_column(column, justify="left" if column == "task" else "right")
+    entries = [*result["tasks"].items(), ("all tasks", result["overall"])]
+    for name, entry in entries:
+        test = entry.get("mcnemar")
+        table.add_row(name, str(entry["n_pairs"]), _estimate(entry["difference"], percent),
+                      f"{test['a_only']} / {test['b_only']}" if test else "–",
+                      f"{test['p_value']:.3g}" if test else "–")
+    console.print(table)
+    if result["only_in_a"] or result["only_in_b"]:
+        console.print(f"unpaired episodes left out: {result['only_in_a']} only in A, {result['only_in_b']} only in B")

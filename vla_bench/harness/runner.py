@@ -1,0 +1,166 @@
+"""One evaluation run: plan, resume, execute, stream records, score, write the bundle."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from vla_bench.agents.policy import LoadedAgent, is_batched
+from vla_bench.harness import provenance
+from vla_bench.harness.bundle import (
+    EPISODES_FILE,
+    SUMMARY_FILE,
+    EpisodeLog,
+    build_summary,
+    now_iso,
+    read_bundle,
+    read_episodes,
+    write_json_atomic,
+)
+from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor
+from vla_bench.harness.plan import limited_plan
+from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec.errors import UserError
+
+
+@dataclass
+class RunOptions:
+    workers: int = 1
+    envs_per_worker: int = 4
+    limit_episodes: int | None = None  # per task; makes the run unofficial
+    resume: bool = False
+    record: int = 0  # record videos of the first K episodes of the plan
+    policy_timeout: float | None = 60.0
+    env_timeout: float = 300.0
+    progress: bool = True
+    schedule_seed: int | None = None
+
+
+@dataclass
+class EvalResult:
+    protocol: Protocol
+    summary: dict[str, Any]
+    records: list[EpisodeRecord] = field(default_factory=list)
+    directory: Path | None = None
+
+    @property
+    def scores(self) -> dict[str, Any]:
+        scores: dict[str, Any] = self.summary["scores"]
+        return scores
+
+
+def default_out_dir(protocol: Protocol, agent: LoadedAgent) -> Path:
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{protocol.id}--{agent.name}").strip("_")
+    return Path("runs") / f"{slug}--{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, official: bool) -> str:
+    """The original start time of the run in ``directory``, after checking it is this same run."""
+    summary = read_bundle(directory).summary if (directory / SUMMARY_FILE).exists() else None
+    if summary is None:
+        raise UserError(f"--resume: {directory} holds no run to resume (no {SUMMARY_FILE})")
+    if summary["protocol"]["sha256"] != protocol.sha256():
+        raise UserError(f"--resume: {directory} was run under {summary['protocol']['id']} "
+                        f"(hash {summary['protocol']['sha256'][:12]}), not {protocol.id}")
+    previous = summary["agent"]
+    if previous["spec"] != agent.spec or previous.get("sha256") != agent.sha256:
+        raise UserError(f"--resume: {directory} was run with agent {previous['spec']!r} "
+                        f"(sha256 {previous.get('sha256')}), not {agent.spec!r} (sha256 {agent.sha256})")
+    if summary["official"] != official:
+        raise UserError("--resume: the run was started with a different --limit-episodes")
+    return str(summary["created_at"])
+
+
+@contextlib.contextmanager
+def _progress_bar(enabled: bool, total: int, done: int, label: str) -> Iterator[Progress | None]:
+    if not enabled:
+        yield None
+        return
+    progress = Progress(
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+        TextColumn("episodes · {task.fields[rate]} ep/s"), TimeElapsedColumn(), TextColumn("ETA"),
+        TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+    )
+    with progress:
+        progress.add_task(label, total=total, completed=done, rate="–")
+        yield progress
+
+
+def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: RunOptions) -> EvalResult:
+    official = options.limit_episodes is None
+    plan = limited_plan(protocol, options.limit_episodes)
+    workers, envs_per_worker = options.workers, options.envs_per_worker
+    if workers < 1 or envs_per_worker < 1:
+        raise UserError("--workers and --envs-per-worker must be at least 1")
+    if agent.shared and not is_batched(agent.factory()):
+        workers, envs_per_worker = 1, 1  # one stateful policy object can only play one episode at a time
+
+    created_at = now_iso()
+    records: list[EpisodeRecord] = []
+    log: EpisodeLog | None = None
+    if out_dir is not None:
+        episodes_path = out_dir / EPISODES_FILE
+        if options.resume:
+            created_at = _check_resumable(out_dir, protocol, agent, official)
+            records = read_episodes(episodes_path, repair=True)
+        elif episodes_path.exists() and episodes_path.stat().st_size > 0:
+            raise UserError(f"{out_dir} already holds a run: add --resume to finish it, or choose another --out")
+        out_dir.mkdir(parents=True, exist_ok=True)
+    planned_keys = {spec.key for spec in plan}
+    done_keys = {record.key for record in records}
+    if not done_keys <= planned_keys:
+        raise UserError(f"--resume: {out_dir} holds episodes outside this run's plan")
+    pending = [spec for spec in plan if spec.key not in done_keys]
+
+    run_info = {"executor": "local", "workers": workers, "envs_per_worker": envs_per_worker,
+                "limit_episodes": options.limit_episodes, "policy_timeout_s": options.policy_timeout,
+                "env_timeout_s": options.env_timeout}
+    config = ExecutorConfig(
+        workers=workers, envs_per_worker=envs_per_worker, policy_timeout=options.policy_timeout,
+        env_timeout=options.env_timeout, schedule_seed=options.schedule_seed,
+        record=frozenset(spec.key for spec in plan[: options.record]),
+        video_dir=(out_dir / "videos") if out_dir is not None and options.record else None,
+    )
+    executor = LocalExecutor(protocol, agent, config)
+    prov = provenance.collect()
+
+    def summary_now(final: bool) -> dict[str, Any]:
+        prov["simulator"] = executor.simulator
+        return build_summary(protocol=protocol, agent=agent.identity(), provenance=prov, run=run_info,
+                             records=records if final else None, n_planned=len(plan), official=official,
+                             created_at=created_at)
+
+    if out_dir is not None:
+        write_json_atomic(out_dir / SUMMARY_FILE, summary_now(final=False))
+        log = EpisodeLog(out_dir / EPISODES_FILE)
+    label = f"{protocol.id} · {agent.name}"
+    try:
+        with _progress_bar(options.progress, len(plan), len(records), label) as bar:
+            started, finished_now = time.perf_counter(), 0
+
+            def sink(record: EpisodeRecord) -> None:
+                nonlocal finished_now
+                if log is not None:
+                    log.write(record)
+                records.append(record)
+                finished_now += 1
+                if bar is not None:
+                    rate = finished_now / max(time.perf_counter() - started, 1e-9)
+                    bar.update(bar.task_ids[0], advance=1, rate=f"{rate:.2f}")
+
+            executor.run(pending, sink)
+    finally:
+        if log is not None:
+            log.close()
+        summary = summary_now(final=True)
+        if out_dir is not None:
+            write_json_atomic(out_dir / SUMMARY_FILE, summary)
+    return EvalResult(protocol=protocol, summary=summary, records=records, directory=out_dir)

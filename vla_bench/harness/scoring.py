@@ -1,0 +1,177 @@
+"""Scores from per-episode records: the one scoring function of vla-bench (the server calls it too).
+
+Per task: mean return (Student-t 95% interval), D4RL-normalized score ``100*(R-min)/(max-min)`` where the
+protocol has constants (REFERENCE.md §1.1-1.2; mean of normalized == normalized of mean, the map is affine),
+success rate with a Wilson 95% interval, completion time (steps to success) and action smoothness.
+Aggregate over tasks: mean and IQM of the primary metric with stratified-bootstrap 95% intervals, as rliable
+does (resample episodes within each task); ``scipy.stats.bootstrap`` with one sample per task gives the
+same intervals ~150x faster (PLATFORM.md). The bootstrap RNG is fixed, so a score recomputed from the same
+episodes is the same number.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import stats
+
+from vla_bench.spec import EpisodeRecord, Protocol, TaskDef
+
+CONFIDENCE = 0.95
+BOOTSTRAP_RESAMPLES = 5000
+BOOTSTRAP_SEED = 0
+IQM_TRIM = 0.25  # rliable's aggregate_iqm: 25% trimmed mean
+
+
+def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
+    if n == 0:
+        return (float("nan"), float("nan"))
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return (max(0.0, centre - half), min(1.0, centre + half))
+
+
+def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """Mean with a Student-t interval; a single value (or no spread) gives a zero-width interval."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.size == 0:
+        return (float("nan"), float("nan"), float("nan"))
+    mean = float(array.mean())
+    if array.size == 1 or np.all(array == array[0]):
+        return (mean, mean, mean)
+    half = float(stats.t.ppf(0.5 + confidence / 2, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
+    return (mean, mean - half, mean + half)
+
+
+def normalize(task: TaskDef, total_return: float) -> float | None:
+    norm = task.normalization
+    if norm is None:
+        return None
+    return 100.0 * (total_return - norm.ref_min) / (norm.ref_max - norm.ref_min)
+
+
+def episode_score(protocol: Protocol, record: EpisodeRecord) -> float:
+    """The per-episode value of the protocol's primary metric. An errored episode scores as a failure:
+    0 success, and for returns the return it had reached when it failed."""
+    if protocol.primary_metric == "success_rate":
+        return 1.0 if record.success and not record.error else 0.0
+    value = record.total_return if math.isfinite(record.total_return) else 0.0
+    if protocol.primary_metric == "normalized_score":
+        normalized = normalize(protocol.task(record.task), value)
+        assert normalized is not None  # Protocol validation guarantees constants for this metric
+        return normalized
+    return value
+
+
+def _estimate(mean: float, low: float, high: float) -> dict[str, Any]:
+    return {"mean": _finite(mean), "ci95": [_finite(low), _finite(high)]}
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def task_scores(protocol: Protocol, task: TaskDef, records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+    n = len(records)
+    returns = [r.total_return if math.isfinite(r.total_return) else 0.0 for r in records]
+    mean, low, high = mean_interval(returns)
+    result: dict[str, Any] = {
+        "n": n,
+        "n_errors": sum(1 for r in records if r.error),
+        "errors": _count_kinds(records),
+        "mean_return": _estimate(mean, low, high),
+        "normalized_score": None,
+        "success_rate": None,
+        "mean_length": _finite(float(np.mean([r.length for r in records]))) if n else None,
+        "completion_steps": None,
+        "action_smoothness": None,
+        "clipped_steps": sum(r.clipped_steps for r in records),
+    }
+    if task.normalization is not None:
+        lo_n, hi_n = normalize(task, low), normalize(task, high)
+        mean_n = normalize(task, mean)
+        assert mean_n is not None and lo_n is not None and hi_n is not None
+        result["normalized_score"] = _estimate(mean_n, lo_n, hi_n)
+    if protocol.has_success:
+        wins = sum(1 for r in records if r.success and not r.error)
+        low_w, high_w = wilson_interval(wins, n)
+        result["success_rate"] = {"mean": wins / n if n else None, "ci95": [_finite(low_w), _finite(high_w)],
+                                  "successes": wins}
+        steps = [r.success_step for r in records if r.success and not r.error and r.success_step is not None]
+        result["completion_steps"] = float(np.mean(steps)) if steps else None
+    smooth = [r.action_smoothness for r in records if r.action_smoothness is not None]
+    result["action_smoothness"] = _finite(float(np.mean(smooth))) if smooth else None
+    primary = result[protocol.primary_metric]
+    result["primary"] = primary["mean"] if primary else None
+    return result
+
+
+def _count_kinds(records: Iterable[EpisodeRecord]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for record in records:
+        if record.error_kind:
+            counts[record.error_kind] = counts.get(record.error_kind, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def mean_of_task_means(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+    return np.mean([s.mean(axis=axis) for s in samples], axis=0)
+
+
+def pooled_iqm(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+    return np.asarray(stats.trim_mean(np.concatenate(samples, axis=axis), IQM_TRIM, axis=axis))
+
+
+def stratified_bootstrap(
+    samples: Sequence[NDArray[np.float64]],
+    statistic: Callable[..., NDArray[np.float64]],
+) -> tuple[float, float, float]:
+    """Point estimate and percentile interval, resampling within each sample (task) independently."""
+    point = float(statistic(*samples))
+    if all(s.size <= 1 or np.all(s == s[0]) for s in samples):
+        return (point, point, point)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # degenerate strata are fine: they just add no spread
+        result = stats.bootstrap(
+            tuple(samples), statistic, n_resamples=BOOTSTRAP_RESAMPLES, batch=500, vectorized=True,
+            confidence_level=CONFIDENCE, method="percentile", random_state=np.random.default_rng(BOOTSTRAP_SEED),
+        )
+    low, high = float(result.confidence_interval.low), float(result.confidence_interval.high)
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return (point, point, point)
+    return (point, low, high)
+
+
+def compute_scores(protocol: Protocol, records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+    """Every score of a results bundle, recomputed from its episode records alone."""
+    by_task: dict[str, list[EpisodeRecord]] = {name: [] for name in protocol.task_names}
+    for record in records:
+        if record.task not in by_task:
+            raise ValueError(f"episode record for task {record.task!r}, which {protocol.id} does not have")
+        by_task[record.task].append(record)
+    for task_records in by_task.values():
+        task_records.sort(key=lambda r: r.episode_index)  # the bootstrap sees the same order however the run went
+    tasks = {task.name: task_scores(protocol, task, by_task[task.name]) for task in protocol.tasks if by_task[task.name]}
+    samples = [np.array([episode_score(protocol, r) for r in by_task[name]], dtype=np.float64)
+               for name in protocol.task_names if by_task[name]]
+    aggregate: dict[str, Any] = {
+        "metric": protocol.primary_metric,
+        "n_tasks": len(samples),
+        "n_tasks_planned": len(protocol.tasks),
+        "n_episodes": len(records),
+        "n_errors": sum(1 for r in records if r.error),
+        "mean": None,
+        "iqm": None,
+    }
+    if samples:
+        aggregate["mean"] = _estimate(*stratified_bootstrap(samples, mean_of_task_means))
+        aggregate["iqm"] = _estimate(*stratified_bootstrap(samples, pooled_iqm))
+    return {"primary_metric": protocol.primary_metric, "tasks": tasks, "aggregate": aggregate}

@@ -1,0 +1,111 @@
+"""The per-episode vocabulary shared by benchmarks, agents, the harness and the server."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, TypedDict
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class Observation(TypedDict, total=False):
+    """The standard observation: keys present as the protocol's observation mode says."""
+
+    state: NDArray[np.float32]
+    images: dict[str, NDArray[np.uint8]]  # camera name -> uint8[H, W, 3], upright
+    instruction: str
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    """One planned episode: a pure function of (protocol, task, episode index)."""
+
+    task: str
+    task_index: int
+    episode_index: int
+    seed: int
+    init_index: int | None = None
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task, self.episode_index)
+
+
+@dataclass(frozen=True)
+class TaskSpec:
+    """What a policy is told at the start of each episode."""
+
+    name: str
+    instruction: str
+    action_low: tuple[float, ...]
+    action_high: tuple[float, ...]
+    max_steps: int
+    observation_mode: str
+    state_dim: int | None = None
+    cameras: tuple[str, ...] = ()
+    control_hz: float | None = None
+    # The planned seed of the episode about to start: a stochastic policy that seeds its RNG from it gives
+    # identical episodes however the run is batched or scheduled.
+    episode_seed: int | None = None
+
+    @property
+    def action_dim(self) -> int:
+        return len(self.action_low)
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+ERROR_KINDS = ("policy_error", "policy_timeout", "invalid_action", "env_error", "env_crash", "env_timeout")
+
+
+@dataclass
+class EpisodeRecord:
+    """One finished episode: one line of ``episodes.jsonl``. Errors count as failures."""
+
+    task: str
+    episode_index: int
+    seed: int
+    init_index: int | None
+    total_return: float
+    length: int
+    success: bool | None
+    success_step: int | None = None
+    terminated: bool = False
+    truncated: bool = False
+    error: str | None = None
+    error_kind: str | None = None
+    clipped_steps: int = 0
+    action_smoothness: float | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return (self.task, self.episode_index)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        for name in ("total_return", "action_smoothness"):
+            value = data[name]
+            if value is not None and not math.isfinite(value):
+                data[name] = None
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EpisodeRecord:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown episode record fields: {sorted(unknown)}")
+        values = dict(data)
+        if values.get("total_return") is None:
+            values["total_return"] = float("nan")
+        return cls(**values)
+
+    def outcome(self) -> dict[str, Any]:
+        """The record without wall-clock timings: what must be identical across schedules."""
+        data = self.to_json()
+        data.pop("timings")
+        return data

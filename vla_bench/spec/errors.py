@@ -1,0 +1,23 @@
+"""Errors a user can act on: name the bad input, the expected form, and the fix."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class UserError(Exception):
+    """A mistake in what the user asked for; the CLI prints it without a traceback."""
+
+
+class UnknownNameError(UserError, KeyError):
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0])
+
+
+def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
+    candidates = sorted(known)
+    close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
+    listing = "" if close else f" Known: {', '.join(candidates[:20])}{' …' if len(candidates) > 20 else ''}."
+    return UnknownNameError(f"unknown {kind} {name!r}.{hint}{listing} (`vla-bench list` shows them all)")
