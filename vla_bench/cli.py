@@ -13,6 +13,7 @@ from typing import Annotated  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from vla_bench.spec.errors import UserError  # noqa: E402
@@ -29,7 +30,7 @@ def eval_command(
     protocol: Annotated[str, typer.Option(help="protocol id, e.g. mujoco/hopper@v1 (see `vla-bench list`)")],
     out: Annotated[Path | None, typer.Option(help="bundle directory [default: runs/<protocol>--<agent>--<time>]")] = None,
     workers: Annotated[int, typer.Option(min=1, help="env worker processes")] = 1,
-    envs_per_worker: Annotated[int, typer.Option(min=1, help="environments per worker (the policy batch)")] = 4,
+    envs_per_worker: Annotated[int, typer.Option(min=1, help="environments per worker (the policy batch)")] = 8,
     resume: Annotated[bool, typer.Option(help="finish the run already in --out: only its missing episodes")] = False,
     limit_episodes: Annotated[int | None, typer.Option(min=1, help="episodes per task (unofficial run)")] = None,
     record: Annotated[int, typer.Option(min=0, help="record MP4 videos of the first K episodes")] = 0,
@@ -39,12 +40,12 @@ def eval_command(
 ) -> None:
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl)."""
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - keep `vla-bench --help` fast
-    from vla_bench.harness.registry import get_protocol  # noqa: PLC0415
+    from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
     from vla_bench.harness.runner import RunOptions, default_out_dir, run_evaluation  # noqa: PLC0415
 
     if resume and out is None:
         raise UserError("--resume needs --out DIR: the run to finish")
-    resolved = get_protocol(protocol)
+    resolved = load_protocol(protocol)
     loaded = load_agent(agent)
     directory = out or default_out_dir(resolved, loaded)
     options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
@@ -75,15 +76,11 @@ def report_command(
 ) -> None:
     """Show a results bundle's scores (recomputed from its episodes, so they always match them)."""
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
-    from vla_bench.harness.registry import get_protocol  # noqa: PLC0415
     from vla_bench.harness.scoring import compute_scores  # noqa: PLC0415
 
     bundle = read_bundle(directory)
-    protocol = get_protocol(bundle.summary["protocol"]["id"], allow_deprecated=True)
-    if protocol.sha256() != bundle.summary["protocol"]["sha256"]:
-        raise UserError(f"{directory} was run under a protocol whose hash differs from {protocol.id} as installed")
     summary = dict(bundle.summary)
-    summary["scores"] = compute_scores(protocol, bundle.records)
+    summary["scores"] = compute_scores(bundle.protocol(), bundle.records)
     summary["n_episodes_done"] = len(bundle.records)
     _show(summary, report_format)
 
@@ -98,14 +95,12 @@ def compare_command(
     from vla_bench.harness import report  # noqa: PLC0415
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
     from vla_bench.harness.compare import paired_comparison  # noqa: PLC0415
-    from vla_bench.harness.registry import get_protocol  # noqa: PLC0415
 
     a, b = read_bundle(dir_a), read_bundle(dir_b)
     if a.summary["protocol"]["sha256"] != b.summary["protocol"]["sha256"]:
         raise UserError(f"the bundles were run under different protocols ({a.summary['protocol']['id']} vs "
                         f"{b.summary['protocol']['id']}, or different versions of it): they cannot be paired")
-    protocol = get_protocol(a.summary["protocol"]["id"], allow_deprecated=True)
-    result = paired_comparison(protocol, a.records, b.records)
+    result = paired_comparison(a.protocol(), a.records, b.records)
     if report_format == "json":
         sys.stdout.write(report.as_json(result) + "\n")
     else:
@@ -152,10 +147,8 @@ def list_command(
 
 # --- leaderboard commands (serve, submit, server ...) are registered by vla_bench.server.cli ---------------
 def _register_server_commands() -> None:
-    try:
-        from vla_bench.server.cli import register  # noqa: PLC0415
-    except ImportError:  # the server package is being built; the harness works without it
-        return
+    from vla_bench.server.cli import register  # noqa: PLC0415 - light: the commands import the server lazily
+
     register(app)
 
 
@@ -168,7 +161,7 @@ def main() -> None:
     try:
         app()
     except UserError as exc:
-        errors.print(f"[bold red]error:[/] {exc}", highlight=False)
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None
     except KeyboardInterrupt:
         errors.print("interrupted: finished episodes are kept; rerun with --resume to finish the run")

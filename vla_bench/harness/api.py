@@ -16,7 +16,7 @@ def evaluate(
     *,
     out: str | Path | None = None,
     workers: int = 1,
-    envs_per_worker: int = 4,
+    envs_per_worker: int = 8,
     limit_episodes: int | None = None,
     resume: bool = False,
     policy_timeout: float | None = 60.0,

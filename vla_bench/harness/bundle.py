@@ -22,6 +22,7 @@ from vla_bench.spec.schemas import validate_summary
 
 EPISODES_FILE = "episodes.jsonl"
 SUMMARY_FILE = "summary.json"
+PROTOCOL_FILE = "protocol.json"  # the full protocol the run followed, so a bundle explains itself
 
 
 class BundleError(UserError):
@@ -119,6 +120,25 @@ class Bundle:
     directory: Path
     summary: dict[str, Any]
     records: list[EpisodeRecord]
+
+    def protocol(self) -> Protocol:
+        """The protocol the bundle was run under: its own copy, else the registry's; the hash must match."""
+        claimed = self.summary["protocol"]
+        copy = self.directory / PROTOCOL_FILE
+        if copy.is_file():
+            try:
+                protocol = Protocol.model_validate_json(copy.read_text(encoding="utf-8"))
+            except ValueError as exc:
+                raise BundleError(f"{copy} is not a valid protocol: {exc}") from exc
+        else:
+            from vla_bench.harness.registry import get_protocol  # noqa: PLC0415 - registry reads package data
+
+            protocol = get_protocol(claimed["id"], allow_deprecated=True)
+        if protocol.sha256() != claimed["sha256"] or protocol.id != claimed["id"]:
+            raise BundleError(f"{self.directory}: summary.json names {claimed['id']} with hash "
+                              f"{claimed['sha256'][:12]}, but the protocol found is {protocol.id} with hash "
+                              f"{protocol.sha256()[:12]}")
+        return protocol
 
 
 def read_bundle(directory: Path) -> Bundle:

@@ -12,6 +12,7 @@ worker, and only an episode that also fails alone is recorded as failed.
 
 from __future__ import annotations
 
+import math
 import os
 import random
 import selectors
@@ -40,7 +41,7 @@ from vla_bench.spec.errors import UserError
 @dataclass
 class ExecutorConfig:
     workers: int = 1
-    envs_per_worker: int = 4
+    envs_per_worker: int = 8
     policy_timeout: float | None = 60.0  # seconds per policy call (one step of every episode in a batch)
     env_timeout: float = 300.0  # seconds a worker may take for one request (a reset may build a scene)
     record: frozenset[tuple[str, int]] = frozenset()  # episode keys to record as video
@@ -452,11 +453,12 @@ class LocalExecutor:
         return items
 
     def _execute(self, episode: _Episode, action: NDArray[np.float32]) -> NDArray[np.float32]:
-        clipped = np.clip(action, episode.low, episode.high)
-        if not np.array_equal(clipped, action):
+        clipped = np.minimum(np.maximum(action, episode.low), episode.high)
+        if (clipped != action).any():
             episode.clipped_steps += 1
         if episode.previous_action is not None:
-            episode.smoothness_sum += float(np.linalg.norm(clipped - episode.previous_action))
+            delta = clipped - episode.previous_action
+            episode.smoothness_sum += math.sqrt(float(delta @ delta))
         episode.previous_action = clipped
         return clipped
 

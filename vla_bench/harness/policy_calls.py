@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,46 +101,79 @@ class PolicyRequest:
     action_dim: int
 
 
-def compute_actions(
-    requests: Sequence[PolicyRequest], caller: TimedCaller, timeout: float | None
-) -> list[list[NDArray[np.float32]] | PolicyFault]:
-    """One chunk (or fault) per request. Requests sharing one batched policy are answered by one
-    ``act_batch`` call; the others call ``act`` one by one. A timeout counts against the call it hit."""
-    results: list[list[NDArray[np.float32]] | PolicyFault | None] = [None] * len(requests)
+Outcome = list[NDArray[np.float32]] | PolicyFault
+
+
+def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, timeout: float | None) -> list[Outcome]:
+    """One chunk (or fault) per request, in order.
+
+    Requests sharing one batched policy are answered by one ``act_batch`` call; the others call ``act`` one
+    by one. All calls of a batch run in one hand-off to the policy thread (a hand-off costs tens of µs);
+    the time limit applies to each call, and a call that overruns fails its own episodes only.
+    """
     groups: dict[int, list[int]] = {}
     for index, request in enumerate(requests):
-        if is_batched(request.policy):
-            groups.setdefault(id(request.policy), []).append(index)
-        else:
-            groups[-(index + 1)] = [index]
-    for indices in groups.values():
-        policy = requests[indices[0]].policy
-        observations = [requests[i].observation for i in indices]
+        key = id(request.policy) if is_batched(request.policy) else -(index + 1)
+        groups.setdefault(key, []).append(index)
+    pending = list(groups.values())
+    raw: dict[int, Any] = {}  # group position -> outputs, or the exception the call raised
+    while len(raw) < len(pending):
+        first = len(raw)
+        lock = threading.Lock()
+        cancelled = [False]
+
+        def run_groups(first: int = first, lock: threading.Lock = lock, cancelled: list[bool] = cancelled) -> None:
+            for position in range(first, len(pending)):
+                indices = pending[position]
+                policy = requests[indices[0]].policy
+                started = time.perf_counter()
+                value: Any
+                try:
+                    if is_batched(policy):
+                        value = policy.act_batch([requests[i].observation for i in indices])  # type: ignore[attr-defined]
+                    else:
+                        value = [policy.act(requests[indices[0]].observation)]
+                except Exception as exc:  # noqa: BLE001 - any exception from user code fails its episodes
+                    value = exc
+                if timeout is not None and time.perf_counter() - started > timeout:
+                    value = TimeoutError()
+                with lock:
+                    if cancelled[0]:  # abandoned after a timeout: its late results are not used
+                        return
+                    raw[position] = value
+
         try:
-            if len(indices) > 1 or is_batched(policy):
-                outputs = caller.call(lambda p=policy, o=observations: p.act_batch(o), timeout)  # type: ignore[attr-defined,misc]
-                if len(outputs) != len(indices):
-                    raise PolicyFault("invalid_action", f"act_batch returned {len(outputs)} actions for "
-                                                        f"{len(indices)} observations")
-            else:
-                outputs = [caller.call(lambda p=policy, o=observations[0]: p.act(o), timeout)]  # type: ignore[misc]
+            caller.call(run_groups, None if timeout is None else timeout * (len(pending) - first))
         except TimeoutError:
-            fault = PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout:g} s")
-            for i in indices:
-                results[i] = fault
-            continue
-        except PolicyFault as fault:
-            for i in indices:
-                results[i] = fault
-            continue
-        except Exception as exc:  # noqa: BLE001 - any exception from user code fails its episodes
-            fault = PolicyFault("policy_error", f"policy raised {describe_exception(exc)}")
-            for i in indices:
-                results[i] = fault
-            continue
-        for i, output in zip(indices, outputs, strict=True):
-            try:
-                results[i] = as_chunk(output, requests[i].action_dim)
-            except PolicyFault as fault:
-                results[i] = fault
+            with lock:
+                cancelled[0] = True
+                raw[len(raw)] = TimeoutError()  # results arrive in order: the first missing one hung
+    results: list[Outcome | None] = [None] * len(requests)
+    for position, indices in enumerate(pending):
+        for index, outcome in zip(indices, _outcomes(raw[position], indices, requests, timeout), strict=True):
+            results[index] = outcome
     return [r for r in results if r is not None]
+
+
+def _outcomes(output: Any, indices: list[int], requests: Sequence[PolicyRequest], timeout: float | None
+              ) -> list[Outcome]:
+    if isinstance(output, TimeoutError):
+        return [PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout:g} s")] * len(indices)
+    if isinstance(output, PolicyFault):
+        return [output] * len(indices)
+    if isinstance(output, Exception):
+        return [PolicyFault("policy_error", f"policy raised {describe_exception(output)}")] * len(indices)
+    try:
+        count = len(output)
+    except TypeError:
+        count = -1
+    if count != len(indices):
+        fault = PolicyFault("invalid_action", f"act_batch returned {count} actions for {len(indices)} observations")
+        return [fault] * len(indices)
+    outcomes: list[Outcome] = []
+    for index, single in zip(indices, output, strict=True):
+        try:
+            outcomes.append(as_chunk(single, requests[index].action_dim))
+        except PolicyFault as fault:
+            outcomes.append(fault)
+    return outcomes

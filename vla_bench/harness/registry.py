@@ -6,6 +6,7 @@ import functools
 import importlib
 import tomllib
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from vla_bench.benchmarks import ADAPTERS, DESCRIPTIONS
@@ -56,6 +57,17 @@ def get_protocol(protocol_id: str, *, allow_deprecated: bool = False) -> Protoco
     if protocol.deprecated and not allow_deprecated:
         raise UserError(f"protocol {protocol_id} is deprecated: {protocol.deprecated}")
     return protocol
+
+
+def load_protocol(reference: str) -> Protocol:
+    """A registered protocol id, or the path of a protocol TOML file (for developing a new protocol)."""
+    path = Path(reference)
+    if reference.endswith(".toml") and path.is_file():
+        try:
+            return Protocol.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, tomllib.TOMLDecodeError) as exc:
+            raise UserError(f"protocol file {path} is invalid: {exc}") from exc
+    return get_protocol(reference)
 
 
 @functools.cache

@@ -17,6 +17,7 @@ from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.harness import provenance
 from vla_bench.harness.bundle import (
     EPISODES_FILE,
+    PROTOCOL_FILE,
     SUMMARY_FILE,
     EpisodeLog,
     build_summary,
@@ -34,7 +35,7 @@ from vla_bench.spec.errors import UserError
 @dataclass
 class RunOptions:
     workers: int = 1
-    envs_per_worker: int = 4
+    envs_per_worker: int = 8
     limit_episodes: int | None = None  # per task; makes the run unofficial
     resume: bool = False
     record: int = 0  # record videos of the first K episodes of the plan
@@ -139,6 +140,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
                              created_at=created_at)
 
     if out_dir is not None:
+        write_json_atomic(out_dir / PROTOCOL_FILE, protocol.model_dump(mode="json"))
         write_json_atomic(out_dir / SUMMARY_FILE, summary_now(final=False))
         log = EpisodeLog(out_dir / EPISODES_FILE)
     label = f"{protocol.id} · {agent.name}"

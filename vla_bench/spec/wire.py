@@ -8,6 +8,7 @@ void and complex dtypes are refused on both sides: they could smuggle arbitrary 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import msgpack
@@ -41,14 +42,17 @@ def _encode_default(obj: Any) -> Any:
 
 def _decode_hook(obj: dict[Any, Any]) -> Any:
     if _ND in obj:
+        if not all(isinstance(n, int) and n >= 0 for n in obj[b"shape"]):
+            raise WireError(f"ndarray shape {obj[b'shape']!r} is not a list of sizes")
         dtype = np.dtype(_as_str(obj[b"dtype"]))
         _check_dtype(dtype)
-        shape = tuple(int(n) for n in obj[b"shape"])
+        shape = tuple(obj[b"shape"])
         data = obj[b"data"]
-        expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        expected = math.prod(shape) * dtype.itemsize  # math.prod: np.prod costs ~4 µs per call
         if len(data) != expected:
             raise WireError(f"ndarray payload has {len(data)} bytes, shape {shape} of {dtype.str} needs {expected}")
-        return np.frombuffer(data, dtype=dtype).reshape(shape)
+        # a copy: msgpack's buffer may leave the array unaligned (numpy's slow paths) and is read-only
+        return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
     if _NG in obj:
         dtype = np.dtype(_as_str(obj[b"dtype"]))
         _check_dtype(dtype)

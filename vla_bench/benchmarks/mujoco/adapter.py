@@ -30,6 +30,8 @@ class GymnasiumMujocoSession(EnvSession):
             disable_shadows_and_reflections(self._env.unwrapped.model)  # type: ignore[attr-defined]
         self._protocol = protocol
         self._camera = obs.cameras[0] if obs.cameras else "track"
+        # read once: this runs every step of every episode
+        self._has_state, self._has_images, self._language = obs.has_state, obs.has_images, obs.language
         space = self._env.action_space
         state_shape = self._env.observation_space.shape
         self._task_spec = TaskSpec(
@@ -50,11 +52,11 @@ class GymnasiumMujocoSession(EnvSession):
 
     def _observation(self, state: NDArray[Any]) -> Observation:
         observation: Observation = {}
-        if self._protocol.observation.has_state:
+        if self._has_state:
             observation["state"] = np.asarray(state, dtype=np.float32)
-        if self._protocol.observation.has_images:
+        if self._has_images:
             observation["images"] = {self._camera: self._frame()}
-        if self._protocol.observation.language:
+        if self._language:
             observation["instruction"] = self._task_spec.instruction
         return observation
 

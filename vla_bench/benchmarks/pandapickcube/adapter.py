@@ -52,6 +52,7 @@ class PandaPickCubeSession(EnvSession):
         ensure_headless_gl()  # gym-hil builds a renderer in its constructor, even for state observations
         import gymnasium as gym  # noqa: PLC0415 - simulator imports stay in the env worker
         import mujoco  # noqa: PLC0415
+        from gym_hil.envs.panda_pick_gym_env import PandaPickCubeGymEnv  # noqa: PLC0415
         from gym_hil.mujoco_gym_env import GymRenderingSpec  # noqa: PLC0415
 
         obs = protocol.observation
@@ -68,10 +69,12 @@ class PandaPickCubeSession(EnvSession):
             image_obs=False,
             random_block_position=False,
             reward_type="dense",
-            render_mode="rgb_array",
             render_spec=GymRenderingSpec(height=height, width=width),
         )
-        self._env: Any = gym.make(task.env_id, disable_env_checker=True, **kwargs).unwrapped
+        env = gym.make(task.env_id, disable_env_checker=True, **kwargs).unwrapped
+        if not isinstance(env, PandaPickCubeGymEnv):
+            raise ValueError(f"{task.env_id} makes {type(env).__name__}, not gym-hil's PandaPickCubeGymEnv")
+        self._env = env
         if self._env.action_space.shape != (GYM_HIL_ACTION_DIM,):
             raise RuntimeError(f"gym-hil action space changed: {self._env.action_space}; adapter expects 7-D")
         self._env._home_position = SERL_HOME  # read by gym-hil's reset_robot() and its controller's nullspace

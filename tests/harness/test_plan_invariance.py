@@ -1,0 +1,66 @@
+"""The same deterministic policy gives identical per-episode records however the run is scheduled."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from vlab_fakes import BatchedLinearPolicy, LinearPolicy, fake_protocol
+
+import vla_bench
+from vla_bench.harness.bundle import EPISODES_FILE, read_episodes
+from vla_bench.harness.registry import get_protocol
+
+
+def _outcomes(result) -> dict:  # noqa: ANN001
+    return {r.key: r.outcome() for r in result.records}
+
+
+SCHEDULES = [
+    {"workers": 1, "envs_per_worker": 1},
+    {"workers": 2, "envs_per_worker": 1},
+    {"workers": 1, "envs_per_worker": 5},
+    {"workers": 2, "envs_per_worker": 3, "schedule_seed": 7},  # shuffled start (and so completion) order
+]
+
+
+def test_records_do_not_depend_on_workers_batch_size_or_order_fake_env() -> None:
+    protocol = fake_protocol(episodes=7)
+    reference = _outcomes(vla_bench.evaluate(LinearPolicy, protocol, **SCHEDULES[0]))
+    assert len(reference) == 14
+    for schedule in SCHEDULES[1:]:
+        assert _outcomes(vla_bench.evaluate(LinearPolicy, protocol, **schedule)) == reference, schedule
+
+
+def test_a_batched_policy_is_called_once_per_lane_and_gives_the_same_records() -> None:
+    protocol = fake_protocol(episodes=7)
+    reference = _outcomes(vla_bench.evaluate(LinearPolicy, protocol))
+    batched = BatchedLinearPolicy(action_dim=2)
+    assert _outcomes(vla_bench.evaluate(batched, protocol, workers=1, envs_per_worker=6)) == reference
+    assert max(batched.batch_sizes) == 3  # six slots in two lanes of three
+
+
+@pytest.mark.parametrize("agent", ["baseline:random", "vlab_fakes:LinearPolicy"])
+def test_records_do_not_depend_on_schedule_on_mujoco(agent: str) -> None:
+    protocol = get_protocol("mujoco/locomotion@v1")
+    runs = [vla_bench.evaluate(agent, protocol, limit_episodes=2, **schedule) for schedule in SCHEDULES[1:3]]
+    first, second = (_outcomes(run) for run in runs)
+    assert len(first) == 8
+    assert first == second
+    assert runs[0].scores == runs[1].scores
+
+
+def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    protocol = fake_protocol(episodes=6)
+    whole = vla_bench.evaluate(LinearPolicy, protocol, out=tmp_path / "whole")
+    partial_dir = tmp_path / "partial"
+    vla_bench.evaluate(LinearPolicy, protocol, out=partial_dir)
+    lines = (partial_dir / EPISODES_FILE).read_text().splitlines(keepends=True)
+    # keep 5 finished episodes and half of a sixth line, as a killed writer would leave it
+    (partial_dir / EPISODES_FILE).write_text("".join(lines[:5]) + lines[5][: len(lines[5]) // 2])
+    resumed = vla_bench.evaluate(LinearPolicy, protocol, out=partial_dir, resume=True)
+    assert _outcomes(resumed) == _outcomes(whole)
+    on_disk = read_episodes(partial_dir / EPISODES_FILE)
+    assert len(on_disk) == 12
+    assert resumed.summary["status"] == "complete"
+    assert resumed.scores == whole.scores

@@ -1,0 +1,12 @@
+"""The v1 API router: one sub-router per resource."""
+
+from fastapi import APIRouter
+
+from vla_bench.server.api.routes import compare, leaderboards, protocols, submissions, utils
+
+api_router = APIRouter()
+api_router.include_router(submissions.router)
+api_router.include_router(leaderboards.router)
+api_router.include_router(protocols.router)
+api_router.include_router(compare.router)
+api_router.include_router(utils.router)

@@ -1,0 +1,41 @@
+"""A results bundle directory as the JSON document the API takes: ``{"summary": {...}, "episodes": [...]}``.
+
+The files are sent as they are on disk (not re-serialized through the harness's dataclasses), so the
+server checks exactly what the submitter has.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vla_bench.spec.errors import UserError
+
+SUMMARY_FILE = "summary.json"
+EPISODES_FILE = "episodes.jsonl"
+
+
+def is_bundle_dir(directory: Path) -> bool:
+    return (directory / SUMMARY_FILE).is_file() and (directory / EPISODES_FILE).is_file()
+
+
+def read_bundle_document(directory: Path) -> dict[str, Any]:
+    if not is_bundle_dir(directory):
+        raise UserError(f"{directory} is not a results bundle: it needs {SUMMARY_FILE} and {EPISODES_FILE} "
+                        "(written by `vla-bench eval --out DIR`)")
+    summary_path = directory / SUMMARY_FILE
+    try:
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserError(f"{summary_path} is not valid JSON: {exc}") from None
+    episodes: list[Any] = []
+    episodes_path = directory / EPISODES_FILE
+    for number, line in enumerate(episodes_path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            episodes.append(json.loads(line))
+        except ValueError as exc:
+            raise UserError(f"{episodes_path}:{number} is not valid JSON: {exc}") from None
+    return {"summary": summary, "episodes": episodes}

@@ -1,0 +1,1 @@
+"""Settings, database engine, migrations, security and request limits of the server."""

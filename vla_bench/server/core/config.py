@@ -1,0 +1,85 @@
+"""Server settings, read from ``VLA_BENCH_*`` environment variables.
+
+A non-development deployment refuses the default secret: the secret keys the stored token hashes, so a
+public server running with the well-known default would make a leaked database easier to abuse.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SECRET = "changethis"
+APP_NAME = "vla-bench"
+
+
+def server_version() -> str:
+    try:
+        return importlib.metadata.version("vla-bench")
+    except importlib.metadata.PackageNotFoundError:  # running from a source tree that was never installed
+        return "0+unknown"
+
+
+def default_database_url() -> str:
+    """A SQLite file in the user's data directory (created when the engine first opens it)."""
+    return f"sqlite:///{Path(platformdirs.user_data_dir(APP_NAME)) / 'leaderboard.sqlite3'}"
+
+
+def default_results_dir() -> Path | None:
+    """The repository's ``results/`` directory next to the package (a source checkout), if there is one."""
+    candidate = Path(__file__).resolve().parents[3] / "results"
+    return candidate if candidate.is_dir() else None
+
+
+def normalize_database_url(url: str) -> str:
+    """PostgreSQL URLs are pointed at the psycopg 3 driver; other URLs are kept as given."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix):]
+    return url
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="VLA_BENCH_", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+    secret_key: str = DEFAULT_SECRET
+    database_url: str = Field(default_factory=default_database_url)
+    # Bundles loaded as reference baselines when the database is first created (None: load nothing).
+    results_dir: Path | None = Field(default_factory=default_results_dir)
+    load_baselines: bool = True
+    migrate_on_start: bool = True
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
+    submit_rate_limit: int = Field(default=30, gt=0, description="submissions per token per window")
+    submit_rate_window_s: float = Field(default=3600.0, gt=0)
+    # False: validated submissions wait for an admin to publish them (a moderated board).
+    auto_publish: bool = True
+    score_rel_tol: float = Field(default=1e-6, gt=0)
+    public_url: str | None = None
+    page_size: int = Field(default=50, gt=0, le=500)
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str) -> str:
+        return normalize_database_url(value)
+
+    @model_validator(mode="after")
+    def _enforce_non_default_secret(self) -> Settings:
+        if self.environment != "development" and self.secret_key == DEFAULT_SECRET:
+            raise ValueError(
+                f"VLA_BENCH_SECRET_KEY is the default {DEFAULT_SECRET!r}, which is refused outside development "
+                "(VLA_BENCH_ENVIRONMENT=" + self.environment + "). Set a random secret, e.g. "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(32))'`"
+            )
+        if self.environment != "development" and len(self.secret_key) < 16:
+            raise ValueError("VLA_BENCH_SECRET_KEY must be at least 16 characters outside development")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

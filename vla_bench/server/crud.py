@@ -1,0 +1,237 @@
+"""Database reads and writes. Keyword-only functions that take the session; the caller owns the transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, select
+from sqlalchemy.orm import Session, undefer
+
+from vla_bench.server.core.security import display_prefix, generate_token, hash_token
+from vla_bench.server.models import (
+    ROLES,
+    ApiToken,
+    ServerMeta,
+    Submission,
+    SubmissionBundle,
+    SubmissionEvent,
+    User,
+    utcnow,
+)
+from vla_bench.server.validation import AcceptedBundle
+from vla_bench.spec import EpisodeRecord
+from vla_bench.spec.errors import UserError
+
+SortKey = Literal["score", "iqm", "date", "agent", "episodes"]
+SortOrder = Literal["asc", "desc"]
+SORT_KEYS: tuple[SortKey, ...] = ("score", "iqm", "date", "agent", "episodes")
+DEFAULT_ORDER: dict[SortKey, SortOrder] = {"score": "desc", "iqm": "desc", "date": "desc", "agent": "asc",
+                                           "episodes": "desc"}
+
+
+# --- users and tokens ---------------------------------------------------------------------------------------
+def create_user(*, session: Session, name: str, role: str = "submitter") -> User:
+    if role not in ROLES:
+        raise UserError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if not name or len(name) > 64:
+        raise UserError("a user name has 1 to 64 characters")
+    if get_user(session=session, name=name) is not None:
+        raise UserError(f"user {name!r} already exists")
+    user = User(name=name, role=role, created_at=utcnow())
+    session.add(user)
+    session.flush()
+    return user
+
+
+def get_user(*, session: Session, name: str) -> User | None:
+    return session.scalar(select(User).where(User.name == name))
+
+
+def create_token(*, session: Session, user: User, secret_key: str, label: str = "") -> tuple[ApiToken, str]:
+    """A new token for ``user``: the row and the plaintext, which is shown once and never stored."""
+    plaintext = generate_token()
+    token = ApiToken(user_id=user.id, token_hash=hash_token(plaintext, secret_key), prefix=display_prefix(plaintext),
+                     label=label[:100], created_at=utcnow())
+    session.add(token)
+    session.flush()
+    return token, plaintext
+
+
+def revoke_tokens(*, session: Session, prefix: str) -> int:
+    tokens = session.scalars(select(ApiToken).where(ApiToken.prefix == prefix, ApiToken.revoked_at.is_(None))).all()
+    for token in tokens:
+        token.revoked_at = utcnow()
+    return len(tokens)
+
+
+def user_for_token(*, session: Session, token: str, secret_key: str) -> tuple[User, ApiToken] | None:
+    row = session.execute(
+        select(User, ApiToken).join(ApiToken, ApiToken.user_id == User.id)
+        .where(ApiToken.token_hash == hash_token(token, secret_key), ApiToken.revoked_at.is_(None))
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+# --- submissions --------------------------------------------------------------------------------------------
+def find_duplicate(*, session: Session, accepted: AcceptedBundle) -> Submission | None:
+    return session.scalar(select(Submission).where(
+        Submission.agent_identity == accepted.agent_identity,
+        Submission.protocol_sha256 == accepted.protocol.sha256(),
+        Submission.episodes_sha256 == accepted.episodes_sha256,
+    ))
+
+
+def _estimate(scores: dict[str, Any] | None) -> tuple[float | None, float | None, float | None]:
+    if not isinstance(scores, dict) or scores.get("mean") is None:
+        return (None, None, None)
+    low, high = scores["ci95"]
+    return (float(scores["mean"]), low, high)
+
+
+def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | None, received_at: dt.datetime,
+                   is_baseline: bool = False, publish: bool = True) -> Submission:
+    """Insert an accepted bundle with its state history: submitted -> validated (-> published)."""
+    summary, aggregate = accepted.summary, accepted.scores["aggregate"]
+    agent = summary["agent"]
+    score, score_low, score_high = _estimate(aggregate["mean"])
+    iqm, iqm_low, iqm_high = _estimate(aggregate["iqm"])
+    now = utcnow()
+    actor = "results/" if is_baseline else (user.name if user else None)
+    submission = Submission(
+        user_id=user.id if user else None, status="published" if publish else "validated",
+        is_baseline=is_baseline, is_verified=False, hidden=False,
+        benchmark=accepted.protocol.benchmark, protocol_id=accepted.protocol.id,
+        protocol_version=accepted.protocol.version, protocol_sha256=accepted.protocol.sha256(),
+        primary_metric=accepted.protocol.primary_metric,
+        agent_name=agent["name"], agent_spec=agent["spec"], agent_kind=agent["kind"], agent_sha256=agent["sha256"],
+        agent_identity=accepted.agent_identity, episodes_sha256=accepted.episodes_sha256,
+        n_episodes=aggregate["n_episodes"], n_errors=aggregate["n_errors"],
+        score_mean=score, score_low=score_low, score_high=score_high,
+        iqm_mean=iqm, iqm_low=iqm_low, iqm_high=iqm_high,
+        harness_version=str(summary["provenance"]["harness_version"])[:64],
+        run_finished_at=summary["finished_at"], submitted_at=received_at, scores=accepted.scores,
+    )
+    submission.bundle = SubmissionBundle(summary=summary, episodes_jsonl=accepted.episodes_jsonl())
+    submission.events = [
+        SubmissionEvent(state="submitted", at=received_at, actor=actor),
+        SubmissionEvent(state="validated", at=now, actor="server",
+                        note="schema, protocol hash, episode plan and recomputed scores checked"),
+    ]
+    if publish:
+        submission.events.append(SubmissionEvent(state="published", at=now, actor="server"))
+    session.add(submission)
+    session.flush()
+    return submission
+
+
+def get_submission(*, session: Session, submission_id: int, with_scores: bool = True) -> Submission | None:
+    options = [undefer(Submission.scores)] if with_scores else []
+    return session.get(Submission, submission_id, options=options)
+
+
+def get_bundle(*, session: Session, submission_id: int) -> SubmissionBundle | None:
+    return session.get(SubmissionBundle, submission_id)
+
+
+def episode_records(*, session: Session, submission_id: int) -> list[EpisodeRecord]:
+    bundle = session.get(SubmissionBundle, submission_id, options=[undefer(SubmissionBundle.episodes_jsonl)])
+    if bundle is None:
+        return []
+    return [EpisodeRecord.from_json(json.loads(line)) for line in bundle.episodes_jsonl.splitlines() if line]
+
+
+def record_event(*, session: Session, submission: Submission, state: str, actor: str | None,
+                 note: str | None = None) -> None:
+    session.add(SubmissionEvent(submission_id=submission.id, state=state, at=utcnow(), actor=actor, note=note))
+
+
+def count_submissions(*, session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(Submission)) or 0
+
+
+# --- leaderboards -------------------------------------------------------------------------------------------
+def _on_board() -> list[ColumnElement[bool]]:
+    return [Submission.status == "published", Submission.hidden.is_(False)]
+
+
+def _rank_column() -> ColumnElement[int]:
+    return func.rank().over(order_by=Submission.score_mean.desc().nulls_last())
+
+
+@dataclass(frozen=True)
+class RankedEntry:
+    rank: int
+    submission: Submission
+
+
+def _sort_columns(sort: SortKey, order: SortOrder) -> list[ColumnElement[Any]]:
+    columns: dict[str, SQLColumnExpression[Any]] = {
+        "score": Submission.score_mean, "iqm": Submission.iqm_mean, "date": Submission.submitted_at,
+        "agent": func.lower(Submission.agent_name), "episodes": Submission.n_episodes,
+    }
+    column = columns[sort]
+    primary = column.desc().nulls_last() if order == "desc" else column.asc().nulls_last()
+    return [primary, Submission.submitted_at.asc(), Submission.id.asc()]
+
+
+def leaderboard(*, session: Session, protocol_id: str, sort: SortKey = "score", order: SortOrder = "desc",
+                offset: int = 0, limit: int = 50) -> tuple[int, list[RankedEntry]]:
+    """One protocol's visible, published entries: (total, page). Rank is by the primary metric however the
+    page is sorted (ties share a rank)."""
+    filters = [Submission.protocol_id == protocol_id, *_on_board()]
+    total = session.scalar(select(func.count()).select_from(Submission).where(*filters)) or 0
+    ranked = select(Submission.id.label("id"), _rank_column().label("rank")).where(*filters).subquery()
+    stmt: Select[Submission, int] = (
+        select(Submission, ranked.c.rank).join(ranked, ranked.c.id == Submission.id)
+        .order_by(*_sort_columns(sort, order)).offset(offset).limit(limit)
+    )
+    return total, [RankedEntry(rank=rank, submission=sub) for sub, rank in session.execute(stmt).all()]
+
+
+@dataclass(frozen=True)
+class BoardSummary:
+    protocol_id: str
+    n_entries: int
+    best: Submission | None
+
+
+def board_summaries(*, session: Session) -> dict[str, BoardSummary]:
+    """protocol id -> number of entries and the best entry, for every protocol that has entries."""
+    counts = dict(session.execute(
+        select(Submission.protocol_id, func.count()).where(*_on_board()).group_by(Submission.protocol_id)
+    ).tuples().all())
+    first = func.row_number().over(
+        partition_by=Submission.protocol_id,
+        order_by=(Submission.score_mean.desc().nulls_last(), Submission.submitted_at.asc(), Submission.id.asc()),
+    )
+    best_ids = select(Submission.id.label("id"), first.label("position")).where(*_on_board()).subquery()
+    best = session.scalars(
+        select(Submission).join(best_ids, best_ids.c.id == Submission.id).where(best_ids.c.position == 1)
+    ).all()
+    by_protocol = {s.protocol_id: s for s in best}
+    return {pid: BoardSummary(pid, n, by_protocol.get(pid)) for pid, n in counts.items()}
+
+
+def submissions_for_protocol(*, session: Session, protocol_id: str, limit: int = 200) -> list[Submission]:
+    """Visible entries of a protocol (for choosing a comparison partner), best first."""
+    return list(session.scalars(
+        select(Submission).where(Submission.protocol_id == protocol_id, *_on_board())
+        .order_by(Submission.score_mean.desc().nulls_last(), Submission.id).limit(limit)
+    ))
+
+
+# --- server meta --------------------------------------------------------------------------------------------
+def get_meta(*, session: Session, key: str) -> str | None:
+    row = session.get(ServerMeta, key)
+    return row.value if row else None
+
+
+def set_meta(*, session: Session, key: str, value: str) -> None:
+    row = session.get(ServerMeta, key)
+    if row is None:
+        session.add(ServerMeta(key=key, value=value))
+    else:
+        row.value = value

@@ -1,0 +1,185 @@
+"""Database tables (SQLAlchemy 2 typed ORM). The schema is owned by the Alembic migrations in ``migrations/``;
+a test checks that these models and the migrations agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Deterministic constraint names: Alembic can then alter them on SQLite (batch mode) and PostgreSQL alike.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ROLES = ("submitter", "admin")
+STATES = ("submitted", "validated", "published", "rejected")
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class UTCDateTime(TypeDecorator[dt.datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite would hand back naive ones)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(dt.UTC)
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+
+
+class User(Base):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16), default="submitter")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    tokens: Mapped[list[ApiToken]] = relationship(back_populates="user", cascade="all, delete-orphan")
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == "admin"
+
+
+class ApiToken(Base):
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    label: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+
+    user: Mapped[User] = relationship(back_populates="tokens")
+
+
+class Submission(Base):
+    """One accepted results bundle, with the columns the leaderboard sorts and filters on."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        # The duplicate rule: the same agent, protocol and episode outcomes are one submission.
+        UniqueConstraint("agent_identity", "protocol_sha256", "episodes_sha256", name="uq_submissions_bundle"),
+        Index("ix_submissions_board", "protocol_id", "status", "hidden", "score_mean"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text, default=None)
+    is_baseline: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    benchmark: Mapped[str] = mapped_column(String(64), index=True)
+    protocol_id: Mapped[str] = mapped_column(String(128))
+    protocol_version: Mapped[int] = mapped_column(Integer)
+    protocol_sha256: Mapped[str] = mapped_column(String(64))
+    primary_metric: Mapped[str] = mapped_column(String(32))
+
+    agent_name: Mapped[str] = mapped_column(String(200))
+    agent_spec: Mapped[str] = mapped_column(Text)
+    agent_kind: Mapped[str] = mapped_column(String(64))
+    agent_sha256: Mapped[str | None] = mapped_column(String(64))
+    agent_identity: Mapped[str] = mapped_column(String(64))
+    episodes_sha256: Mapped[str] = mapped_column(String(64))
+
+    n_episodes: Mapped[int] = mapped_column(Integer)
+    n_errors: Mapped[int] = mapped_column(Integer)
+    score_mean: Mapped[float | None] = mapped_column(Double)
+    score_low: Mapped[float | None] = mapped_column(Double)
+    score_high: Mapped[float | None] = mapped_column(Double)
+    iqm_mean: Mapped[float | None] = mapped_column(Double)
+    iqm_low: Mapped[float | None] = mapped_column(Double)
+    iqm_high: Mapped[float | None] = mapped_column(Double)
+
+    harness_version: Mapped[str] = mapped_column(String(64))
+    run_finished_at: Mapped[str | None] = mapped_column(String(64))
+    submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    # The recomputed scores (per task + aggregate): read by the submission page, not by leaderboards.
+    scores: Mapped[dict[str, Any]] = deferred(mapped_column(JSON, nullable=False))
+
+    user: Mapped[User | None] = relationship(lazy="joined")
+    bundle: Mapped[SubmissionBundle] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", passive_deletes=True, lazy="raise"
+    )
+    events: Mapped[list[SubmissionEvent]] = relationship(
+        back_populates="submission", cascade="all, delete-orphan", passive_deletes=True,
+        order_by="SubmissionEvent.id", lazy="selectin",
+    )
+
+
+class SubmissionBundle(Base):
+    """The bundle as submitted (summary + episode lines), kept apart so board queries never load it."""
+
+    __tablename__ = "submission_bundles"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    episodes_jsonl: Mapped[str] = deferred(mapped_column(Text, nullable=False))
+
+    submission: Mapped[Submission] = relationship(back_populates="bundle")
+
+
+class SubmissionEvent(Base):
+    """One state change of a submission (submitted, validated, published, rejected, hidden, ...)."""
+
+    __tablename__ = "submission_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    state: Mapped[str] = mapped_column(String(32))
+    at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    note: Mapped[str | None] = mapped_column(Text, default=None)
+    actor: Mapped[str | None] = mapped_column(String(64), default=None)
+
+    submission: Mapped[Submission] = relationship(back_populates="events")
+
+
+class ServerMeta(Base):
+    """Small facts about this database, e.g. when the reference baselines were loaded."""
+
+    __tablename__ = "server_meta"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
