@@ -16,18 +16,18 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 os.environ.setdefault("MUJOCO_GL", "egl")
 
-import argparse  # noqa: E402
-import statistics  # noqa: E402
-import time  # noqa: E402
+import argparse
+import statistics
+import time
 
-import gymnasium as gym  # noqa: E402
-import numpy as np  # noqa: E402
+import gymnasium as gym
+import numpy as np
 
-import vla_bench  # noqa: E402
-from vla_bench.benchmarks.rendering import disable_shadows_and_reflections  # noqa: E402
-from vla_bench.harness.plan import full_plan  # noqa: E402
-from vla_bench.harness.registry import get_protocol  # noqa: E402
-from vla_bench.spec import Protocol  # noqa: E402
+import vla_bench
+from vla_bench.benchmarks.rendering import disable_shadows_and_reflections
+from vla_bench.harness.plan import full_plan
+from vla_bench.harness.registry import get_protocol
+from vla_bench.spec import Protocol
 
 
 def bench_protocol(base_id: str, episodes: int) -> Protocol:

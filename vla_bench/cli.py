@@ -9,7 +9,7 @@ limit_math_threads()  # before numpy / torch are imported by anything below
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
-from typing import Annotated  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
 from rich.console import Console  # noqa: E402
@@ -28,14 +28,16 @@ errors = Console(stderr=True)
 def eval_command(
     agent: Annotated[str, typer.Option(help="baseline:NAME, model.onnx, model.pt, or package.module:factory")],
     protocol: Annotated[str, typer.Option(help="protocol id, e.g. mujoco/hopper@v1 (see `vla-bench list`)")],
-    out: Annotated[Path | None, typer.Option(help="bundle directory [default: runs/<protocol>--<agent>--<time>]")] = None,
+    out: Annotated[Path | None, typer.Option(help="bundle directory [default: runs/<protocol>--<agent>--<time>]")] = (
+        None
+    ),
     workers: Annotated[int, typer.Option(min=1, help="env worker processes")] = 1,
     envs_per_worker: Annotated[int, typer.Option(min=1, help="environments per worker (the policy batch)")] = 8,
     resume: Annotated[bool, typer.Option(help="finish the run already in --out: only its missing episodes")] = False,
     limit_episodes: Annotated[int | None, typer.Option(min=1, help="episodes per task (unofficial run)")] = None,
     record: Annotated[int, typer.Option(min=0, help="record MP4 videos of the first K episodes")] = 0,
-    policy_timeout: Annotated[float, typer.Option(help="seconds a policy call may take before its episode fails")] = 60.0,
-    env_timeout: Annotated[float, typer.Option(help="seconds an env worker may take per request before it is replaced")] = 300.0,
+    policy_timeout: Annotated[float, typer.Option(help="seconds a policy call may take (0: no limit)")] = 60.0,
+    env_timeout: Annotated[float, typer.Option(help="seconds an env worker may take per request")] = 300.0,
     report_format: Annotated[str, typer.Option("--format", help="table | markdown | json")] = "table",
 ) -> None:
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl)."""
@@ -56,7 +58,7 @@ def eval_command(
     errors.print(f"results bundle: {directory}")
 
 
-def _show(summary: dict, report_format: str) -> None:  # type: ignore[type-arg]
+def _show(summary: dict[str, Any], report_format: str) -> None:
     from vla_bench.harness import report  # noqa: PLC0415
 
     if report_format == "table":

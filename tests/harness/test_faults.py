@@ -11,7 +11,7 @@ from vla_bench.harness.plan import episode_spec
 from vla_bench.spec.errors import UserError
 
 
-def _by_key(result):  # noqa: ANN001, ANN202
+def _by_key(result):
     return {(r.task, r.episode_index): r for r in result.records}
 
 
@@ -97,5 +97,5 @@ def test_a_hung_environment_is_replaced_and_fails_only_its_episode() -> None:
 
 def test_a_benchmark_that_cannot_start_is_a_clear_error() -> None:
     protocol = fake_protocol().model_copy(update={"adapter": "vlab_fakes:NoSuchAdapter"})
-    with pytest.raises(UserError, match="cannot start benchmark.*NoSuchAdapter"):
+    with pytest.raises(UserError, match=r"cannot start benchmark.*NoSuchAdapter"):
         vla_bench.evaluate(LinearPolicy, protocol)

@@ -78,7 +78,7 @@ def test_sigkill_then_resume_finishes_exactly_the_missing_episodes(tmp_path: Pat
 
     fresh = _eval(protocol, tmp_path / "fresh")
     assert fresh.wait(timeout=120) == 0
-    def outcome(r: dict) -> tuple:  # noqa: ANN001
+    def outcome(r: dict) -> tuple:
         return tuple(sorted((k, v) for k, v in r.items() if k != "timings"))
     fresh_records = [json.loads(line) for line in _lines(tmp_path / "fresh" / "episodes.jsonl")]
     assert sorted(map(outcome, after)) == sorted(map(outcome, fresh_records))

@@ -12,7 +12,7 @@ from vla_bench.harness.bundle import EPISODES_FILE, read_episodes
 from vla_bench.harness.registry import get_protocol
 
 
-def _outcomes(result) -> dict:  # noqa: ANN001
+def _outcomes(result) -> dict:
     return {r.key: r.outcome() for r in result.records}
 
 

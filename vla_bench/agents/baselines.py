@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 from collections.abc import Callable
 
 import numpy as np
 
 from vla_bench.agents.policy import Action, LoadedAgent, Policy
 from vla_bench.spec import Observation, TaskSpec
-from vla_bench.spec.errors import unknown_name_error
+from vla_bench.spec.errors import UnknownNameError
 
 
 class RandomPolicy:
@@ -49,6 +50,10 @@ BASELINES: dict[str, tuple[Callable[[], Policy], str]] = {
 
 def load_baseline(name: str) -> LoadedAgent:
     if name not in BASELINES:
-        raise unknown_name_error("baseline agent", f"baseline:{name}", [f"baseline:{n}" for n in BASELINES])
+        # match the bare names: behind the shared "baseline:" prefix every name looked like a near miss
+        close = difflib.get_close_matches(name, sorted(BASELINES), n=3, cutoff=0.5)
+        hint = (f"Did you mean {' or '.join(repr(f'baseline:{c}') for c in close)}?" if close
+                else f"Known: {', '.join(f'baseline:{n}' for n in sorted(BASELINES))}.")
+        raise UnknownNameError(f"unknown baseline agent 'baseline:{name}'. {hint} (`vla-bench list` shows them all)")
     factory, _ = BASELINES[name]
     return LoadedAgent(spec=f"baseline:{name}", kind="baseline", factory=factory, name=f"baseline:{name}")

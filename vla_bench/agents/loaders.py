@@ -95,5 +95,5 @@ def agent_from_object(policy: object, name: str | None = None) -> LoadedAgent:
         return LoadedAgent(spec=label, kind="object", factory=lambda: instance, name=label, shared=True)
     if callable(policy):
         factory = policy
-        return LoadedAgent(spec=name or getattr(policy, "__qualname__", label), kind="object", factory=factory)
+        return LoadedAgent(spec=name or str(getattr(policy, "__qualname__", label)), kind="object", factory=factory)
     raise UserError(f"{label} is not a policy (needs reset(task) and act(observation)) nor a factory of one")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from vla_bench.agents.policy import Action, LoadedAgent
 from vla_bench.agents.tensor_io import batch_input, unbatch_actions
 from vla_bench.spec import Observation, TaskSpec
@@ -26,6 +28,9 @@ class OnnxPolicy:
             raise UserError(f"onnxruntime cannot load {path}: {exc}") from exc
         self._inputs = [i.name for i in self._session.get_inputs()]
         self._output = self._session.get_outputs()[0].name
+        # exported without a dynamic batch axis (torch.onnx.export's default): the model takes one observation
+        # per call, so a batch is fed one by one instead of failing every episode
+        self._batch_of_one = all(i.shape and i.shape[0] == 1 for i in self._session.get_inputs())
 
     def reset(self, task: TaskSpec) -> None:
         pass
@@ -34,7 +39,11 @@ class OnnxPolicy:
         return self.act_batch([observation])[0]
 
     def act_batch(self, observations: Sequence[Observation]) -> Action:
-        names = self._inputs if len(self._inputs) > 1 else ["state"]
+        if self._batch_of_one and len(observations) > 1:
+            return np.concatenate([self.act_batch([observation]) for observation in observations])
+        # one input is the state whatever it is called ("input.1", "onnx::Gemm_0"), unless it names a camera
+        single_state = len(self._inputs) == 1 and not self._inputs[0].startswith(("image_", "images/", "images."))
+        names = ["state"] if single_state else self._inputs
         feeds = {real: batch_input(alias, observations) for real, alias in zip(self._inputs, names, strict=True)}
         (output,) = self._session.run([self._output], feeds)
         return unbatch_actions(output, len(observations))

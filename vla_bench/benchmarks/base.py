@@ -42,6 +42,11 @@ class EnvSession(abc.ABC):
         """An upright RGB frame for video recording, or None where the session cannot render."""
         return None
 
+    @property
+    def frames_per_second(self) -> float | None:
+        """Real-time frame rate of recorded videos (the control rate), where the session knows it."""
+        return None
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release simulator resources."""
 

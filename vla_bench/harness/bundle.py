@@ -71,9 +71,8 @@ def read_episodes(path: Path, *, repair: bool = False) -> list[EpisodeRecord]:
 
 
 def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    handle = tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
-                                         encoding="utf-8")
-    with handle:
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
+                                     encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, allow_nan=False)
         handle.write("\n")
     os.replace(handle.name, path)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from vla_bench.harness.scoring import mean_of_task_means, episode_score, stratified_bootstrap
+from vla_bench.harness.scoring import episode_score, mean_of_task_means, stratified_bootstrap
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 

@@ -10,6 +10,7 @@ session is discarded, its state being unknown); the worker itself lives on.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import socket
 import sys
@@ -54,7 +55,7 @@ class EnvWorker:
                 return self._step(slot_id, slot, item["action"])
             self._finish_recording(slot)
             return {"slot": slot_id, "ended": True}
-        except Exception as exc:  # an environment fault fails this item only
+        except Exception as exc:  # noqa: BLE001 - an environment fault fails this item only
             self._discard(slot)
             return {"slot": slot_id, "error": _describe(exc), "kind": "env_error"}
 
@@ -68,7 +69,8 @@ class EnvWorker:
             slot.task, slot.render = spec.task, render
         observation = slot.session.reset(spec)
         if record is not None:
-            slot.writer = _open_video(Path(record), self.protocol.control_hz)
+            fps = slot.session.frames_per_second or self.protocol.control_hz or 30.0
+            slot.writer = _open_video(Path(record), fps)
             self._write_frame(slot)
         return {"slot": slot_id, "observation": observation, "task_spec": slot.session.task_spec.to_json()}
 
@@ -101,10 +103,8 @@ class EnvWorker:
     def _discard(self, slot: _Slot) -> None:
         self._finish_recording(slot)
         if slot.session is not None:
-            try:
+            with contextlib.suppress(Exception):  # a broken session may fail to close; it is dropped anyway
                 slot.session.close()
-            except Exception:  # noqa: BLE001 - a broken session may fail to close; it is dropped anyway
-                pass
         slot.session, slot.task = None, None
 
     def close(self) -> None:
@@ -112,11 +112,10 @@ class EnvWorker:
             self._discard(slot)
 
 
-def _open_video(path: Path, control_hz: float | None) -> Any:
+def _open_video(path: Path, fps: float) -> Any:
     import imageio.v2 as imageio  # noqa: PLC0415 - only when recording
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    fps = control_hz or 30.0
     return imageio.get_writer(str(path), fps=fps, codec="libx264", quality=7, macro_block_size=1)
 
 
@@ -135,7 +134,7 @@ def serve(sock: socket.socket) -> None:
         protocol = Protocol.model_validate_json(hello["protocol"])
         adapter = resolve_adapter(protocol.adapter)
         simulator = adapter.describe()
-    except Exception as exc:  # report why the benchmark cannot start, then exit
+    except Exception as exc:  # noqa: BLE001 - report why the benchmark cannot start, then exit
         send_message(sock, {"ok": False, "error": _describe(exc)})
         return
     send_message(sock, {"ok": True, "pid": os.getpid(), "simulator": simulator})

@@ -12,6 +12,7 @@ worker, and only an episode that also fails alone is recorded as failed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import random
@@ -58,8 +59,8 @@ class _Episode:
     task: TaskSpec | None = None
     observation: Observation | None = None
     chunk: deque[NDArray[np.float32]] = field(default_factory=deque)
-    low: NDArray[np.float32] | None = None
-    high: NDArray[np.float32] | None = None
+    low: NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))  # set at reset
+    high: NDArray[np.float32] = field(default_factory=lambda: np.zeros(0, np.float32))
     total_return: float = 0.0
     length: int = 0
     success: bool = False
@@ -183,10 +184,8 @@ class LocalExecutor:
         self._selector.register(worker.sock, selectors.EVENT_READ, worker)
 
     def _stop_worker(self, worker: _Worker, *, graceful: bool) -> None:
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(worker.sock)
-        except (KeyError, ValueError):
-            pass
         if graceful and worker.process.poll() is None:
             try:
                 send_message(worker.sock, {"op": "close"})
@@ -218,19 +217,19 @@ class LocalExecutor:
                 if not any(worker.in_flight for worker in self._workers):
                     return
             for key, _ in self._selector.select(timeout=self._seconds_to_next_deadline()):
-                worker: _Worker = key.data
-                if not worker.in_flight:
+                ready: _Worker = key.data
+                if not ready.in_flight:
                     continue
                 try:
-                    reply = recv_message(worker.sock)
+                    reply = recv_message(ready.sock)
                 except (OSError, ConnectionError, ValueError):
-                    self._replace_worker(worker, "env_crash", self._crash_reason(worker))
+                    self._replace_worker(ready, "env_crash", self._crash_reason(ready))
                     continue
-                lane = worker.in_flight.popleft()
-                worker.busy_since = time.perf_counter()
+                lane = ready.in_flight.popleft()
+                ready.busy_since = time.perf_counter()
                 self._on_reply(lane, reply)
                 self._advance(lane)
-                for other in worker.lanes:
+                for other in ready.lanes:
                     self._advance(other)  # an idle lane may have work now (a freed worker, a retry)
             now = time.perf_counter()
             for worker in list(self._workers):
@@ -380,7 +379,7 @@ class LocalExecutor:
             return None
         if self._retries:
             # a retried episode runs alone on its worker; others drain until one is empty
-            if worker.live() == 0 and lane is worker.lanes[0]:
+            if worker.live() == 0:
                 worker.exclusive = True
                 return self._retries.popleft()
             return None
@@ -393,12 +392,13 @@ class LocalExecutor:
         items: list[dict[str, Any]] = [{"slot": slot, "end": True} for slot in lane.ended]
         lane.ended.clear()
         while True:
-            work = self._reset_items(lane) + self._step_items(lane)
-            items.extend(work)
-            # episodes that failed on their first policy call free their slots at once: refill them
-            if work or not lane.free_slots() or not (self._queue or self._retries):
-                break
-            if lane.worker.exclusive or (self._retries and lane.worker.live()):
+            resets = self._reset_items(lane)
+            live_before = len(lane.episodes)
+            steps = self._step_items(lane)
+            items.extend(resets + steps)
+            # Loop only when episodes failed on their policy call and freed slots with nothing sent yet:
+            # each round either sends work or ends an episode, so this terminates.
+            if resets or steps or len(lane.episodes) == live_before:
                 break
         if not items:
             return
@@ -407,10 +407,8 @@ class LocalExecutor:
         if not worker.in_flight:
             worker.busy_since = lane.sent_at
         worker.in_flight.append(lane)
-        try:
+        with contextlib.suppress(OSError):  # a worker that is gone: the loop sees its closed socket
             send_message(worker.sock, {"op": "batch", "items": items})
-        except OSError:
-            pass  # the worker is gone: the loop sees its closed socket and replaces it
 
     def _reset_items(self, lane: _Lane) -> list[dict[str, Any]]:
         items = []

@@ -76,7 +76,8 @@ def as_chunk(raw: Any, action_dim: int) -> list[NDArray[np.float32]]:
     try:
         array = np.asarray(raw, dtype=np.float32)
     except (TypeError, ValueError) as exc:
-        raise PolicyFault("invalid_action", f"policy returned {type(raw).__name__}, not a numeric array: {exc}")
+        raise PolicyFault("invalid_action",
+                          f"policy returned {type(raw).__name__}, not a numeric array: {exc}") from None
     if array.ndim == 1 and array.shape[0] == action_dim:
         chunk = array[None, :]
     elif array.ndim == 2 and array.shape[1] == action_dim and array.shape[0] >= 1:
@@ -158,7 +159,8 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
 def _outcomes(output: Any, indices: list[int], requests: Sequence[PolicyRequest], timeout: float | None
               ) -> list[Outcome]:
     if isinstance(output, TimeoutError):
-        return [PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout:g} s")] * len(indices)
+        fault = PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout:g} s")
+        return [fault] * len(indices)
     if isinstance(output, PolicyFault):
         return [output] * len(indices)
     if isinstance(output, Exception):

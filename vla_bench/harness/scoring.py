@@ -36,7 +36,9 @@ def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> t
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
-    return (max(0.0, centre - half), min(1.0, centre + half))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact bounds, not rounding noise
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return (low, high)
 
 
 def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
@@ -159,7 +161,8 @@ def compute_scores(protocol: Protocol, records: Sequence[EpisodeRecord]) -> dict
         by_task[record.task].append(record)
     for task_records in by_task.values():
         task_records.sort(key=lambda r: r.episode_index)  # the bootstrap sees the same order however the run went
-    tasks = {task.name: task_scores(protocol, task, by_task[task.name]) for task in protocol.tasks if by_task[task.name]}
+    tasks = {task.name: task_scores(protocol, task, by_task[task.name])
+             for task in protocol.tasks if by_task[task.name]}
     samples = [np.array([episode_score(protocol, r) for r in by_task[name]], dtype=np.float64)
                for name in protocol.task_names if by_task[name]]
     aggregate: dict[str, Any] = {

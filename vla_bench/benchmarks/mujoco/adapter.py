@@ -79,6 +79,11 @@ class GymnasiumMujocoSession(EnvSession):
             success=info_flag_success(self._protocol.success, info),
         )
 
+    @property
+    def frames_per_second(self) -> float | None:
+        fps = self._env.metadata.get("render_fps")  # Gymnasium MuJoCo envs: 1 / (frame_skip * timestep)
+        return float(fps) if fps else None
+
     def render_frame(self) -> NDArray[np.uint8] | None:
         return self._frame() if self._env.render_mode == "rgb_array" else None
 

@@ -21,7 +21,7 @@ def load_schema(name: str) -> dict[str, Any]:
 def _validator(name: str) -> jsonschema.protocols.Validator:
     schema = load_schema(name)
     validator_class = jsonschema.validators.validator_for(schema)
-    return validator_class(schema)  # type: ignore[no-any-return]
+    return validator_class(schema)
 
 
 def schema_errors(name: str, document: Any) -> list[str]:

@@ -1,0 +1,46 @@
+"""Paired comparison on identical episodes."""
+
+from __future__ import annotations
+
+import pytest
+from vlab_fakes import fake_protocol
+
+from vla_bench.harness.compare import mcnemar_exact, paired_comparison
+from vla_bench.harness.plan import episode_spec
+from vla_bench.spec import EpisodeRecord
+from vla_bench.spec.errors import UserError
+
+
+def _records(protocol, outcomes: dict[str, list[bool]], offset: float = 0.0) -> list[EpisodeRecord]:
+    return [
+        EpisodeRecord(task=task, episode_index=i, seed=episode_spec(protocol, task, i).seed, init_index=None,
+                      total_return=float(ok) + offset, length=5, success=ok)
+        for task, values in outcomes.items() for i, ok in enumerate(values)
+    ]
+
+
+def test_mcnemar_exact_values() -> None:
+    assert mcnemar_exact(0, 0) == 1.0
+    # all 10 discordant pairs favour B: two-sided binomial p = 2 * 0.5**10
+    assert mcnemar_exact(0, 10) == pytest.approx(2 * 0.5**10)
+
+
+def test_paired_difference_and_mcnemar_per_task_and_overall() -> None:
+    protocol = fake_protocol(episodes=10, success=True)
+    a = _records(protocol, {"a": [False] * 10, "b": [True] * 10})
+    b = _records(protocol, {"a": [True] * 10, "b": [True] * 10})
+    result = paired_comparison(protocol, a, b)
+    assert result["tasks"]["a"]["difference"]["mean"] == 1.0
+    assert result["tasks"]["a"]["mcnemar"] == {"a_only": 0, "b_only": 10, "p_value": pytest.approx(2 * 0.5**10)}
+    assert result["tasks"]["b"]["difference"] == {"mean": 0.0, "ci95": [0.0, 0.0]}
+    assert result["overall"]["difference"]["mean"] == 0.5
+    assert result["overall"]["n_pairs"] == 20
+
+
+def test_runs_of_different_plans_are_not_paired() -> None:
+    protocol = fake_protocol(episodes=3, success=True)
+    a = _records(protocol, {"a": [True] * 3})
+    b = _records(protocol, {"a": [True] * 3})
+    b[1].seed += 1
+    with pytest.raises(UserError, match="do not follow the same episode plan"):
+        paired_comparison(protocol, a, b)

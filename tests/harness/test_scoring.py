@@ -1,0 +1,96 @@
+"""Scores: Wilson and t intervals, D4RL normalization, errors as failures, bootstrap aggregates."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+from vlab_fakes import fake_protocol
+
+from vla_bench.harness.plan import episode_spec
+from vla_bench.harness.registry import get_protocol
+from vla_bench.harness.scoring import compute_scores, mean_interval, wilson_interval
+from vla_bench.spec import EpisodeRecord, Protocol
+
+
+def _record(protocol: Protocol, task: str, index: int, *, total_return: float = 0.0, success: bool | None = None,
+            error: str | None = None, length: int = 10, success_step: int | None = None) -> EpisodeRecord:
+    spec = episode_spec(protocol, task, index)
+    return EpisodeRecord(task=task, episode_index=index, seed=spec.seed, init_index=None, total_return=total_return,
+                         length=length, success=success, success_step=success_step, error=error,
+                         error_kind="policy_error" if error else None)
+
+
+def test_wilson_interval_matches_the_textbook_values() -> None:
+    # Wilson score interval for 8/10 at 95%: [0.4902, 0.9433] (Newcombe 1998, Table I method 3)
+    low, high = wilson_interval(8, 10)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
+    assert wilson_interval(0, 50)[0] == 0.0
+    assert wilson_interval(50, 50)[1] == 1.0
+
+
+def test_mean_interval_is_student_t() -> None:
+    values = [1.0, 2.0, 3.0, 4.0, 10.0]
+    mean, low, high = mean_interval(values)
+    expected = stats.t.interval(0.95, 4, loc=np.mean(values), scale=stats.sem(values))
+    assert (low, high) == pytest.approx(expected)
+    assert mean == 4.0
+    assert mean_interval([3.0]) == (3.0, 3.0, 3.0)
+
+
+def test_d4rl_normalization_of_hopper() -> None:
+    protocol = get_protocol("mujoco/hopper@v1")
+    # REFERENCE.md §1.2: hopper REF_MIN -20.272305, REF_MAX 3234.3 -> the expert return scores 100
+    records = [_record(protocol, "hopper", i, total_return=3234.3) for i in range(3)]
+    scores = compute_scores(protocol, records)
+    assert scores["tasks"]["hopper"]["normalized_score"]["mean"] == pytest.approx(100.0)
+    records = [_record(protocol, "hopper", i, total_return=r) for i, r in enumerate([-20.272305, 3234.3])]
+    normalized = compute_scores(protocol, records)["tasks"]["hopper"]["normalized_score"]
+    assert normalized["mean"] == pytest.approx(50.0)
+    low, high = normalized["ci95"]
+    assert low < 50.0 < high
+    assert compute_scores(protocol, records)["aggregate"]["mean"]["mean"] == pytest.approx(50.0)
+
+
+def test_errors_count_as_failures_and_completion_time_uses_successes_only() -> None:
+    protocol = fake_protocol(episodes=4, success=True, tasks=[{"name": "a", "env_id": "fake"}])
+    records = [
+        _record(protocol, "a", 0, success=True, success_step=7),
+        _record(protocol, "a", 1, success=True, success_step=9),
+        _record(protocol, "a", 2, success=False),
+        _record(protocol, "a", 3, success=True, error="boom", success_step=3),
+    ]
+    task = compute_scores(protocol, records)["tasks"]["a"]
+    assert task["success_rate"]["mean"] == 0.5
+    assert task["success_rate"]["successes"] == 2
+    assert task["completion_steps"] == 8.0
+    assert task["n_errors"] == 1
+
+
+def test_aggregate_mean_and_iqm_with_stratified_bootstrap() -> None:
+    protocol = fake_protocol(episodes=20)
+    rng = np.random.default_rng(1)
+    returns = {"a": rng.normal(10, 2, 20), "b": rng.normal(0, 1, 20)}
+    records = [_record(protocol, task, i, total_return=float(r)) for task, values in returns.items()
+               for i, r in enumerate(values)]
+    aggregate = compute_scores(protocol, records)["aggregate"]
+    assert aggregate["mean"]["mean"] == pytest.approx((returns["a"].mean() + returns["b"].mean()) / 2)
+    pooled = np.concatenate(list(returns.values()))
+    assert aggregate["iqm"]["mean"] == pytest.approx(stats.trim_mean(pooled, 0.25))
+    low, high = aggregate["mean"]["ci95"]
+    assert low < aggregate["mean"]["mean"] < high
+    # stratified: the interval reflects within-task noise only (~ sd/sqrt(n) per task), far narrower than
+    # the spread between the two tasks' means
+    assert high - low < 2.5
+    # deterministic: recomputing gives the same numbers, whatever order the records come in
+    assert compute_scores(protocol, list(reversed(records))) == compute_scores(protocol, records)
+
+
+def test_non_finite_returns_are_stored_as_null_and_score_as_zero() -> None:
+    protocol = fake_protocol(episodes=2, tasks=[{"name": "a", "env_id": "fake"}])
+    records = [_record(protocol, "a", 0, total_return=math.nan), _record(protocol, "a", 1, total_return=4.0)]
+    assert records[0].to_json()["total_return"] is None
+    assert compute_scores(protocol, records)["tasks"]["a"]["mean_return"]["mean"] == 2.0
