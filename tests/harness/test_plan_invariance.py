@@ -64,3 +64,30 @@ def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
     assert len(on_disk) == 12
     assert resumed.summary["status"] == "complete"
     assert resumed.scores == whole.scores
+
+
+def test_collected_trajectories_with_noise_do_not_depend_on_schedule() -> None:
+    from vla_bench.agents.loaders import agent_from_object
+    from vla_bench.harness.runner import RunOptions, run_evaluation
+
+    protocol = fake_protocol(episodes=5)
+
+    def collect(**schedule: int) -> dict:
+        kept: dict = {}
+        options = RunOptions(progress=False, action_noise=0.3, trajectory_sink=lambda r, t: kept.__setitem__(r.key, t),
+                             **schedule)
+        run_evaluation(protocol, agent_from_object(LinearPolicy), None, options)
+        return kept
+
+    first, second = collect(workers=1, envs_per_worker=1), collect(workers=2, envs_per_worker=3)
+    assert first.keys() == second.keys() and len(first) == 10
+    for key, trajectory in first.items():
+        other = second[key]
+        assert len(trajectory) == len(trajectory.observations) == len(trajectory.next_observations)
+        assert len(trajectory.rewards) == len(trajectory.terminals) == len(trajectory.timeouts) == len(trajectory)
+        assert trajectory.terminals[-1] or trajectory.timeouts[-1]
+        for field in ("observations", "actions", "next_observations"):
+            assert all((a == b).all() for a, b in zip(getattr(trajectory, field), getattr(other, field), strict=True))
+        # next_observations[t] is observations[t + 1]
+        assert all((a == b).all() for a, b in zip(trajectory.next_observations[:-1], trajectory.observations[1:],
+                                                  strict=True))

@@ -35,6 +35,7 @@ from numpy.typing import NDArray
 from vla_bench.agents.policy import LoadedAgent, Policy
 from vla_bench.harness.framing import recv_message, send_message
 from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, TimedCaller, compute_actions, describe_exception
+from vla_bench.harness.trajectory import Trajectory, TrajectorySink, action_noise_rng
 from vla_bench.spec import EpisodeRecord, EpisodeSpec, Observation, Protocol, TaskSpec
 from vla_bench.spec.errors import UserError
 
@@ -48,6 +49,8 @@ class ExecutorConfig:
     record: frozenset[tuple[str, int]] = frozenset()  # episode keys to record as video
     video_dir: Path | None = None
     schedule_seed: int | None = None  # shuffle the order episodes are started in (tests of plan invariance)
+    trajectory_sink: TrajectorySink | None = None  # receives each episode's per-step data (dataset collection)
+    action_noise: float = 0.0  # std of Gaussian noise added to actions before clipping (dataset collection)
     python: str = sys.executable  # interpreter of the env workers
 
 
@@ -74,6 +77,8 @@ class _Episode:
     policy_seconds: float = 0.0
     started: float = field(default_factory=time.perf_counter)
     recording: bool = False
+    trajectory: Trajectory | None = None
+    noise: np.random.Generator | None = None
 
 
 @dataclass
@@ -312,6 +317,11 @@ class LocalExecutor:
         episode.low = np.asarray(episode.task.action_low, dtype=np.float32)
         episode.high = np.asarray(episode.task.action_high, dtype=np.float32)
         episode.observation = result["observation"]
+        if self.config.trajectory_sink is not None:
+            episode.trajectory = Trajectory()
+            episode.trajectory.observe(result["observation"])
+        if self.config.action_noise > 0:
+            episode.noise = action_noise_rng(episode.spec.seed)
         policy = self._policy_for(lane.worker, slot)
         episode.policy = policy
         task = episode.task
@@ -334,6 +344,10 @@ class LocalExecutor:
             episode.success, episode.success_step = True, episode.length
         episode.terminated, episode.truncated = bool(result["terminated"]), bool(result["truncated"])
         episode.observation = result["observation"]
+        if episode.trajectory is not None:
+            episode.trajectory.rewards.append(float(result["reward"]))
+            episode.trajectory.terminals.append(episode.terminated)
+            episode.trajectory.observe(result["observation"])
         done = (episode.terminated or episode.truncated or episode.length >= self.protocol.max_steps
                 or (self.protocol.terminate_on_success and episode.success))
         if done:
@@ -372,6 +386,12 @@ class LocalExecutor:
             },
         )
         self._sink(record)
+        if episode.trajectory is not None and self.config.trajectory_sink is not None:
+            trajectory = episode.trajectory
+            del trajectory.observations[len(trajectory.actions):]  # the last one is only a next observation
+            if trajectory.actions:
+                trajectory.timeouts = [False] * (len(trajectory.actions) - 1) + [record.truncated]
+                self.config.trajectory_sink(record, trajectory)
 
     def _take_next(self, lane: _Lane) -> _Episode | None:
         worker = lane.worker
@@ -451,13 +471,17 @@ class LocalExecutor:
         return items
 
     def _execute(self, episode: _Episode, action: NDArray[np.float32]) -> NDArray[np.float32]:
+        if episode.noise is not None:
+            action = action + episode.noise.normal(0.0, self.config.action_noise, action.shape).astype(np.float32)
         clipped = np.minimum(np.maximum(action, episode.low), episode.high)
-        if (clipped != action).any():
+        if (clipped != action).any() and episode.noise is None:  # noise pushing past a bound is not the policy's
             episode.clipped_steps += 1
         if episode.previous_action is not None:
             delta = clipped - episode.previous_action
             episode.smoothness_sum += math.sqrt(float(delta @ delta))
         episode.previous_action = clipped
+        if episode.trajectory is not None:
+            episode.trajectory.actions.append(clipped)
         return clipped
 
 

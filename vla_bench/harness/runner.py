@@ -28,6 +28,7 @@ from vla_bench.harness.bundle import (
 )
 from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor
 from vla_bench.harness.plan import limited_plan
+from vla_bench.harness.trajectory import TrajectorySink
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 
@@ -43,6 +44,8 @@ class RunOptions:
     env_timeout: float = 300.0
     progress: bool = True
     schedule_seed: int | None = None
+    trajectory_sink: TrajectorySink | None = None  # per-step data of each episode (dataset collection)
+    action_noise: float = 0.0  # Gaussian action noise std (dataset collection; makes the run unofficial)
 
 
 @dataclass
@@ -96,7 +99,7 @@ def _progress_bar(enabled: bool, total: int, done: int, label: str) -> Iterator[
 
 
 def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: RunOptions) -> EvalResult:
-    official = options.limit_episodes is None
+    official = options.limit_episodes is None and options.action_noise == 0
     plan = limited_plan(protocol, options.limit_episodes)
     workers, envs_per_worker = options.workers, options.envs_per_worker
     if workers < 1 or envs_per_worker < 1:
@@ -123,10 +126,11 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
 
     run_info = {"executor": "local", "workers": workers, "envs_per_worker": envs_per_worker,
                 "limit_episodes": options.limit_episodes, "policy_timeout_s": options.policy_timeout,
-                "env_timeout_s": options.env_timeout}
+                "env_timeout_s": options.env_timeout, "action_noise": options.action_noise}
     config = ExecutorConfig(
         workers=workers, envs_per_worker=envs_per_worker, policy_timeout=options.policy_timeout,
         env_timeout=options.env_timeout, schedule_seed=options.schedule_seed,
+        trajectory_sink=options.trajectory_sink, action_noise=options.action_noise,
         record=frozenset(spec.key for spec in plan[: options.record]),
         video_dir=(out_dir / "videos") if out_dir is not None and options.record else None,
     )
