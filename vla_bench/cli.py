@@ -38,6 +38,9 @@ def eval_command(
     record: Annotated[int, typer.Option(min=0, help="record MP4 videos of the first K episodes")] = 0,
     policy_timeout: Annotated[float, typer.Option(help="seconds a policy call may take (0: no limit)")] = 60.0,
     env_timeout: Annotated[float, typer.Option(help="seconds an env worker may take per request")] = 300.0,
+    executor: Annotated[str, typer.Option(help="local | ray")] = "local",
+    address: Annotated[str | None, typer.Option(help="Ray cluster address (with --executor ray)")] = None,
+    shard: Annotated[str | None, typer.Option(help="I/N: run shard I of N of the plan (join with `merge`)")] = None,
     report_format: Annotated[str, typer.Option("--format", help="table | markdown | json")] = "table",
 ) -> None:
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl)."""
@@ -52,10 +55,32 @@ def eval_command(
     directory = out or default_out_dir(resolved, loaded)
     options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
                          resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
-                         env_timeout=env_timeout, progress=True)
+                         env_timeout=env_timeout, progress=True, executor=executor, ray_address=address,
+                         shard=_parse_shard(shard))
     result = run_evaluation(resolved, loaded, directory, options)
     _show(result.summary, report_format)
     errors.print(f"results bundle: {directory}")
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise UserError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. 0/4")
+    return int(index), int(count)
+
+
+@app.command("merge")
+def merge_command(
+    directories: Annotated[list[Path], typer.Argument(help="shard bundle directories")],
+    out: Annotated[Path, typer.Option(help="directory of the merged bundle")],
+    report_format: Annotated[str, typer.Option("--format", help="table | markdown | json")] = "table",
+) -> None:
+    """Join shard bundles of one run (same protocol and agent) into one bundle, each episode once."""
+    from vla_bench.harness.merge import merge_bundles  # noqa: PLC0415
+
+    _show(merge_bundles(directories, out), report_format)
 
 
 def _show(summary: dict[str, Any], report_format: str) -> None:

@@ -56,3 +56,13 @@ def limited_plan(protocol: Protocol, limit_per_task: int | None) -> list[Episode
         raise ValueError("--limit-episodes must be a positive number of episodes per task")
     count = min(limit_per_task, protocol.episodes_per_task)
     return [episode_spec(protocol, task, i) for task in protocol.task_names for i in range(count)]
+
+
+def shard_plan(plan: list[EpisodeSpec], index: int, count: int) -> list[EpisodeSpec]:
+    """Shard ``index`` of ``count``: every ``count``-th episode of the plan, starting at ``index``.
+
+    Interleaved rather than contiguous, so each shard gets a similar mix of tasks (and of slow episodes).
+    """
+    if count < 1 or not 0 <= index < count:
+        raise ValueError(f"--shard {index}/{count}: need 0 <= I < N")
+    return plan[index::count]

@@ -26,8 +26,8 @@ from vla_bench.harness.bundle import (
     read_episodes,
     write_json_atomic,
 )
-from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor
-from vla_bench.harness.plan import limited_plan
+from vla_bench.harness.executors import ExecutorConfig, make_executor
+from vla_bench.harness.plan import limited_plan, shard_plan
 from vla_bench.harness.trajectory import TrajectorySink
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
@@ -44,6 +44,9 @@ class RunOptions:
     env_timeout: float = 300.0
     progress: bool = True
     schedule_seed: int | None = None
+    executor: str = "local"  # local | ray
+    ray_address: str | None = None
+    shard: tuple[int, int] | None = None  # (I, N): run only shard I of N of the plan; `vla-bench merge` joins them
     trajectory_sink: TrajectorySink | None = None  # per-step data of each episode (dataset collection)
     action_noise: float = 0.0  # Gaussian action noise std (dataset collection; makes the run unofficial)
 
@@ -66,7 +69,8 @@ def default_out_dir(protocol: Protocol, agent: LoadedAgent) -> Path:
     return Path("runs") / f"{slug}--{time.strftime('%Y%m%d-%H%M%S')}"
 
 
-def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, official: bool) -> str:
+def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, official: bool,
+                     shard: tuple[int, int] | None) -> str:
     """The original start time of the run in ``directory``, after checking it is this same run."""
     summary = read_bundle(directory).summary if (directory / SUMMARY_FILE).exists() else None
     if summary is None:
@@ -80,6 +84,8 @@ def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, of
                         f"(sha256 {previous.get('sha256')}), not {agent.spec!r} (sha256 {agent.sha256})")
     if summary["official"] != official:
         raise UserError("--resume: the run was started with a different --limit-episodes")
+    if summary["run"].get("shard") != (list(shard) if shard else None):
+        raise UserError(f"--resume: the run was started as shard {summary['run'].get('shard')}, not {shard}")
     return str(summary["created_at"])
 
 
@@ -101,6 +107,8 @@ def _progress_bar(enabled: bool, total: int, done: int, label: str) -> Iterator[
 def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: RunOptions) -> EvalResult:
     official = options.limit_episodes is None and options.action_noise == 0
     plan = limited_plan(protocol, options.limit_episodes)
+    if options.shard is not None:
+        plan = shard_plan(plan, *options.shard)
     workers, envs_per_worker = options.workers, options.envs_per_worker
     if workers < 1 or envs_per_worker < 1:
         raise UserError("--workers and --envs-per-worker must be at least 1")
@@ -113,7 +121,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
     if out_dir is not None:
         episodes_path = out_dir / EPISODES_FILE
         if options.resume:
-            created_at = _check_resumable(out_dir, protocol, agent, official)
+            created_at = _check_resumable(out_dir, protocol, agent, official, options.shard)
             records = read_episodes(episodes_path, repair=True)
         elif episodes_path.exists() and episodes_path.stat().st_size > 0:
             raise UserError(f"{out_dir} already holds a run: add --resume to finish it, or choose another --out")
@@ -124,9 +132,10 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         raise UserError(f"--resume: {out_dir} holds episodes outside this run's plan")
     pending = [spec for spec in plan if spec.key not in done_keys]
 
-    run_info = {"executor": "local", "workers": workers, "envs_per_worker": envs_per_worker,
+    run_info = {"executor": options.executor, "workers": workers, "envs_per_worker": envs_per_worker,
                 "limit_episodes": options.limit_episodes, "policy_timeout_s": options.policy_timeout,
-                "env_timeout_s": options.env_timeout, "action_noise": options.action_noise}
+                "env_timeout_s": options.env_timeout, "action_noise": options.action_noise,
+                "shard": list(options.shard) if options.shard else None}
     config = ExecutorConfig(
         workers=workers, envs_per_worker=envs_per_worker, policy_timeout=options.policy_timeout,
         env_timeout=options.env_timeout, schedule_seed=options.schedule_seed,
@@ -134,7 +143,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         record=frozenset(spec.key for spec in plan[: options.record]),
         video_dir=(out_dir / "videos") if out_dir is not None and options.record else None,
     )
-    executor = LocalExecutor(protocol, agent, config)
+    executor = make_executor(options.executor, protocol, agent, config, ray_address=options.ray_address)
     prov = provenance.collect()
 
     def summary_now(final: bool) -> dict[str, Any]:
