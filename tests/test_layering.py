@@ -10,9 +10,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / "vla_bench"
 # part -> parts it may import (besides itself). "harness.scoring" etc. name single modules.
 ALLOWED: dict[str, set[str]] = {
     "spec": set(),
+    "datasets": {"spec"},  # offline-RL data on disk: read by trainers, written by `collect`
     "benchmarks": {"spec"},
-    "agents": {"spec", "harness.api"},  # trainers may call the harness's evaluate API
-    "harness": {"spec", "benchmarks", "agents", "threads"},
+    "agents": {"spec", "datasets", "harness.api"},  # trainers may call the harness's evaluate API
+    "harness": {"spec", "benchmarks", "agents", "datasets", "threads"},
     "server": {"spec", "web", "harness.scoring", "harness.compare", "harness.registry", "harness.plan",
                "harness.bundle", "threads"},
     "web": {"spec"},

@@ -183,6 +183,28 @@ _register_server_commands()
 # --- end of leaderboard commands ----------------------------------------------------------------------------
 
 
+# --- policy serving (serve-policy) is registered by vla_bench.agents.serving ------------------------------
+def _register_policy_serving_commands() -> None:
+    from vla_bench.agents.serving import register  # noqa: PLC0415 - light: websockets loads when serving
+
+    register(app)
+
+
+_register_policy_serving_commands()
+# --- end of policy serving -----------------------------------------------------------------------------------
+
+
+# --- dataset collection (collect) is registered by vla_bench.harness.collect ---------------------------------
+def _register_collect_command() -> None:
+    from vla_bench.harness.collect import register  # noqa: PLC0415 - light: the command imports the runner lazily
+
+    register(app)
+
+
+_register_collect_command()
+# --- end of dataset collection -------------------------------------------------------------------------------
+
+
 def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless software rendering unless the user chose a backend
     try:
