@@ -45,6 +45,8 @@ class ZeroPolicy:
 BASELINES: dict[str, tuple[Callable[[], Policy], str]] = {
     "random": (RandomPolicy, "uniform random actions, seeded per episode"),
     "zero": (ZeroPolicy, "the all-zeros action"),
+    "metaworld-scripted": (lambda: __import__("vla_bench.agents.metaworld_expert", fromlist=["make"]).make(),
+                           "Meta-World's scripted expert per task (metaworld.policies); metaworld state protocols"),
 }
 
 

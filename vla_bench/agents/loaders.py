@@ -30,7 +30,9 @@ def load_agent(spec: str) -> LoadedAgent:
     if spec.startswith("baseline:"):
         return load_baseline(spec.removeprefix("baseline:"))
     if spec.startswith(("ws://", "wss://")):
-        raise UserError(f"remote policies ({spec}) are not supported by this version of vla-bench yet")
+        from vla_bench.agents.remote import load_remote  # noqa: PLC0415 - websockets only when used
+
+        return load_remote(spec)
     lowered = spec.lower()
     if lowered.endswith((".onnx", ".pt", ".pth")):
         path = Path(spec).expanduser()

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
+from typing import Protocol as TypingProtocol
 
 import numpy as np
 from numpy.typing import NDArray
@@ -93,10 +94,20 @@ class _Lane:
         return [s for s in self.slot_ids if s not in self.episodes]
 
 
+class WorkerProcess(TypingProtocol):
+    """What the executor needs of an env worker's process (a ``subprocess.Popen``, or a remote stand-in)."""
+
+    def poll(self) -> int | None: ...
+
+    def wait(self, timeout: float | None = None) -> int: ...  # raises subprocess.TimeoutExpired
+
+    def kill(self) -> None: ...
+
+
 @dataclass
 class _Worker:
     index: int
-    process: subprocess.Popen[bytes]
+    process: WorkerProcess
     sock: socket.socket
     stderr: IO[bytes]
     lanes: list[_Lane] = field(default_factory=list)
@@ -154,9 +165,24 @@ class LocalExecutor:
         self._workers = []
         self._selector.close()
         self._stderr_dir.cleanup()
+        self._close_policies()
+
+    def _close_policies(self) -> None:
+        """Policies this run made with the agent's factory may hold connections (``ws://``): close() them."""
+        if self.agent.shared:  # the user's own object: theirs to close
+            return
+        made = [*self._slot_policies.values(), *([self._shared_policy] if self._shared_policy is not None else [])]
+        self._slot_policies.clear()
+        self._shared_policy = None
+        for policy in made:
+            close = getattr(policy, "close", None)
+            if callable(close):
+                with contextlib.suppress(Exception):
+                    close()
 
     # ------------------------------------------------------------------------------------------ workers
-    def _start_worker(self, index: int) -> _Worker:
+    def _launch_worker(self, index: int) -> tuple[WorkerProcess, socket.socket, IO[bytes]]:
+        """Start env worker ``index``: its process, a connected socket to it, and the file of its output."""
         parent, child = socket.socketpair()
         stderr = open(Path(self._stderr_dir.name) / f"worker-{index}-{time.monotonic_ns()}.log", "w+b")  # noqa: SIM115
         env = dict(os.environ)
@@ -166,6 +192,10 @@ class LocalExecutor:
             pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=env,
         )
         child.close()
+        return process, parent, stderr
+
+    def _start_worker(self, index: int) -> _Worker:
+        process, parent, stderr = self._launch_worker(index)
         worker = _Worker(index=index, process=process, sock=parent, stderr=stderr)
         n = max(1, self.config.envs_per_worker)
         base = index * n

@@ -24,6 +24,7 @@ server_app = typer.Typer(no_args_is_help=True, help="Administer a leaderboard da
 
 
 def register(app: typer.Typer) -> None:
+    app.command("quickstart")(quickstart)
     app.command("serve")(serve)
     app.command("submit")(submit)
     app.add_typer(server_app, name="server")
@@ -45,6 +46,17 @@ def load_settings(db: str | None = None, **overrides: Any) -> Settings:
         raise UserError(f"invalid server settings: {problems}") from None
 
 
+def _show_server_log() -> None:
+    """Start-up news (migrations applied, reference baselines loaded or refused) on stderr."""
+    import logging  # noqa: PLC0415
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logger = logging.getLogger("vla_bench.server")
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+
+
 def serve(
     *,
     host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
@@ -61,12 +73,39 @@ def serve(
 
     from vla_bench.server.main import create_app  # noqa: PLC0415
 
+    _show_server_log()
     settings = load_settings(db, results_dir=results_dir, migrate_on_start=False if no_migrate else None)
     application = create_app(settings)
     shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
     typer.echo(f"vla-bench leaderboard on http://{shown_host}:{port}/ (database: {application.state.db.backend}); "
                "Ctrl-C stops it", err=True)
     uvicorn.run(application, host=host, port=port, log_level=log_level, proxy_headers=True)
+
+
+def quickstart(
+    *,
+    agent: Annotated[str, typer.Option(help="the agent to evaluate")] = "baseline:random",
+    protocol: Annotated[str, typer.Option(help="the protocol to run it under")] = "mujoco/hopper@v1",
+    port: Annotated[int, typer.Option(help="TCP port of the leaderboard")] = 8000,
+    host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",
+    db: DbOption = None,
+    out: Annotated[Path | None, typer.Option(help="bundle directory [default: in the user data directory]")] = None,
+    exit_after: Annotated[bool, typer.Option("--exit", help="stop the server once the submission is on the "
+                                                             "board (for scripts and CI)")] = False,
+) -> None:
+    """The whole loop: evaluate an agent, start the leaderboard (SQLite), submit the bundle, print its URL."""
+    import platformdirs  # noqa: PLC0415
+
+    from vla_bench.server.core.config import APP_NAME  # noqa: PLC0415
+    from vla_bench.server.quickstart import quickstart as run_quickstart  # noqa: PLC0415
+
+    _show_server_log()
+    settings = load_settings(db)
+    directory = out or (Path(platformdirs.user_data_dir(APP_NAME)) / "quickstart"
+                        / f"{protocol.replace('/', '--')}--{agent.replace(':', '-').replace('/', '-')}")
+    if not run_quickstart(agent=agent, protocol=protocol, out=directory, settings=settings, host=host, port=port,
+                          stop_after=exit_after):
+        raise typer.Exit(1)
 
 
 def submit(

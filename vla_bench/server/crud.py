@@ -5,10 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, select
-from sqlalchemy.orm import Session, undefer
+from sqlalchemy.orm import Session, selectinload, undefer
 
 from vla_bench.server.core.security import display_prefix, generate_token, hash_token
 from vla_bench.server.models import (
@@ -21,9 +21,11 @@ from vla_bench.server.models import (
     User,
     utcnow,
 )
-from vla_bench.server.validation import AcceptedBundle
 from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
+
+if TYPE_CHECKING:  # validation pulls in the scoring stack (scipy); admin commands need none of it
+    from vla_bench.server.validation import AcceptedBundle
 
 SortKey = Literal["score", "iqm", "date", "agent", "episodes"]
 SortOrder = Literal["asc", "desc"]
@@ -112,9 +114,10 @@ def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | N
         score_mean=score, score_low=score_low, score_high=score_high,
         iqm_mean=iqm, iqm_low=iqm_low, iqm_high=iqm_high,
         harness_version=str(summary["provenance"]["harness_version"])[:64],
-        run_finished_at=summary["finished_at"], submitted_at=received_at, scores=accepted.scores,
+        run_finished_at=summary["finished_at"], submitted_at=received_at,
     )
-    submission.bundle = SubmissionBundle(summary=summary, episodes_jsonl=accepted.episodes_jsonl())
+    submission.bundle = SubmissionBundle(summary=summary, scores=accepted.scores,
+                                         episodes_jsonl=accepted.episodes_jsonl())
     submission.events = [
         SubmissionEvent(state="submitted", at=received_at, actor=actor),
         SubmissionEvent(state="validated", at=now, actor="server",
@@ -127,9 +130,8 @@ def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | N
     return submission
 
 
-def get_submission(*, session: Session, submission_id: int, with_scores: bool = True) -> Submission | None:
-    options = [undefer(Submission.scores)] if with_scores else []
-    return session.get(Submission, submission_id, options=options)
+def get_submission(*, session: Session, submission_id: int) -> Submission | None:
+    return session.get(Submission, submission_id, options=[selectinload(Submission.events)])
 
 
 def get_bundle(*, session: Session, submission_id: int) -> SubmissionBundle | None:
@@ -183,10 +185,14 @@ def leaderboard(*, session: Session, protocol_id: str, sort: SortKey = "score", 
     page is sorted (ties share a rank)."""
     filters = [Submission.protocol_id == protocol_id, *_on_board()]
     total = session.scalar(select(func.count()).select_from(Submission).where(*filters)) or 0
-    ranked = select(Submission.id.label("id"), _rank_column().label("rank")).where(*filters).subquery()
+    # Rank, sort and cut the page on the narrow index columns first; only the page's rows are then read whole
+    # (ranking every row joined to the full table was most of a board request's time).
+    page = (
+        select(Submission.id.label("id"), _rank_column().label("rank")).where(*filters)
+        .order_by(*_sort_columns(sort, order)).offset(offset).limit(limit).subquery()
+    )
     stmt: Select[Submission, int] = (
-        select(Submission, ranked.c.rank).join(ranked, ranked.c.id == Submission.id)
-        .order_by(*_sort_columns(sort, order)).offset(offset).limit(limit)
+        select(Submission, page.c.rank).join(page, page.c.id == Submission.id).order_by(*_sort_columns(sort, order))
     )
     return total, [RankedEntry(rank=rank, submission=sub) for sub, rank in session.execute(stmt).all()]
 
@@ -200,9 +206,10 @@ class BoardSummary:
 
 def board_summaries(*, session: Session) -> dict[str, BoardSummary]:
     """protocol id -> number of entries and the best entry, for every protocol that has entries."""
-    counts = dict(session.execute(
+    rows = session.execute(
         select(Submission.protocol_id, func.count()).where(*_on_board()).group_by(Submission.protocol_id)
-    ).tuples().all())
+    ).all()
+    counts = {protocol_id: count for protocol_id, count in rows}
     first = func.row_number().over(
         partition_by=Submission.protocol_id,
         order_by=(Submission.score_mean.desc().nulls_last(), Submission.submitted_at.asc(), Submission.id.asc()),

@@ -100,7 +100,8 @@ class Submission(Base):
     __table_args__ = (
         # The duplicate rule: the same agent, protocol and episode outcomes are one submission.
         UniqueConstraint("agent_identity", "protocol_sha256", "episodes_sha256", name="uq_submissions_bundle"),
-        Index("ix_submissions_board", "protocol_id", "status", "hidden", "score_mean"),
+        # Covers a board's default page (rank, sort, tie-break) without reading the table's rows.
+        Index("ix_submissions_board", "protocol_id", "status", "hidden", "score_mean", "submitted_at"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -136,8 +137,6 @@ class Submission(Base):
     harness_version: Mapped[str] = mapped_column(String(64))
     run_finished_at: Mapped[str | None] = mapped_column(String(64))
     submitted_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
-    # The recomputed scores (per task + aggregate): read by the submission page, not by leaderboards.
-    scores: Mapped[dict[str, Any]] = deferred(mapped_column(JSON, nullable=False))
 
     user: Mapped[User | None] = relationship(lazy="joined")
     bundle: Mapped[SubmissionBundle] = relationship(
@@ -145,17 +144,19 @@ class Submission(Base):
     )
     events: Mapped[list[SubmissionEvent]] = relationship(
         back_populates="submission", cascade="all, delete-orphan", passive_deletes=True,
-        order_by="SubmissionEvent.id", lazy="selectin",
+        order_by="SubmissionEvent.id",
     )
 
 
 class SubmissionBundle(Base):
-    """The bundle as submitted (summary + episode lines), kept apart so board queries never load it."""
+    """The bundle as submitted (summary + episode lines) and the scores the server recomputed from it: the
+    bulky part of a submission, kept apart so that board queries scan only narrow rows."""
 
     __tablename__ = "submission_bundles"
 
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
     summary: Mapped[dict[str, Any]] = mapped_column(JSON)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
     episodes_jsonl: Mapped[str] = deferred(mapped_column(Text, nullable=False))
 
     submission: Mapped[Submission] = relationship(back_populates="bundle")

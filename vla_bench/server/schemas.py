@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vla_bench.server.models import Submission, SubmissionEvent
+from vla_bench.server.models import Submission, SubmissionBundle, SubmissionEvent
 from vla_bench.spec import Protocol
 
 
@@ -93,12 +93,13 @@ class SubmissionPublic(SubmissionListItem):
     run: dict[str, Any]
 
     @classmethod
-    def full(cls, s: Submission, summary: dict[str, Any], base_url: str) -> SubmissionPublic:
+    def full(cls, s: Submission, bundle: SubmissionBundle, base_url: str) -> SubmissionPublic:
+        summary = bundle.summary
         return cls(
             **_list_fields(s, base_url), reason=s.reason, hidden=s.hidden, protocol_version=s.protocol_version,
             protocol_sha256=s.protocol_sha256, harness_version=s.harness_version, run_finished_at=s.run_finished_at,
             bundle_url=f"{base_url}/api/v1/submissions/{s.id}/bundle",
-            events=[EventPublic.model_validate(e) for e in _events(s)], scores=s.scores,
+            events=[EventPublic.model_validate(e) for e in _events(s)], scores=bundle.scores,
             provenance=summary.get("provenance", {}), run=summary.get("run", {}),
         )
 

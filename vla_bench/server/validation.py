@@ -73,13 +73,19 @@ def parse_body(raw: bytes) -> Any:
         raise BundleRejectedError(400, f"the body is not UTF-8 text: {exc}") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
         raise BundleRejectedError(400, f"the body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BundleRejectedError(400, "the body is not a results bundle: JSON nested too deeply") from None
 
 
 def validate_bundle(document: Any, *, rel_tol: float = 1e-6, allow_deprecated: bool = False) -> AcceptedBundle:
     """Check a submission body ``{"summary": {...}, "episodes": [...]}``; raise :class:`BundleRejectedError`."""
     summary, episodes = _check_envelope(document)
-    _check_schemas(summary, episodes)
+    _check_summary_schema(summary)
     protocol = _check_protocol(summary["protocol"], allow_deprecated=allow_deprecated)
+    if len(episodes) > 2 * protocol.n_episodes:  # bound the per-episode work before doing any of it
+        raise _invalid(f"the bundle has {len(episodes)} episode records, but {protocol.id} plans "
+                       f"{protocol.n_episodes} episodes", "$.episodes")
+    _check_episode_schema(episodes)
     _check_run(summary, protocol)
     records = [EpisodeRecord.from_json(line) for line in episodes]
     _check_plan(protocol, records)
@@ -133,16 +139,23 @@ def _rebase(error: str, root: str) -> str:
     return root + error[1:] if error.startswith("$") else f"{root}: {error}"
 
 
-def _check_schemas(summary: dict[str, Any], episodes: list[Any]) -> None:
-    errors = [_rebase(e, "$.summary") for e in schema_errors("summary", summary)]
+def _refuse_schema(errors: list[str]) -> None:
+    if errors:
+        field = errors[0].split(":", 1)[0]
+        raise _invalid(f"the bundle does not match its JSON Schema: {errors[0]}", field, errors[:MAX_LISTED_ERRORS])
+
+
+def _check_episode_schema(episodes: list[Any]) -> None:
+    errors: list[str] = []
     for index, line in enumerate(episodes):
         if len(errors) >= MAX_LISTED_ERRORS:
             break
         errors += [_rebase(e, f"$.episodes[{index}]") for e in schema_errors("episode", line)]
-    if errors:
-        field = errors[0].split(":", 1)[0]
-        raise _invalid(f"the bundle does not match its JSON Schema: {errors[0]}", field,
-                       errors[:MAX_LISTED_ERRORS])
+    _refuse_schema(errors)
+
+
+def _check_summary_schema(summary: dict[str, Any]) -> None:
+    _refuse_schema([_rebase(e, "$.summary") for e in schema_errors("summary", summary)])
     agent = summary["agent"]
     for key, limit in FIELD_LIMITS.items():
         if isinstance(agent.get(key), str) and len(agent[key]) > limit:

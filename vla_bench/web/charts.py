@@ -88,13 +88,59 @@ class ForestPlot:
     rows: list[ForestRow] = field(default_factory=list)
     ticks: list[Tick] = field(default_factory=list)
     reference_x: float | None = None  # e.g. the zero line of a difference
+    show_text: bool = True
+
+
+@dataclass(frozen=True)
+class ChartPair:
+    """The same chart laid out for a laptop (with the values as text) and for a phone (without: the table
+    under the chart has them); CSS shows one. One layout scaled down would leave phone text unreadable."""
+
+    wide: ForestPlot
+    narrow: ForestPlot
+
+
+CHAR_PX = 7.2  # average advance of a 13 px sans-serif character: enough to size label columns
+WIDE_PLOT_PX = 380.0
+NARROW_WIDTH_PX = 360.0
+NARROW_LABEL_CHARS = 16
+DENSE_ROWS = 12  # above this many rows, rows get closer together
+
+
+def _clamp(value: float, low: float, high: float) -> float:
+    return max(low, min(high, value))
+
+
+def _shorten(label: str, limit: int) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def chart_pair(rows: Sequence[tuple[str, float | None, float | None, float | None, str]], *,
+               include: Sequence[float] = (), reference: float | None = None, tick_format: str = "{:g}") -> ChartPair:
+    """Column widths follow the longest label and value text, so task names like
+    ``button-press-topdown-wall-v3`` are not cut; the phone layout shortens labels instead."""
+    longest_label = max((len(r[0]) for r in rows), default=4)
+    longest_text = max((len(r[4]) for r in rows), default=4)
+    label_width = _clamp(14 + CHAR_PX * longest_label, 60, 280)
+    text_width = _clamp(16 + CHAR_PX * longest_text, 60, 260)
+    row_height = 30.0 if len(rows) <= DENSE_ROWS else 22.0
+    short = [(_shorten(r[0], NARROW_LABEL_CHARS), *r[1:]) for r in rows]
+    narrow_label = _clamp(14 + CHAR_PX * min(longest_label, NARROW_LABEL_CHARS), 50, 130)
+    return ChartPair(
+        wide=forest_plot(rows, include=include, reference=reference, tick_format=tick_format,
+                         width=label_width + WIDE_PLOT_PX + text_width, label_width=label_width,
+                         text_width=text_width, row_height=row_height),
+        narrow=forest_plot(short, include=include, reference=reference, tick_format=tick_format,
+                           width=NARROW_WIDTH_PX, label_width=narrow_label, text_width=12, row_height=row_height),
+    )
 
 
 def forest_plot(rows: Sequence[tuple[str, float | None, float | None, float | None, str]], *,
                 include: Sequence[float] = (), reference: float | None = None, width: float = 640,
                 label_width: float = 150, text_width: float = 150, row_height: float = 30,
                 tick_format: str = "{:g}") -> ForestPlot:
-    """``rows``: (label, mean, low, high, text). The axis spans every interval plus ``include``."""
+    """``rows``: (label, mean, low, high, text). The axis spans every interval plus ``include``;
+    ``text_width`` below 40 leaves the values out."""
     axis = nice_axis([v for _, m, lo, hi, _ in rows for v in (m, lo, hi)],
                      include=(*include, *([reference] if reference is not None else [])))
     plot_width = width - label_width - text_width
@@ -108,4 +154,4 @@ def forest_plot(rows: Sequence[tuple[str, float | None, float | None, float | No
     ticks = [Tick(x=label_width + 6 + usable * axis.fraction(t), label=tick_format.format(t)) for t in axis.ticks]
     ref_x = label_width + 6 + usable * axis.fraction(reference) if reference is not None else None
     return ForestPlot(width=width, height=height, plot_x=label_width, plot_width=plot_width, row_height=row_height,
-                      top=top, rows=placed, ticks=ticks, reference_x=ref_x)
+                      top=top, rows=placed, ticks=ticks, reference_x=ref_x, show_text=text_width >= 40)

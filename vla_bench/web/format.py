@@ -19,10 +19,15 @@ def fmt_value(value: float | None, metric: str = "", digits: int | None = None) 
     if value is None or not math.isfinite(value):
         return "–"
     if metric == "success_rate":
-        return f"{100 * value:.{1 if digits is None else digits}f}%"
+        return _no_negative_zero(f"{100 * value:.{1 if digits is None else digits}f}") + "%"
     if digits is None:
         digits = 1 if abs(value) >= 100 else 2
-    return f"{value:.{digits}f}"
+    return _no_negative_zero(f"{value:.{digits}f}")
+
+
+def _no_negative_zero(text: str) -> str:
+    """-0.004 shown with two decimals is "0.00", not "-0.00"."""
+    return text[1:] if text.startswith("-") and not text.strip("-0.") else text
 
 
 def fmt_interval(ci95: Sequence[float | None] | None, metric: str = "") -> str:
@@ -43,28 +48,39 @@ def fmt_signed(value: float | None, metric: str = "") -> str:
     return f"+{text}" if value is not None and math.isfinite(value) and value > 0 else text
 
 
+def _as_datetime(value: dt.datetime | str) -> dt.datetime | None:
+    if isinstance(value, dt.datetime):
+        return value
+    try:
+        return dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+
+
 def fmt_date(value: dt.datetime | str | None) -> str:
     if value is None:
         return "–"
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return value.strftime("%Y-%m-%d")
+    parsed = _as_datetime(value)
+    return parsed.strftime("%Y-%m-%d") if parsed else str(value)
 
 
 def fmt_datetime(value: dt.datetime | str | None) -> str:
     if value is None:
         return "–"
-    if isinstance(value, str):
-        try:
-            value = dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC)
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    parsed = _as_datetime(value)
+    if parsed is None:
+        return str(value)
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(dt.UTC)
+    return parsed.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def split_description(text: str, max_chars: int = 240) -> tuple[str, str]:
+    """(first sentence, the rest): long protocol descriptions open with their first sentence, the rest folds."""
+    end = text.find(". ")
+    if end == -1 or end + 1 > max_chars:
+        return (text, "") if len(text) <= max_chars else (text[:max_chars].rsplit(" ", 1)[0] + " …", text)
+    return text[: end + 1], text[end + 2:]
 
 
 def fmt_p(value: float | None) -> str:

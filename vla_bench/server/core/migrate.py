@@ -7,6 +7,7 @@ does not know, i.e. it was migrated by a newer vla-bench (always refuse: the old
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from importlib import resources
 
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from vla_bench.spec.errors import UserError
 
 SCRIPT_LOCATION = "vla_bench.server:migrations"
+log = logging.getLogger("vla_bench.server")
 
 
 class DatabaseStateError(UserError):
@@ -97,4 +99,6 @@ def ensure_schema(engine: Engine, database_url: str, *, migrate: bool) -> Schema
             f"(--no-migrate). Run: {migrate_command(database_url)}"
         )
     upgrade(engine)
-    return schema_status(engine)
+    migrated = schema_status(engine)
+    log.info("database migrated from %s to %s", status.current or "empty", migrated.current)
+    return migrated

@@ -43,7 +43,7 @@ def _event_name(action: Action) -> str:
 
 def delete(db: Database, submission_id: int) -> None:
     with db.write() as session:
-        submission = crud.get_submission(session=session, submission_id=submission_id, with_scores=False)
+        submission = crud.get_submission(session=session, submission_id=submission_id)
         if submission is None:
             raise SubmissionNotFoundError(f"no submission {submission_id}")
         session.delete(submission)

@@ -85,9 +85,14 @@ def _visible(session: SessionDep, submission_id: int, user: User | None) -> Subm
 @router.get("/{submission_id}", response_model=SubmissionPublic, responses={404: {"model": ErrorPublic}})
 def read_submission(submission_id: int, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
     """A submission with its recomputed scores, provenance and state history (hidden ones: admins only)."""
-    submission = _visible(session, submission_id, user)
-    bundle = session.get(SubmissionBundle, submission_id)
-    return SubmissionPublic.full(submission, bundle.summary if bundle else {}, base_url)
+    return _full(session, _visible(session, submission_id, user), base_url)
+
+
+def _full(session: SessionDep, submission: Submission, base_url: str) -> SubmissionPublic:
+    bundle = crud.get_bundle(session=session, submission_id=submission.id)
+    if bundle is None:  # written in the submission's own transaction: only a damaged database lacks it
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"submission {submission.id} has no bundle")
+    return SubmissionPublic.full(submission, bundle, base_url)
 
 
 @router.get("/{submission_id}/bundle",
@@ -129,9 +134,7 @@ def update_submission(submission_id: int, update: SubmissionUpdate, admin: Admin
     except moderation.SubmissionNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
     with db.session() as session:  # a fresh session: it sees the changes just committed
-        submission = _visible(session, submission_id, admin)
-        bundle = session.get(SubmissionBundle, submission_id)
-        return SubmissionPublic.full(submission, bundle.summary if bundle else {}, base_url)
+        return _full(session, _visible(session, submission_id, admin), base_url)
 
 
 @router.delete("/{submission_id}", status_code=status.HTTP_204_NO_CONTENT,

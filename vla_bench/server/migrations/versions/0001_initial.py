@@ -74,19 +74,20 @@ def upgrade() -> None:
         sa.Column("harness_version", sa.String(length=64), nullable=False),
         sa.Column("run_finished_at", sa.String(length=64), nullable=True),
         sa.Column("submitted_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("scores", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["user_id"], ["users.id"], name=op.f("fk_submissions_user_id_users"),
                                 ondelete="SET NULL"),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_submissions")),
         sa.UniqueConstraint("agent_identity", "protocol_sha256", "episodes_sha256", name="uq_submissions_bundle"),
     )
-    op.create_index("ix_submissions_board", "submissions", ["protocol_id", "status", "hidden", "score_mean"])
+    op.create_index("ix_submissions_board", "submissions",
+                    ["protocol_id", "status", "hidden", "score_mean", "submitted_at"])
     op.create_index(op.f("ix_submissions_benchmark"), "submissions", ["benchmark"])
     op.create_index(op.f("ix_submissions_user_id"), "submissions", ["user_id"])
     op.create_table(
         "submission_bundles",
         sa.Column("submission_id", sa.Integer(), nullable=False),
         sa.Column("summary", sa.JSON(), nullable=False),
+        sa.Column("scores", sa.JSON(), nullable=False),
         sa.Column("episodes_jsonl", sa.Text(), nullable=False),
         sa.ForeignKeyConstraint(["submission_id"], ["submissions.id"],
                                 name=op.f("fk_submission_bundles_submission_id_submissions"), ondelete="CASCADE"),

@@ -1,0 +1,63 @@
+"""Reference baselines from ``results/``: loaded on the first start of an empty database, checked like any
+submission, marked as baselines, and not loaded again."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from server.leaderboard_testing import Bundles, DatabaseFactory, make_server, table_counts
+
+from vla_bench.server.core.config import Settings
+from vla_bench.server.main import create_app
+from vla_bench.server.services.baselines import bundle_dirs
+
+
+def _results_dir(tmp_path: Path, bundles: Bundles) -> Path:
+    results = tmp_path / "results"
+    shutil.copytree(bundles.random, results / "mujoco-hopper" / "random")
+    shutil.copytree(bundles.walker, results / "walker-random")
+    tampered = results / "tampered"
+    shutil.copytree(bundles.zero, tampered)
+    summary = json.loads((tampered / "summary.json").read_text())
+    summary["scores"]["aggregate"]["mean"]["mean"] += 10
+    (tampered / "summary.json").write_text(json.dumps(summary))
+    (results / "README.md").write_text("not a bundle")
+    return results
+
+
+def test_bundle_dirs_finds_nested_bundles(tmp_path: Path, bundles: Bundles) -> None:
+    results = _results_dir(tmp_path, bundles)
+    assert bundle_dirs(results) == sorted([results / "mujoco-hopper" / "random", results / "tampered",
+                                           results / "walker-random"])
+    assert bundle_dirs(tmp_path / "absent") == []
+
+
+def test_results_bundles_become_baselines_on_first_start_only(
+    databases: DatabaseFactory, tmp_path: Path, bundles: Bundles, caplog: pytest.LogCaptureFixture
+) -> None:
+    results = _results_dir(tmp_path, bundles)
+    url = databases.fresh()
+    with caplog.at_level(logging.WARNING, logger="vla_bench.server"):
+        server = make_server(url, results_dir=results)
+    try:
+        assert "tampered not loaded: claimed score differs" in caplog.text
+        with TestClient(server.app) as client:
+            hopper = client.get("/api/v1/leaderboards/mujoco/hopper@v1").json()["data"]
+            walker = client.get("/api/v1/leaderboards/mujoco/walker2d@v1").json()["data"]
+            assert [(e["agent"]["name"], e["is_baseline"], e["submitter"]) for e in hopper + walker] == [
+                ("baseline:random", True, None), ("baseline:random", True, None)]
+            client.delete(f"/api/v1/submissions/{walker[0]['id']}", headers=server.admin)
+    finally:
+        server.db.dispose()
+    # a restart does not bring the deleted baseline back
+
+    again = create_app(Settings(database_url=url, results_dir=results))
+    try:
+        assert table_counts(again.state.db)["submissions"] == 1
+    finally:
+        again.state.db.dispose()

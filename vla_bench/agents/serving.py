@@ -1,0 +1,511 @@
+"""``vla-bench serve-policy AGENT --port P``: any vla-bench agent behind openpi's websocket wire format.
+
+Any openpi client (``openpi_client.WebsocketClientPolicy``) and ``--agent ws://HOST:PORT`` can query it. The
+protocol is described in :mod:`vla_bench.agents.remote`; in short: metadata frame on connect, then one
+msgpack map of observations in, ``{"actions": float32 array, "server_timing": {...}}`` out; on an error the
+traceback as a text frame, then the connection is closed (code 1011). ``GET /healthz`` answers 200.
+
+Inference never runs on the event loop:
+
+* a **batched** agent (one with ``act_batch``; stateless across episodes) has one instance and one inference
+  thread. Requests from all connections go into one queue; the thread takes everything waiting (up to
+  ``max_batch`` observations, optionally lingering ``batch_wait`` seconds for more) and answers it with a
+  single ``act_batch`` call. While a batch computes, the next one gathers, so batches grow with load without
+  any added latency when idle.
+* any other agent gets one policy instance and one thread per connection (a policy may keep per-episode
+  state; a hung call blocks only its own connection). An agent that is one shared object is called from one
+  thread for every connection.
+
+Control messages (``{"__vla_bench__": "episode_start", "seq": n, "task": {...}}``, ``episode_end``, ``stats``)
+are optional: a connection that never sends ``episode_start`` gets its policy reset with ``default_task``
+(``--task-spec``) before its first observation, or not at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import json
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from http import HTTPStatus
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import numpy as np
+import typer
+
+from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
+from vla_bench.agents.remote import CONTROL_KEY, PRESETS, PROTOCOL_VERSION, KeyMap, key_map, parse_key_map
+from vla_bench.spec import Observation, TaskSpec
+from vla_bench.spec.errors import UserError
+from vla_bench.spec.wire import packb, unpackb
+
+if TYPE_CHECKING:
+    from websockets.asyncio.server import ServerConnection
+    from websockets.http11 import Request, Response
+
+__all__ = ["PolicyServer", "register", "task_spec_from_json"]
+
+
+# ------------------------------------------------------------------------------------------------ threads
+Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+
+
+def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    if not future.done():
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
+
+
+def _settle_all(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
+    for future, ok, value in results:
+        _settle(future, ok, value)
+
+
+def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+    with contextlib.suppress(RuntimeError):  # the loop is gone (server stopped): nobody waits any more
+        loop.call_soon_threadsafe(_settle, future, ok, value)
+
+
+class _Runner:
+    """A daemon thread running calls in submission order (daemon: a hung policy call cannot block exit)."""
+
+    def __init__(self, name: str) -> None:
+        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name=name, daemon=True).start()
+
+    def submit(self, function: Callable[[], Any]) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put((loop, future, function))
+        return future
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            loop, future, function = job
+            try:
+                value, ok = function(), True
+            except Exception as exc:  # noqa: BLE001 - handed to the connection, which reports it to its client
+                value, ok = exc, False
+            _deliver(loop, future, ok, value)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+
+@dataclass
+class _Request:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+    observation: Observation | None = None
+    reset: TaskSpec | None = None
+
+
+@dataclass
+class ServerStats:
+    connections: int = 0  # accepted so far
+    open_connections: int = 0
+    episodes: int = 0
+    requests: int = 0
+    batches: int = 0
+    max_batch: int = 0
+    infer_seconds: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
+        data["mean_batch"] = self.requests / self.batches if self.batches else 0.0
+        return data
+
+
+class _BatchEngine:
+    """One inference thread for a batched policy: every waiting request answered by one ``act_batch``."""
+
+    def __init__(self, policy: Policy, max_batch: int, batch_wait: float, stats: ServerStats) -> None:
+        self.policy = policy
+        self.max_batch = max(1, max_batch)
+        self.batch_wait = max(0.0, batch_wait)
+        self.stats = stats
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
+        threading.Thread(target=self._run, name="vla-bench-serve-batch", daemon=True).start()
+
+    def submit(self, observation: Observation | None = None, reset: TaskSpec | None = None) -> asyncio.Future[Any]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        self._queue.put(_Request(loop, future, observation, reset))
+        return future
+
+    def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
+        requests, acts, stopping = [first], int(first.observation is not None), False
+        deadline = time.perf_counter() + self.batch_wait
+        while acts < self.max_batch:
+            remaining = deadline - time.perf_counter()
+            try:
+                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                stopping = True
+                break
+            requests.append(item)
+            acts += item.observation is not None
+        return requests, stopping
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is None:
+                return
+            requests, stopping = self._gather(first)
+            for request in requests:  # episode starts first, in arrival order (from connections with no act here)
+                if request.reset is not None:
+                    task = request.reset
+                    try:
+                        self.policy.reset(task)
+                        _deliver(request.loop, request.future, True, None)
+                    except Exception as exc:  # noqa: BLE001 - reported to that connection
+                        _deliver(request.loop, request.future, False, exc)
+            acts = [r for r in requests if r.observation is not None]
+            if acts:
+                self._act(acts)
+
+    def _act(self, acts: list[_Request]) -> None:
+        started = time.perf_counter()
+        try:
+            raw = self.policy.act_batch([r.observation for r in acts])  # type: ignore[attr-defined]
+            if len(raw) != len(acts):
+                raise ValueError(f"act_batch returned {len(raw)} actions for {len(acts)} observations")
+            outputs: list[tuple[bool, Any]] = []
+            for single in raw:
+                try:
+                    outputs.append((True, np.asarray(single, dtype=np.float32)))
+                except (TypeError, ValueError) as exc:
+                    outputs.append((False, exc))
+        except Exception as exc:  # noqa: BLE001 - the whole batch fails, as it would in-process
+            outputs = [(False, exc)] * len(acts)
+        elapsed = time.perf_counter() - started
+        self.stats.batches += 1
+        self.stats.requests += len(acts)
+        self.stats.max_batch = max(self.stats.max_batch, len(acts))
+        self.stats.infer_seconds += elapsed
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
+        for request, (ok, value) in zip(acts, outputs, strict=True):
+            by_loop.setdefault(request.loop, []).append(
+                (request.future, ok, (value, elapsed, len(acts)) if ok else value))
+        for loop, results in by_loop.items():  # one wake-up of the event loop per batch, not per request
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle_all, results)
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+
+# ----------------------------------------------------------------------------------------------- sessions
+@dataclass
+class _Session:
+    """One connection's view of the policy."""
+
+    server: PolicyServer
+    runner: _Runner | None = None
+    policy: Policy | None = None
+    reset_done: bool = False
+    episodes: int = 0
+    owns_runner: bool = False
+
+    async def reset(self, task: TaskSpec) -> None:
+        self.reset_done = True
+        engine = self.server.engine
+        if engine is not None:
+            await engine.submit(reset=task)
+            return
+        await self._runner().submit(lambda: self._policy().reset(task))
+
+    async def act(self, observation: Observation) -> tuple[np.ndarray, float, int]:
+        engine = self.server.engine
+        if engine is not None:
+            result: tuple[np.ndarray, float, int] = await engine.submit(observation=observation)
+            return result
+        stats = self.server.stats
+
+        def call() -> tuple[np.ndarray, float, int]:
+            policy = self._policy()
+            started = time.perf_counter()
+            action = np.asarray(policy.act(observation), dtype=np.float32)
+            elapsed = time.perf_counter() - started
+            stats.batches += 1
+            stats.requests += 1
+            stats.max_batch = max(stats.max_batch, 1)
+            stats.infer_seconds += elapsed
+            return action, elapsed, 1
+
+        output: tuple[np.ndarray, float, int] = await self._runner().submit(call)
+        return output
+
+    def _runner(self) -> _Runner:
+        if self.runner is None:
+            if self.server.shared_runner is not None:
+                self.runner = self.server.shared_runner
+            else:
+                self.runner, self.owns_runner = _Runner("vla-bench-serve-session"), True
+        return self.runner
+
+    def _policy(self) -> Policy:  # runs on the session's thread
+        if self.server.shared_policy is not None:
+            return self.server.shared_policy
+        if self.policy is None:
+            self.policy = self.server.agent.factory()
+        return self.policy
+
+    def close(self) -> None:
+        if self.owns_runner and self.runner is not None:
+            self.runner.close()
+
+
+class ProtocolViolation(ValueError):
+    """A client message that is not part of the protocol."""
+
+
+# ------------------------------------------------------------------------------------------------- server
+class PolicyServer:
+    """Serves one :class:`LoadedAgent` over websockets. ``start()`` runs it on a background thread."""
+
+    def __init__(self, agent: LoadedAgent, *, host: str = "127.0.0.1", port: int = 8000,
+                 keys: KeyMap | None = None, default_task: TaskSpec | None = None, max_batch: int = 64,
+                 batch_wait: float = 0.0, api_key: str | None = None) -> None:
+        self.agent = agent
+        self.host, self.port = host, port
+        self.keys = keys or PRESETS["vla-bench"]
+        self.default_task = default_task
+        self.api_key = api_key
+        self.stats = ServerStats()
+        first = agent.factory()
+        self.batched = is_batched(first)
+        self.shared_policy: Policy | None = first if (self.batched or agent.shared) else None
+        self.engine = _BatchEngine(first, max_batch, batch_wait, self.stats) if self.batched else None
+        self.shared_runner = _Runner("vla-bench-serve-shared") if agent.shared and not self.batched else None
+        self.max_batch = max_batch
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        try:
+            version = importlib_metadata.version("vla-bench")
+        except importlib_metadata.PackageNotFoundError:
+            version = "unknown"
+        return {
+            "server": "vla-bench",
+            "vla_bench": {
+                "protocol_version": PROTOCOL_VERSION,
+                "harness_version": version,
+                "agent": self.agent.identity(),
+                "batched": self.batched,
+                "max_batch": self.max_batch if self.batched else 1,
+                "episode_messages": True,
+                "keys": self.keys.name,
+                "default_task": self.default_task.to_json() if self.default_task else None,
+            },
+        }
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.host}:{self.port}"
+
+    # ---------------------------------------------------------------------------------------- running
+    async def serve(self, ready: Callable[[], None] | None = None) -> None:
+        """Serve until :meth:`stop` (or cancellation)."""
+        from websockets.asyncio.server import serve  # noqa: PLC0415 - only when serving
+
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        async with serve(self._handle, self.host, self.port, process_request=self._process_request,
+                         compression=None, max_size=None, server_header=None) as server:
+            self.port = int(next(iter(server.sockets)).getsockname()[1])
+            if ready is not None:
+                ready()
+            await self._stop.wait()
+        self._close_threads()
+
+    def start(self, timeout: float = 30.0) -> PolicyServer:
+        """Serve on a background thread; returns once listening (``port=0`` picks a free port)."""
+        ready = threading.Event()
+
+        def main() -> None:
+            try:
+                asyncio.run(self.serve(ready.set))
+            except BaseException as exc:  # noqa: BLE001 - handed to start()'s caller
+                self._error = exc
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name="vla-bench-policy-server", daemon=True)
+        self._thread.start()
+        if not ready.wait(timeout) or self._error is not None:
+            raise UserError(f"policy server did not start on {self.host}:{self.port}: {self._error}")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def __enter__(self) -> PolicyServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def _close_threads(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        if self.shared_runner is not None:
+            self.shared_runner.close()
+
+    # ---------------------------------------------------------------------------------------- protocol
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.split("?", 1)[0] == "/healthz":
+            return connection.respond(HTTPStatus.OK, "OK\n")
+        if self.api_key:
+            given = request.headers.get("Authorization", "")
+            if not hmac.compare_digest(given.encode(), f"Api-Key {self.api_key}".encode()):
+                return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong 'Authorization: Api-Key' header\n")
+        return None
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        from websockets.exceptions import ConnectionClosed  # noqa: PLC0415
+
+        session = _Session(server=self)
+        self.stats.connections += 1
+        self.stats.open_connections += 1
+        try:
+            await connection.send(packb(self.metadata))
+            async for data in connection:
+                if isinstance(data, str):
+                    raise ProtocolViolation("text frames are not requests: send binary msgpack maps")
+                message = unpackb(data)
+                if not isinstance(message, dict):
+                    raise ProtocolViolation(f"a request must be a msgpack map, not {type(message).__name__}")
+                await connection.send(packb(await self._answer(session, message)))
+        except ConnectionClosed:
+            pass
+        except Exception:  # noqa: BLE001 - openpi: the traceback as a text frame, then close
+            with contextlib.suppress(ConnectionClosed):
+                await connection.send(traceback.format_exc())
+                await connection.close(code=1011, reason="internal error")
+        finally:
+            self.stats.open_connections -= 1
+            session.close()
+
+    async def _answer(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+        op = message.get(CONTROL_KEY)
+        if op is not None:
+            seq = message.get("seq")
+            if op == "episode_start":
+                await session.reset(task_spec_from_json(message.get("task")))
+                session.episodes += 1
+                self.stats.episodes += 1
+            elif op == "stats":
+                return {"ok": True, "seq": seq, "stats": self.stats.as_dict()}
+            elif op != "episode_end":
+                raise ProtocolViolation(f"unknown control message {op!r}: expected episode_start, episode_end "
+                                        "or stats")
+            return {"ok": True, "seq": seq}
+        observation = self.keys.from_wire(message)
+        if not session.reset_done and self.default_task is not None:
+            await session.reset(self.default_task)
+        session.reset_done = True
+        actions, seconds, batch = await session.act(observation)
+        return {"actions": actions, "server_timing": {"infer_ms": seconds * 1e3, "batch_size": batch}}
+
+
+def task_spec_from_json(data: Any) -> TaskSpec:
+    """A :class:`TaskSpec` from its JSON form (``TaskSpec.to_json()``)."""
+    if not isinstance(data, dict):
+        raise ProtocolViolation(f"a task spec must be a map, not {type(data).__name__}")
+    known = {f.name for f in fields(TaskSpec)}
+    unknown = sorted(set(map(str, data)) - known)
+    if unknown:
+        raise ProtocolViolation(f"unknown task spec fields {unknown}; known: {sorted(known)}")
+    values = dict(data)
+    for name in ("action_low", "action_high", "cameras"):
+        if name in values and values[name] is not None:
+            values[name] = tuple(values[name])
+    try:
+        return TaskSpec(**values)
+    except TypeError as exc:
+        raise ProtocolViolation(f"bad task spec: {exc}") from None
+
+
+def _read_task_spec(text: str) -> TaskSpec:
+    source = text
+    if not text.lstrip().startswith("{"):
+        path = Path(text.removeprefix("@")).expanduser()
+        if not path.is_file():
+            raise UserError(f"--task-spec {text!r}: neither a JSON object nor an existing file")
+        source = path.read_text(encoding="utf-8")
+    try:
+        return task_spec_from_json(json.loads(source))
+    except (ValueError, ProtocolViolation) as exc:
+        raise UserError(f"--task-spec: {exc}. Expected e.g. {{\"name\": \"t\", \"instruction\": \"\", "
+                        "\"action_low\": [-1, -1], \"action_high\": [1, 1], \"max_steps\": 100, "
+                        "\"observation_mode\": \"state\"}") from None
+
+
+# ---------------------------------------------------------------------------------------------------- CLI
+def serve_policy(
+    agent: Annotated[str, typer.Argument(help="baseline:NAME, model.onnx, model.pt, or package.module:factory")],
+    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = 8000,
+    host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
+    keys: Annotated[str, typer.Option(help=f"observation key preset of the clients: {', '.join(PRESETS)}")] = (
+        "vla-bench"
+    ),
+    key_mapping: Annotated[str | None, typer.Option("--map", help="explicit mapping SRC:DST,... instead of "
+                                                                   "--keys (see --agent ws:// docs)")] = None,
+    task_spec: Annotated[str | None, typer.Option(help="TaskSpec JSON (or a file) to reset the policy with "
+                                                       "for clients that send no episode_start (openpi)")] = None,
+    max_batch: Annotated[int, typer.Option(min=1, help="most observations per act_batch call")] = 64,
+    batch_wait_ms: Annotated[float, typer.Option(min=0.0, help="linger this long for a fuller batch")] = 0.0,
+    api_key: Annotated[str | None, typer.Option(envvar="VLA_BENCH_POLICY_API_KEY", help="require the header "
+                                                "'Authorization: Api-Key KEY'")] = None,
+) -> None:
+    """Serve an agent over openpi's websocket protocol (for `--agent ws://HOST:PORT` and openpi clients)."""
+    from rich.console import Console  # noqa: PLC0415
+
+    from vla_bench.agents.loaders import load_agent  # noqa: PLC0415
+
+    if agent.startswith(("ws://", "wss://")):
+        raise UserError("serve-policy serves a local agent; a ws:// agent is already served")
+    mapping = parse_key_map(key_mapping) if key_mapping else key_map(keys)
+    default_task = _read_task_spec(task_spec) if task_spec else None
+    server = PolicyServer(load_agent(agent), host=host, port=port, keys=mapping, default_task=default_task,
+                          max_batch=max_batch, batch_wait=batch_wait_ms / 1e3, api_key=api_key)
+    console = Console(stderr=True)
+
+    def ready() -> None:
+        mode = f"batched, up to {max_batch} per call" if server.batched else "one policy per connection"
+        console.print(f"serving {agent} on {server.url} ({mode}; keys {mapping.name}); health: "
+                      f"http://{host}:{server.port}/healthz", highlight=False)
+
+    try:
+        asyncio.run(server.serve(ready))
+    except KeyboardInterrupt:
+        console.print("stopped")
+    except OSError as exc:
+        raise UserError(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve-policy")(serve_policy)

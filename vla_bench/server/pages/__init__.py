@@ -1,0 +1,12 @@
+"""The web pages, one module each; templates and static files live in ``vla_bench.web``."""
+
+from fastapi import APIRouter
+
+from vla_bench.server.pages import api_reference, compare, leaderboard, overview, submission
+from vla_bench.server.pages.common import page
+
+router = APIRouter(include_in_schema=False)
+for module in (overview, leaderboard, submission, compare, api_reference):
+    router.include_router(module.router)
+
+__all__ = ["page", "router"]

@@ -1,0 +1,96 @@
+"""One leaderboard per protocol. Sorting and paging are links (``?sort=&order=&page=``) rendered by the server:
+no JavaScript needed, sorting covers every page rather than the visible one, every control is a link or a
+form field and so reachable by keyboard, and the active column carries ``aria-sort``."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from vla_bench.harness import registry
+from vla_bench.server import crud
+from vla_bench.server.api.deps import SessionDep, SettingsDep
+from vla_bench.server.models import Submission
+from vla_bench.server.pages.common import page, protocol_or_404
+from vla_bench.spec import Protocol
+from vla_bench.web.charts import Axis, Strip, nice_axis, strip
+from vla_bench.web.format import fmt_value, split_description
+
+router = APIRouter(include_in_schema=False)
+COLUMNS: tuple[tuple[crud.SortKey, str], ...] = (("agent", "Agent"), ("score", "Score"), ("iqm", "IQM"),
+                                                 ("episodes", "Episodes"), ("date", "Date"))
+
+
+@router.get("/leaderboard", response_class=HTMLResponse)
+def leaderboard_picker(protocol: str | None = None, benchmark: str | None = None) -> Response:
+    """The protocol picker's form target (works without JavaScript)."""
+    if protocol:
+        return RedirectResponse(f"/leaderboard/{protocol_or_404(protocol).id}", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse("/" + (f"?{urlencode({'benchmark': benchmark})}" if benchmark else ""),
+                            status.HTTP_303_SEE_OTHER)
+
+
+@dataclass(frozen=True)
+class BoardEntry:
+    rank: int
+    submission: Submission
+    strip: Strip | None
+
+
+def _header_links(base: str, sort: crud.SortKey, order: crud.SortOrder) -> list[dict[str, str]]:
+    headers = []
+    for key, label in COLUMNS:
+        active = key == sort
+        # Clicking the active column flips it; another column starts in its natural order.
+        next_order = ("asc" if order == "desc" else "desc") if active else crud.DEFAULT_ORDER[key]
+        headers.append({
+            "key": key, "label": label, "href": f"{base}?{urlencode({'sort': key, 'order': next_order})}",
+            "aria_sort": ("descending" if order == "desc" else "ascending") if active else "none",
+            "hint": f"sort by {label.lower()}, {'descending' if next_order == 'desc' else 'ascending'}",
+        })
+    return headers
+
+
+@router.get("/leaderboard/{protocol_id:path}", response_class=HTMLResponse)
+def leaderboard_page(
+    *,
+    protocol_id: str, session: SessionDep, settings: SettingsDep,
+    sort: crud.SortKey = "score", order: crud.SortOrder | None = None,
+    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+) -> HTMLResponse:
+    protocol = protocol_or_404(protocol_id)
+    order = order or crud.DEFAULT_ORDER[sort]
+    size = settings.page_size
+    total, ranked = crud.leaderboard(session=session, protocol_id=protocol.id, sort=sort, order=order,
+                                     offset=(page_number - 1) * size, limit=size)
+    axis = _board_axis(protocol, ranked)
+    entries = [BoardEntry(e.rank, e.submission, strip(e.submission.score_mean, e.submission.score_low,
+                                                      e.submission.score_high, axis)) for e in ranked]
+    base = f"/leaderboard/{protocol.id}"
+    pages = max(1, math.ceil(total / size))
+
+    def page_href(number: int) -> str:
+        return f"{base}?{urlencode({'sort': sort, 'order': order, 'page': number})}"
+
+    lede, more = split_description(protocol.description)
+    return page(
+        "leaderboard.html", protocol=protocol, lede=lede, more=more, entries=entries, total=total, axis=axis,
+        axis_labels=(fmt_value(axis.lo, protocol.primary_metric), fmt_value(axis.hi, protocol.primary_metric)),
+        headers={h["key"]: h for h in _header_links(base, sort, order)}, sort=sort, order=order,
+        page_number=page_number, pages=pages,
+        prev_href=page_href(page_number - 1) if page_number > 1 else None,
+        next_href=page_href(page_number + 1) if page_number < pages else None,
+        pickers=[(b, registry.protocol_ids(b)) for b in registry.benchmark_names()],
+    )
+
+
+def _board_axis(protocol: Protocol, ranked: list[crud.RankedEntry]) -> Axis:
+    if protocol.primary_metric == "success_rate":
+        return Axis(0.0, 1.0, (0.0, 0.5, 1.0))
+    values = [v for e in ranked for v in (e.submission.score_low, e.submission.score_high, e.submission.score_mean)]
+    return nice_axis(values, include=(0.0,) if protocol.primary_metric == "normalized_score" else ())

@@ -1,0 +1,56 @@
+"""A submission: headline scores, per-task table and chart, comparison picker, provenance, history, episodes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import HTMLResponse
+from sqlalchemy.orm import Session
+
+from vla_bench.server import crud
+from vla_bench.server.api.deps import SessionDep
+from vla_bench.server.models import Submission
+from vla_bench.server.pages.common import page, tick_format
+from vla_bench.web.charts import ChartPair, chart_pair
+from vla_bench.web.format import fmt_estimate
+
+router = APIRouter(include_in_schema=False)
+EPISODES_SHOWN = 300  # the rest are in the bundle download
+
+
+def _visible_submission(session: Session, submission_id: int) -> Submission:
+    submission = crud.get_submission(session=session, submission_id=submission_id)
+    if submission is None or submission.hidden:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no submission {submission_id}")
+    return submission
+
+
+def _task_chart(submission: Submission, scores: dict[str, Any]) -> ChartPair:
+    metric = submission.primary_metric
+    rows = []
+    for name, task in scores["tasks"].items():
+        estimate = task.get(metric) or {}
+        low, high = (estimate.get("ci95") or [None, None])
+        rows.append((name, estimate.get("mean"), low, high, fmt_estimate(estimate, metric)))
+    include = (0.0, 1.0) if metric == "success_rate" else ((0.0,) if metric == "normalized_score" else ())
+    return chart_pair(rows, include=include, tick_format=tick_format(metric))
+
+
+@router.get("/submissions/{submission_id}", response_class=HTMLResponse)
+def submission_page(submission_id: int, session: SessionDep) -> HTMLResponse:
+    submission = _visible_submission(session, submission_id)
+    bundle = crud.get_bundle(session=session, submission_id=submission_id)
+    if bundle is None:  # written in the submission's own transaction: only a damaged database lacks it
+        raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"submission {submission_id} has no bundle")
+    summary, scores = bundle.summary, bundle.scores
+    records = crud.episode_records(session=session, submission_id=submission_id)
+    records.sort(key=lambda r: r.key)
+    partners = [s for s in crud.submissions_for_protocol(session=session, protocol_id=submission.protocol_id)
+                if s.id != submission.id]
+    return page(
+        "submission.html", s=submission, summary=summary, agent=summary.get("agent", {}),
+        provenance=summary.get("provenance", {}), run=summary.get("run", {}),
+        chart=_task_chart(submission, scores), tasks=scores["tasks"], aggregate=scores["aggregate"],
+        episodes=records[:EPISODES_SHOWN], n_records=len(records), partners=partners,
+    )

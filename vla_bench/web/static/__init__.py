@@ -1,0 +1,1 @@
+"""CSS of the pages (a package so that its files ship as package data)."""
