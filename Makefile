@@ -21,7 +21,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: setup
-	$(BIN)/vla-bench eval --agent baseline:random --protocol mujoco/hopper@v1 --out runs/demo-hopper-random-$$(date +%Y%m%d-%H%M%S)
+	$(BIN)/vla-bench quickstart
 
 test: setup
 	$(BIN)/python -m pytest -m "not slow"

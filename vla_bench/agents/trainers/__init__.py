@@ -1,0 +1,32 @@
+"""Reference trainers: small, readable, one file per algorithm (``vla-bench train ALGO``).
+
+Offline, plain PyTorch: :mod:`.bc`, :mod:`.iql`, :mod:`.td3bc`, :mod:`.cql`; shared plumbing in
+:mod:`.common`, the training loop (evaluation, checkpoints, export) in :mod:`.offline`, ONNX export in
+:mod:`.export`. Algorithms are looked up lazily by name in :data:`OFFLINE`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# name -> (module, algorithm class, config class)
+OFFLINE: dict[str, tuple[str, str, str]] = {
+    "bc": ("vla_bench.agents.trainers.bc", "BC", "BCConfig"),
+    "iql": ("vla_bench.agents.trainers.iql", "IQL", "IQLConfig"),
+    "td3bc": ("vla_bench.agents.trainers.td3bc", "TD3BC", "TD3BCConfig"),
+    "cql": ("vla_bench.agents.trainers.cql", "CQL", "CQLConfig"),
+}
+ONLINE: dict[str, str] = {}
+
+
+def offline_algorithm(name: str) -> tuple[type[Any], type[Any]]:
+    """The algorithm and config classes of an offline trainer, by name (``td3+bc`` and ``td3_bc`` work too)."""
+    from vla_bench.spec.errors import unknown_name_error  # noqa: PLC0415
+
+    key = name.lower().replace("+", "").replace("_", "").replace("-", "")
+    if key not in OFFLINE:
+        raise unknown_name_error("trainer", name, sorted([*OFFLINE, *ONLINE]))
+    module_name, algo, config = OFFLINE[key]
+    module = importlib.import_module(module_name)
+    return getattr(module, algo), getattr(module, config)
