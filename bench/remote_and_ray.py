@@ -25,6 +25,7 @@ import asyncio
 import json
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -156,6 +157,39 @@ def _row(label: str, times: list[float], base: float | None = None) -> str:
 
 
 # ---------------------------------------------------------------------------------------- 1. per-step overhead
+_ECHO = """
+import socket, sys
+server = socket.create_server(("127.0.0.1", 0))
+print(server.getsockname()[1], flush=True)
+conn, _ = server.accept()
+conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while data := conn.recv(65536):
+    conn.sendall(data)
+"""
+
+
+def tcp_echo_floor(steps: int) -> list[float]:
+    """A round trip to another process over loopback TCP: what no websocket protocol can beat here."""
+    process = subprocess.Popen([sys.executable, "-c", _ECHO], stdout=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    port = int(process.stdout.readline())
+    try:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            payload = b"x" * 200
+
+            def round_trip() -> None:
+                sock.sendall(payload)
+                received = 0
+                while received < len(payload):
+                    received += len(sock.recv(65536))
+
+            return per_call_us(round_trip, steps)
+    finally:
+        process.kill()
+        process.wait()
+
+
 def overhead(steps: int) -> None:
     from vla_bench.agents import load_agent
     from vla_bench.agents.serving import task_spec_from_json
@@ -173,6 +207,7 @@ def overhead(steps: int) -> None:
     }
     print("\n1. per-step cost of one policy call (µs; overhead = remote - in-process, in ms)")
     print(f"  {'':<34} {'mean':>9} {'p50':>9} {'p99':>9}   overhead ms")
+    print(_row("floor: TCP echo, 200 B, 2 processes", tcp_echo_floor(steps)))
     with served("StatePolicy") as port:
         for label, observation in observations.items():
             n = steps if "state" in label and "RGB" not in label else max(steps // 5, 50)

@@ -205,6 +205,17 @@ _register_collect_command()
 # --- end of dataset collection -------------------------------------------------------------------------------
 
 
+# --- reference trainers (train) are registered by vla_bench.agents.trainers.cli ---------------------------------
+def _register_train_command() -> None:
+    from vla_bench.agents.trainers.cli import register  # noqa: PLC0415 - light: torch loads when training
+
+    register(app)
+
+
+_register_train_command()
+# --- end of reference trainers -------------------------------------------------------------------------------
+
+
 def main() -> None:
     os.environ.setdefault("MUJOCO_GL", "egl")  # headless software rendering unless the user chose a backend
     try:

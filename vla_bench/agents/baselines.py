@@ -52,6 +52,10 @@ BASELINES: dict[str, tuple[Callable[[], Policy], str]] = {
 
 def load_baseline(name: str) -> LoadedAgent:
     if name not in BASELINES:
+        from vla_bench.agents.exported import bundled_agent  # noqa: PLC0415 - trained baselines in results/agents/
+
+        if (bundled := bundled_agent(name)) is not None:
+            return bundled
         # match the bare names: behind the shared "baseline:" prefix every name looked like a near miss
         close = difflib.get_close_matches(name, sorted(BASELINES), n=3, cutoff=0.5)
         hint = (f"Did you mean {' or '.join(repr(f'baseline:{c}') for c in close)}?" if close

@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicyServer", "register", "task_spec_from_json"]
 
+MAX_MESSAGE = 256 << 20  # bytes of one request: room for many full-HD cameras, not for exhausting memory
+
 
 # ------------------------------------------------------------------------------------------------ threads
 Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
@@ -220,6 +222,7 @@ class _Session:
     reset_done: bool = False
     episodes: int = 0
     owns_runner: bool = False
+    busy: bool = False
 
     async def reset(self, task: TaskSpec) -> None:
         self.reset_done = True
@@ -227,7 +230,7 @@ class _Session:
         if engine is not None:
             await engine.submit(reset=task)
             return
-        await self._runner().submit(lambda: self._policy().reset(task))
+        await self.call(lambda: self._policy().reset(task))
 
     async def act(self, observation: Observation) -> tuple[np.ndarray, float, int]:
         engine = self.server.engine
@@ -247,7 +250,7 @@ class _Session:
             stats.infer_seconds += elapsed
             return action, elapsed, 1
 
-        output: tuple[np.ndarray, float, int] = await self._runner().submit(call)
+        output: tuple[np.ndarray, float, int] = await self.call(call)
         return output
 
     def _runner(self) -> _Runner:
@@ -262,12 +265,25 @@ class _Session:
         if self.server.shared_policy is not None:
             return self.server.shared_policy
         if self.policy is None:
-            self.policy = self.server.agent.factory()
+            try:
+                self.policy = self.server.spares.pop()
+            except IndexError:
+                self.policy = self.server.agent.factory()
         return self.policy
+
+    async def call(self, function: Callable[[], Any]) -> Any:
+        """Run ``function`` on this connection's thread; ``busy`` while it runs (a hung call keeps it)."""
+        self.busy = True
+        result = await self._runner().submit(function)
+        self.busy = False
+        return result
 
     def close(self) -> None:
         if self.owns_runner and self.runner is not None:
             self.runner.close()
+        if self.policy is not None and not self.busy:  # not stuck in a call: the next connection may use it
+            self.server.spares.append(self.policy)
+            self.policy = None
 
 
 class ProtocolViolation(ValueError):
@@ -292,6 +308,9 @@ class PolicyServer:
         self.shared_policy: Policy | None = first if (self.batched or agent.shared) else None
         self.engine = _BatchEngine(first, max_batch, batch_wait, self.stats) if self.batched else None
         self.shared_runner = _Runner("vla-bench-serve-shared") if agent.shared and not self.batched else None
+        # policies ready for a new connection: the probe above, then those of connections that ended (as the
+        # local executor reuses a slot's policy for the slot's next episode)
+        self.spares: list[Policy] = [] if self.shared_policy is not None else [first]
         self.max_batch = max_batch
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -330,7 +349,7 @@ class PolicyServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         async with serve(self._handle, self.host, self.port, process_request=self._process_request,
-                         compression=None, max_size=None, server_header=None) as server:
+                         compression=None, max_size=MAX_MESSAGE, server_header=None) as server:
             self.port = int(next(iter(server.sockets)).getsockname()[1])
             if ready is not None:
                 ready()

@@ -57,8 +57,8 @@ class BCActor(nn.Module):
         log_std = None
         if self.gaussian:
             out, raw = out.chunk(2, dim=-1)
-            log_std = raw.clamp(LOG_STD_MIN, LOG_STD_MAX).view(len(obs), self.chunk, self.action_dim)
-        mean = self.squash(out.view(len(obs), self.chunk, self.action_dim))
+            log_std = raw.clamp(LOG_STD_MIN, LOG_STD_MAX).unflatten(-1, (self.chunk, self.action_dim))
+        mean = self.squash(out.unflatten(-1, (self.chunk, self.action_dim)))
         return mean, log_std
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
@@ -96,7 +96,7 @@ class BC(OfflineAlgorithm):
         self.optimizer.step()
         with torch.no_grad():
             mse = ((mean - target) ** 2 * mask).sum() / (mask.sum() * self.problem.action_dim).clamp_min(1.0)
-        return {"loss": float(loss), "action_mse": float(mse)}
+        return {"loss": loss.item(), "action_mse": mse.item()}
 
     def policy(self) -> nn.Module:
         return self.actor

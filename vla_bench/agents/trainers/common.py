@@ -24,7 +24,7 @@ import math
 import os
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,7 +45,7 @@ def seed_everything(seed: int, *, threads: int | None = 1) -> None:
     if threads is not None and "OMP_NUM_THREADS" not in os.environ:
         torch.set_num_threads(threads)
     random.seed(seed)
-    np.random.seed(seed % 2**32)  # noqa: NPY002 - legacy global state, seeded for third-party code only
+    np.random.seed(seed % 2**32)  # legacy global state, seeded for third-party code only
     torch.manual_seed(seed)
 
 
@@ -299,12 +299,13 @@ def config_from_dict(config_class: type[Any], values: Mapping[str, Any]) -> Any:
     if unknown:
         raise ValueError(f"{config_class.__name__} has no option {', '.join(unknown)}; known: {', '.join(known)}")
     converted: dict[str, Any] = {}
-    for key, value in values.items():
-        default = getattr(config_class(), key)
-        if isinstance(default, bool) and isinstance(value, str):
-            value = value.lower() in ("1", "true", "yes", "on")
-        elif default is not None and not isinstance(default, bool) and isinstance(value, str):
-            value = type(default)(value)
+    defaults = config_class()
+    for key, raw in values.items():
+        default, value = getattr(defaults, key), raw
+        if isinstance(default, bool) and isinstance(raw, str):
+            value = raw.lower() in ("1", "true", "yes", "on")
+        elif default is not None and not isinstance(default, bool) and isinstance(raw, str):
+            value = type(default)(raw)
         converted[key] = value
     return config_class(**converted)
 
@@ -313,7 +314,7 @@ def config_from_dict(config_class: type[Any], values: Mapping[str, Any]) -> Any:
 CHECKPOINT_DIR = "checkpoint"
 
 
-def _optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
+def optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
     state = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
     scalars: dict[str, dict[str, Any]] = {}
@@ -326,7 +327,7 @@ def _optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dic
     return tensors, {"param_groups": state["param_groups"], "scalars": scalars}
 
 
-def _load_optimizer(name: str, optimizer: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor],
+def load_optimizer(name: str, optimizer: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor],
                     meta: Mapping[str, Any]) -> None:
     state: dict[int, dict[str, Any]] = {}
     prefix = f"optim.{name}."
@@ -353,7 +354,7 @@ def save_checkpoint(directory: Path, algorithm: OfflineAlgorithm, replay: Tensor
         tensors[f"extra.{key}"] = value.detach().clone().contiguous()
     optim_meta: dict[str, Any] = {}
     for name, optimizer in algorithm.optimizers().items():
-        more, optim_meta[name] = _optimizer_tensors(name, optimizer)
+        more, optim_meta[name] = optimizer_tensors(name, optimizer)
         tensors.update(more)
     tensors["rng.replay"] = replay.generator.get_state()
     tensors["rng.torch"] = torch.get_rng_state()
@@ -406,7 +407,7 @@ def load_checkpoint(directory: Path, algorithm: OfflineAlgorithm, replay: Tensor
         for key, value in algorithm.extra_state().items():
             value.copy_(tensors[f"extra.{key}"])
     for name, optimizer in algorithm.optimizers().items():
-        _load_optimizer(name, optimizer, tensors, state["optimizers"][name])
+        load_optimizer(name, optimizer, tensors, state["optimizers"][name])
     for name, scheduler in algorithm.schedulers().items():
         scheduler.load_state_dict(state["schedulers"][name])
     replay.generator.set_state(tensors["rng.replay"])
@@ -526,8 +527,3 @@ def progress_bar(enabled: bool) -> Any:
                     TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), disable=not enabled,
                     transient=False)
 
-
-def batches(replay: TensorReplay, batch_size: int, start: int, stop: int) -> Iterator[tuple[int, dict[str, Any]]]:
-    """``(step, batch)`` for steps ``start+1 .. stop`` (steps are counted from 1)."""
-    for step in range(start + 1, stop + 1):
-        yield step, replay.sample(batch_size)

@@ -175,8 +175,8 @@ class CQL(OfflineAlgorithm):
         critic_loss.backward()
         self.critic_optimizer.step()
         soft_update(self.critic_target, self.critic, c.tau)
-        return {"critic_loss": float(critic_loss), "td_loss": float(td_loss), "cql_gap": float((gap1 + gap2) / 2),
-                "actor_loss": float(actor_loss), "alpha": float(alpha), "q_mean": float(q1.mean())}
+        return {"critic_loss": critic_loss.item(), "td_loss": td_loss.item(), "cql_gap": ((gap1 + gap2) / 2).item(),
+                "actor_loss": actor_loss.item(), "alpha": alpha.item(), "q_mean": q1.mean().item()}
 
     def policy(self) -> nn.Module:
         return self.actor

@@ -14,6 +14,7 @@ return) (paper appendix B; for AntMaze the paper uses r - 1, expectile 0.9, beta
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -101,8 +102,11 @@ class IQL(OfflineAlgorithm):
         self.actor_optimizer = torch.optim.Adam(self.actor.parameters(), lr=config.actor_lr)
         self.critic_optimizer = torch.optim.Adam(self.critic.parameters(), lr=config.critic_lr)
         self.value_optimizer = torch.optim.Adam(self.value.parameters(), lr=config.value_lr)
-        self.actor_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(self.actor_optimizer,
-                                                                         T_max=max(config.schedule_steps, 1))
+        # cosine decay to 0 over the run (CORL: CosineAnnealingLR(T_max=max_timesteps)), in closed form so that a
+        # run extended on resume (--steps raised) keeps decaying instead of cycling back up
+        horizon = max(config.schedule_steps, 1)
+        self.actor_schedule = torch.optim.lr_scheduler.LambdaLR(
+            self.actor_optimizer, lambda t: 0.5 * (1.0 + math.cos(math.pi * min(t, horizon) / horizon)))
 
     def update(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         c = self.config
@@ -136,8 +140,8 @@ class IQL(OfflineAlgorithm):
         actor_loss.backward()
         self.actor_optimizer.step()
         self.actor_schedule.step()
-        return {"value_loss": float(value_loss), "critic_loss": float(critic_loss), "actor_loss": float(actor_loss),
-                "advantage_mean": float(advantage.mean())}
+        return {"value_loss": value_loss.item(), "critic_loss": critic_loss.item(), "actor_loss": actor_loss.item(),
+                "advantage_mean": advantage.mean().item()}
 
     def policy(self) -> nn.Module:
         return self.actor

@@ -95,6 +95,12 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
     dataset = read_d4rl(dataset_path)
     dataset_hash = file_sha256(dataset_path)
     recorded_protocol = dataset.metadata.get("protocol_id")
+    if recorded_protocol and protocol_id and recorded_protocol != protocol_id:
+        import warnings  # noqa: PLC0415
+
+        warnings.warn(f"{dataset_path} was collected under {recorded_protocol} but evaluation runs {protocol_id}; "
+                      "fine if they share the environment (e.g. d4rl/hopper-* and mujoco/hopper), wrong otherwise",
+                      stacklevel=2)
     values = dict(opts.options)
     if any(f.name == "schedule_steps" for f in fields(config_class)):
         values.setdefault("schedule_steps", opts.steps)

@@ -108,8 +108,8 @@ class TD3BC(OfflineAlgorithm):
             self.actor_optimizer.step()
             soft_update(self.critic_target, self.critic, c.tau)
             soft_update(self.actor_target, self.actor, c.tau)
-            self._last_actor = {"actor_loss": float(actor_loss), "bc_mse": float(bc)}
-        return {"critic_loss": float(critic_loss), "q_mean": float(q1.mean()), **self._last_actor}
+            self._last_actor = {"actor_loss": actor_loss.item(), "bc_mse": bc.item()}
+        return {"critic_loss": critic_loss.item(), "q_mean": q1.mean().item(), **self._last_actor}
 
     def policy(self) -> nn.Module:
         return self.actor

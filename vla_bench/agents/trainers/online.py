@@ -1,0 +1,319 @@
+"""Online PPO and SAC through Stable-Baselines3 (the field's trusted implementations), wrapped so that
+training, evaluation, logging, checkpoints and export look like the offline trainers'.
+
+- Environment: the protocol's Gymnasium environment, built exactly as the ``mujoco`` adapter builds it
+  (``gymnasium.make(env_id, max_episode_steps=protocol.max_steps, **env_kwargs)``), state observations, one
+  task. Other benchmarks need an environment factory from the harness first (refused with a message).
+- Observation (and, for PPO, reward) normalization with SB3's ``VecNormalize``, as rl-zoo does for MuJoCo
+  (``normalize: true``); the running observation statistics go into the exported ONNX graph.
+- Periodic evaluation through :func:`vla_bench.harness.api.evaluate` every ``--eval-every`` env steps,
+  ``train.csv`` with the training episodes' mean return, ``curve.png``, ``model.onnx`` + ``manifest.json``.
+- Checkpoints without pickle (SB3's own ``save`` zips cloudpickled objects): the policy's state dict and
+  every optimizer as safetensors, ``VecNormalize`` statistics and counters as JSON. Resuming continues the
+  training from the checkpoint but is *not* bit-identical to an uninterrupted run: environment state and
+  SAC's replay buffer are not saved (SAC refills its buffer, starting with ``learning_starts`` steps).
+
+Defaults: SB3's (PPO: Schulman et al. 2017, Table 3 MuJoCo settings - 2048 steps per rollout, 10 epochs,
+minibatch 64, Adam 3e-4, gamma 0.99, GAE 0.95, clip 0.2; SAC: Haarnoja et al. 2018, Table 1 - Adam 3e-4,
+batch 256, buffer 1M, tau 0.005, gamma 0.99, automatic entropy, 2x256 networks), with rl-zoo's
+``learning_starts = 10000`` for SAC on MuJoCo. Override any constructor argument with ``--option k=v``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from vla_bench.agents.trainers.common import (
+    CsvLog,
+    config_from_dict,
+    file_sha256,
+    load_optimizer,
+    optimizer_tensors,
+    plot_curves,
+    progress_bar,
+    seed_everything,
+)
+from vla_bench.agents.trainers.export import TorchPolicy, export_onnx, write_manifest
+from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.spec import Protocol
+from vla_bench.spec.errors import UserError
+
+ONLINE_ADAPTERS = ("mujoco",)
+
+
+@dataclass
+class PPOConfig:
+    learning_rate: float = 3e-4
+    n_steps: int = 2048
+    batch_size: int = 64
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    hidden: int = 64
+    """units of each of the 2 hidden layers of actor and critic (SB3 MlpPolicy default: 64)"""
+    normalize_obs: bool = True
+    normalize_reward: bool = True
+
+
+@dataclass
+class SACConfig:
+    learning_rate: float = 3e-4
+    buffer_size: int = 1_000_000
+    learning_starts: int = 10_000
+    batch_size: int = 256
+    tau: float = 0.005
+    gamma: float = 0.99
+    train_freq: int = 1
+    gradient_steps: int = 1
+    hidden: int = 256
+    """units of each of the 2 hidden layers (SB3 SAC default: 256)"""
+    normalize_obs: bool = False
+    """rl-zoo does not normalize SAC's MuJoCo observations"""
+
+
+CONFIGS: dict[str, type[Any]] = {"ppo": PPOConfig, "sac": SACConfig}
+
+
+def resolve_protocol(protocol: str | Protocol) -> Protocol:
+    if isinstance(protocol, Protocol):
+        return protocol
+    from vla_bench.harness.api import get_protocol  # noqa: PLC0415 - the API's protocol lookup
+
+    return get_protocol(protocol)
+
+
+def make_env(protocol: Protocol) -> Any:
+    """The protocol's environment as the ``mujoco`` adapter builds it (one task, state observations)."""
+    import gymnasium as gym  # noqa: PLC0415
+
+    if protocol.adapter not in ONLINE_ADAPTERS:
+        raise UserError(f"online training builds Gymnasium environments directly and supports the "
+                        f"{', '.join(ONLINE_ADAPTERS)} benchmarks; {protocol.id} uses adapter {protocol.adapter!r}. "
+                        "Train offline (collect a dataset with `vla-bench collect`) or use dagger")
+    if protocol.observation.mode != "state" or len(protocol.tasks) != 1:
+        raise UserError(f"online training needs a single-task state protocol; {protocol.id} has "
+                        f"{len(protocol.tasks)} tasks and observes {protocol.observation.mode!r}")
+    task = protocol.tasks[0]
+    return gym.make(task.env_id, max_episode_steps=protocol.max_steps, **dict(task.env_kwargs))
+
+
+class VecNormalizeObs(nn.Module):
+    """SB3 ``VecNormalize``'s observation transform: ``clip((x - mean) / sqrt(var + eps), -c, c)``."""
+
+    mean: torch.Tensor
+    var: torch.Tensor
+
+    def __init__(self, mean: np.ndarray, var: np.ndarray, epsilon: float, clip: float) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
+        self.register_buffer("var", torch.as_tensor(var, dtype=torch.float32))
+        self.epsilon, self.clip = float(epsilon), float(clip)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.clamp((x - self.mean) / torch.sqrt(self.var + self.epsilon), -self.clip, self.clip)
+
+
+class SB3Actor(nn.Module):
+    """The deterministic action of an SB3 PPO or SAC policy in the environment's action box."""
+
+    low: torch.Tensor
+    high: torch.Tensor
+
+    def __init__(self, algo: str, policy: Any, low: np.ndarray, high: np.ndarray) -> None:
+        super().__init__()
+        self.algo = algo
+        self.policy = policy
+        self.register_buffer("low", torch.as_tensor(low, dtype=torch.float32))
+        self.register_buffer("high", torch.as_tensor(high, dtype=torch.float32))
+
+    def forward(self, obs: torch.Tensor) -> torch.Tensor:
+        if self.algo == "sac":  # tanh-squashed in [-1, 1]; SB3 rescales to the box (policy.unscale_action)
+            unit = self.policy.actor(obs, deterministic=True)
+            return self.low + 0.5 * (unit + 1.0) * (self.high - self.low)
+        features = self.policy.extract_features(obs, self.policy.pi_features_extractor)
+        mean = self.policy.action_net(self.policy.mlp_extractor.forward_actor(features))
+        return torch.maximum(torch.minimum(mean, self.high), self.low)  # SB3 predict() clips PPO's actions
+
+
+def _exported_module(algo: str, model: Any, venv: Any) -> nn.Module:
+    from vla_bench.agents.trainers.export import ExportedPolicy  # noqa: PLC0415
+
+    space = model.action_space
+    actor = SB3Actor(algo, model.policy, space.low, space.high)
+    if getattr(venv, "norm_obs", False):
+        rms = venv.obs_rms
+        normalizer: nn.Module = VecNormalizeObs(rms.mean, rms.var, venv.epsilon, venv.clip_obs)
+    else:
+        normalizer = nn.Identity()
+    return ExportedPolicy(normalizer, actor).eval()
+
+
+def _optimizers(algo: str, model: Any) -> dict[str, torch.optim.Optimizer]:
+    if algo == "ppo":
+        return {"policy": model.policy.optimizer}
+    found = {"actor": model.actor.optimizer, "critic": model.critic.optimizer}
+    if getattr(model, "ent_coef_optimizer", None) is not None:
+        found["ent_coef"] = model.ent_coef_optimizer
+    return found
+
+
+def save_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any, run: dict[str, Any]) -> None:
+    from safetensors.torch import save_file  # noqa: PLC0415
+
+    target = directory / "checkpoint"
+    target.mkdir(parents=True, exist_ok=True)
+    tensors = {f"policy.{k}": v.detach().clone().contiguous() for k, v in model.policy.state_dict().items()}
+    meta: dict[str, Any] = {}
+    for name, optimizer in _optimizers(algo, model).items():
+        more, meta[name] = optimizer_tensors(name, optimizer)
+        tensors.update(more)
+    if getattr(model, "log_ent_coef", None) is not None:
+        tensors["extra.log_ent_coef"] = model.log_ent_coef.detach().clone()
+    norm: dict[str, Any] = {}
+    if hasattr(venv, "obs_rms"):
+        norm = {"obs_mean": venv.obs_rms.mean.tolist(), "obs_var": venv.obs_rms.var.tolist(),
+                "obs_count": float(venv.obs_rms.count), "ret_mean": float(venv.ret_rms.mean),
+                "ret_var": float(venv.ret_rms.var), "ret_count": float(venv.ret_rms.count)}
+    save_file(tensors, str(target / "weights.safetensors"))
+    state = {"format": "vla-bench-online-checkpoint/1", "algo": algo, "step": int(model.num_timesteps),
+             "optimizers": meta, "vecnormalize": norm, "run": run}
+    (target / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True, default=str), encoding="utf-8")
+
+
+def load_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any) -> int:
+    from safetensors.torch import load_file  # noqa: PLC0415
+
+    state = json.loads((directory / "checkpoint" / "state.json").read_text(encoding="utf-8"))
+    tensors = load_file(str(directory / "checkpoint" / "weights.safetensors"))
+    model.policy.load_state_dict({k[len("policy."):]: v for k, v in tensors.items() if k.startswith("policy.")})
+    for name, optimizer in _optimizers(algo, model).items():
+        load_optimizer(name, optimizer, tensors, state["optimizers"][name])
+    if "extra.log_ent_coef" in tensors:
+        with torch.no_grad():
+            model.log_ent_coef.copy_(tensors["extra.log_ent_coef"])
+    norm = state.get("vecnormalize") or {}
+    if norm and hasattr(venv, "obs_rms"):
+        venv.obs_rms.mean, venv.obs_rms.var = np.array(norm["obs_mean"]), np.array(norm["obs_var"])
+        venv.obs_rms.count = norm["obs_count"]
+        venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = norm["ret_mean"], norm["ret_var"], norm["ret_count"]
+    model.num_timesteps = int(state["step"])
+    return int(state["step"])
+
+
+def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
+                 options: TrainOptions | None = None) -> TrainResult:
+    """Train PPO or SAC for ``options.steps`` environment steps under ``protocol``'s environment."""
+    from stable_baselines3 import PPO, SAC  # noqa: PLC0415
+    from stable_baselines3.common.callbacks import BaseCallback  # noqa: PLC0415
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize  # noqa: PLC0415
+
+    opts = options or TrainOptions()
+    algo = algo.lower()
+    if algo not in CONFIGS:
+        raise UserError(f"unknown online algorithm {algo!r}: use ppo or sac")
+    resolved = resolve_protocol(protocol)
+    try:
+        config = config_from_dict(CONFIGS[algo], dict(opts.options))
+    except (ValueError, TypeError) as exc:
+        raise UserError(f"--option for {algo}: {exc}") from exc
+    directory = Path(out).expanduser()
+    directory.mkdir(parents=True, exist_ok=True)
+    run: dict[str, Any] = {"algo": algo, "protocol": resolved.id, "protocol_sha256": resolved.sha256(),
+                           "seed": opts.seed, "config": asdict(config)}
+    state_path = directory / "checkpoint" / "state.json"
+    saved = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
+    if saved is not None and saved.get("run", {}) != run:
+        raise UserError(f"{directory} holds a checkpoint of another run ({saved.get('run')}); choose another --out "
+                        "or pass the same options to resume")
+    (directory / "run.json").write_text(json.dumps({**run, "steps": opts.steps}, indent=2, sort_keys=True) + "\n",
+                                        encoding="utf-8")
+    seed_everything(opts.seed)
+    venv: Any = VecMonitor(DummyVecEnv([lambda: make_env(resolved)]))
+    normalize_reward = bool(getattr(config, "normalize_reward", False))
+    if config.normalize_obs or normalize_reward:
+        venv = VecNormalize(venv, norm_obs=config.normalize_obs, norm_reward=normalize_reward, gamma=config.gamma)
+    values = {f.name: getattr(config, f.name) for f in fields(config)
+              if f.name not in ("hidden", "normalize_obs", "normalize_reward")}
+    if algo == "ppo":
+        kwargs = {"net_arch": {"pi": [config.hidden] * 2, "vf": [config.hidden] * 2}}
+        model: Any = PPO("MlpPolicy", venv, seed=opts.seed, device="cpu", policy_kwargs=kwargs, **values)
+    else:
+        model = SAC("MlpPolicy", venv, seed=opts.seed, device="cpu", policy_kwargs={"net_arch": [config.hidden] * 2},
+                    **values)
+    start = load_online_checkpoint(directory, algo, model, venv) if saved is not None else 0
+    train_log = CsvLog(directory / "train.csv", resume_step=start if saved else None)
+    eval_log = CsvLog(directory / "eval.csv", resume_step=start if saved else None)
+    last_eval: dict[str, Any] | None = None
+    history: list[dict[str, float]] = []
+
+    def evaluate_now(step: int) -> None:
+        nonlocal last_eval
+        last_eval = evaluate_policy(TorchPolicy(_exported_module(algo, model, venv)), resolved,
+                                    opts.eval_episodes, step)
+        eval_log.write(last_eval)
+
+    class Hooks(BaseCallback):
+        def __init__(self, bar: Any, task: Any) -> None:
+            super().__init__()
+            self.bar, self.task = bar, task
+            self.returns: list[float] = []
+            self.lengths: list[float] = []
+            self.tick, self.tick_step = time.perf_counter(), start
+
+        def _on_step(self) -> bool:
+            step = int(self.model.num_timesteps)
+            for info in self.locals.get("infos", []):
+                if "episode" in info:
+                    self.returns.append(float(info["episode"]["r"]))
+                    self.lengths.append(float(info["episode"]["l"]))
+            if step % opts.log_every == 0:
+                now = time.perf_counter()
+                row = {"step": float(step),
+                       "episode_return": float(np.mean(self.returns)) if self.returns else float("nan"),
+                       "episode_length": float(np.mean(self.lengths)) if self.lengths else float("nan"),
+                       "steps_per_s": (step - self.tick_step) / max(now - self.tick, 1e-9)}
+                self.tick, self.tick_step, self.returns, self.lengths = now, step, [], []
+                train_log.write(row)
+                history.append(row)
+            if opts.eval_every and step % opts.eval_every == 0 and step < opts.steps:
+                evaluate_now(step)
+            if opts.checkpoint_every and step % opts.checkpoint_every == 0:
+                save_online_checkpoint(directory, algo, model, venv, run)
+            self.bar.update(self.task, completed=step)
+            return True
+
+    with progress_bar(opts.progress) as bar:
+        task = bar.add_task(f"{algo} seed {opts.seed}", total=opts.steps, completed=start)
+        if opts.steps > start:
+            model.learn(total_timesteps=opts.steps - start, callback=Hooks(bar, task), reset_num_timesteps=False)
+    save_online_checkpoint(directory, algo, model, venv, run)
+    if opts.evaluate_at_end:
+        evaluate_now(int(model.num_timesteps))
+    module = _exported_module(algo, model, venv)
+    obs_dim = int(model.observation_space.shape[0])
+    onnx_path = export_onnx(module, obs_dim, directory / "model.onnx")
+    space = model.action_space
+    manifest = write_manifest(directory, algo=algo, protocol=resolved.id, dataset=None,
+                              steps=int(model.num_timesteps), seed=opts.seed, obs_dim=obs_dim,
+                              action_dim=int(space.shape[0]), chunk=1, action_low=space.low.tolist(),
+                              action_high=space.high.tolist(), config=run["config"],
+                              extra={"library": "stable-baselines3", "last_eval": last_eval,
+                                     "checkpoint_sha256": file_sha256(directory / "checkpoint" /
+                                                                      "weights.safetensors")})
+    plot_curves(directory / "train.csv", directory / "eval.csv", directory / "curve.png",
+                f"{algo} on {resolved.id} (seed {opts.seed})")
+    venv.close()
+    return TrainResult(directory=directory, model=onnx_path, manifest=manifest, steps=int(model.num_timesteps),
+                       last_eval=last_eval, history=history)
