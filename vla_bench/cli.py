@@ -26,7 +26,8 @@ errors = Console(stderr=True)
 
 @app.command("eval")
 def eval_command(
-    agent: Annotated[str, typer.Option(help="baseline:NAME, model.onnx, model.pt, or package.module:factory")],
+    agent: Annotated[str, typer.Option(help="baseline:NAME, model.onnx, model.pt, package.module:factory, "
+                                            "or ws://HOST:PORT[?keys=PRESET] (a policy server)")],
     protocol: Annotated[str, typer.Option(help="protocol id, e.g. mujoco/hopper@v1 (see `vla-bench list`)")],
     out: Annotated[Path | None, typer.Option(help="bundle directory [default: runs/<protocol>--<agent>--<time>]")] = (
         None

@@ -94,7 +94,7 @@ def test_unknown_baseline_suggests_only_near_misses() -> None:
     ("missing.onnx", "'missing.onnx' does not exist"),
     ("missing.pt", "'missing.pt' does not exist"),
     ("policy", "cannot tell what kind of agent 'policy' is"),
-    ("ws://host:8000", "remote policies"),
+    ("ws://no-such-host.invalid:8000", "cannot resolve the host of policy server"),
 ])
 def test_unrecognised_agent_specs(spec: str, fragment: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
                                   ) -> None:

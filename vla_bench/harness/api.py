@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from vla_bench.agents.loaders import agent_from_object, load_agent
-from vla_bench.harness.registry import get_protocol
+from vla_bench.harness.registry import get_protocol, load_protocol
 from vla_bench.harness.runner import EvalResult, RunOptions, run_evaluation
 from vla_bench.spec import Protocol
+
+# The harness as trainers and other tools may use it (DESIGN.md: agents import only this module of it).
+__all__ = ["EvalResult", "evaluate", "get_protocol", "load_protocol"]
 
 
 def evaluate(

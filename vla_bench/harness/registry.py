@@ -93,5 +93,8 @@ def agent_names() -> dict[str, str]:
         "path/to/model.onnx": "an ONNX policy (input 'state' or 'image_<camera>', output actions)",
         "path/to/model.pt": "a TorchScript policy: forward(state[B, D]) -> actions[B, A]",
         "package.module:factory": "your own Python policy factory",
+        "ws://HOST:PORT[?keys=PRESET]": "a remote policy server speaking openpi's websocket protocol "
+                                        "(e.g. `vla-bench serve-policy`, an openpi server; presets: "
+                                        "vla-bench, openpi-libero, lerobot)",
     })
     return names
