@@ -6,6 +6,7 @@ from vla_bench.threads import limit_math_threads
 
 limit_math_threads()  # before numpy / torch are imported by anything below
 
+import importlib  # noqa: E402
 import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -173,48 +174,16 @@ def list_command(
         console.print(table)
 
 
-# --- leaderboard commands (serve, submit, server ...) are registered by vla_bench.server.cli ---------------
-def _register_server_commands() -> None:
-    from vla_bench.server.cli import register  # noqa: PLC0415 - light: the commands import the server lazily
-
-    register(app)
-
-
-_register_server_commands()
-# --- end of leaderboard commands ----------------------------------------------------------------------------
-
-
-# --- policy serving (serve-policy) is registered by vla_bench.agents.serving ------------------------------
-def _register_policy_serving_commands() -> None:
-    from vla_bench.agents.serving import register  # noqa: PLC0415 - light: websockets loads when serving
-
-    register(app)
-
-
-_register_policy_serving_commands()
-# --- end of policy serving -----------------------------------------------------------------------------------
-
-
-# --- dataset collection (collect) is registered by vla_bench.harness.collect ---------------------------------
-def _register_collect_command() -> None:
-    from vla_bench.harness.collect import register  # noqa: PLC0415 - light: the command imports the runner lazily
-
-    register(app)
-
-
-_register_collect_command()
-# --- end of dataset collection -------------------------------------------------------------------------------
-
-
-# --- reference trainers (train) are registered by vla_bench.agents.trainers.cli ---------------------------------
-def _register_train_command() -> None:
-    from vla_bench.agents.trainers.cli import register  # noqa: PLC0415 - light: torch loads when training
-
-    register(app)
-
-
-_register_train_command()
-# --- end of reference trainers -------------------------------------------------------------------------------
+# Commands owned by other parts: each module has `register(app)` and imports its heavy dependencies only inside
+# its commands, so `vla-bench --help` stays fast.
+COMMAND_MODULES = (
+    "vla_bench.server.cli",  # serve, submit, quickstart, server ...
+    "vla_bench.agents.serving",  # serve-policy
+    "vla_bench.harness.collect",  # collect
+    "vla_bench.agents.trainers.cli",  # train
+)
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
 
 
 def main() -> None:

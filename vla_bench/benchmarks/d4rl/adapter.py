@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult
 from vla_bench.benchmarks.mujoco.adapter import GymnasiumMujocoSession
 from vla_bench.spec import Observation, Protocol, TaskDef
 
@@ -97,13 +97,7 @@ class GymnasiumRoboticsSession(GymnasiumMujocoSession):
         if self._pen_drop and not terminated:
             pen = self._env.unwrapped
             terminated = bool(pen.data.xpos[pen.obj_body_id][2] < PEN_DROP_HEIGHT)  # type: ignore[attr-defined]
-        return StepResult(
-            observation=self._observation(state),
-            reward=float(reward),
-            terminated=bool(terminated),
-            truncated=bool(truncated),
-            success=info_flag_success(self._protocol.success, info),
-        )
+        return self._step_result(state, reward, terminated, truncated, info)
 
 
 class D4RLAdapter(BenchmarkAdapter):

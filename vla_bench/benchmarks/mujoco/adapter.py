@@ -62,7 +62,7 @@ class GymnasiumMujocoSession(EnvSession):
 
     def _frame(self) -> NDArray[np.uint8]:
         frame = self._env.render()
-        return np.ascontiguousarray(frame, dtype=np.uint8)  # type: ignore[arg-type]
+        return np.ascontiguousarray(frame, dtype=np.uint8)
 
     def reset(self, episode: EpisodeSpec) -> Observation:
         state, _ = self._env.reset(seed=episode.seed)
@@ -70,7 +70,11 @@ class GymnasiumMujocoSession(EnvSession):
         return self._observation(state)
 
     def step(self, action: NDArray[np.float32]) -> StepResult:
-        state, reward, terminated, truncated, info = self._env.step(action)
+        return self._step_result(*self._env.step(action))
+
+    def _step_result(self, state: NDArray[Any], reward: Any, terminated: Any, truncated: Any,
+                     info: dict[str, Any]) -> StepResult:
+        """One Gymnasium step's outcome in the standard form (subclasses adjust info/terminated first)."""
         return StepResult(
             observation=self._observation(state),
             reward=float(reward),
