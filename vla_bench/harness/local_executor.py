@@ -187,6 +187,9 @@ class LocalExecutor:
         stderr = open(Path(self._stderr_dir.name) / f"worker-{index}-{time.monotonic_ns()}.log", "w+b")  # noqa: SIM115
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
+        # Mesa's software renderer (llvmpipe) starts a thread per core in every process: with several workers
+        # they fight over the cores, so each worker gets its share of them (measured: 1.35x -> see bench/)
+        env.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, self.config.workers))))
         process = subprocess.Popen(
             [self.config.python, "-m", "vla_bench.harness.env_worker", "--fd", str(child.fileno())],
             pass_fds=[child.fileno()], stdin=subprocess.DEVNULL, stdout=stderr, stderr=stderr, env=env,
