@@ -26,6 +26,7 @@ from vla_bench.benchmarks.metaworld.instructions import INSTRUCTIONS
 from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.registry import get_protocol, protocol_ids, resolve_adapter
 from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec.wire import packb, unpackb
 
 # metaworld.env_dict (REFERENCE.md 2.2), written out so that a change in metaworld shows up as a failure
 ALL_TASKS = tuple(INSTRUCTIONS)
@@ -152,7 +153,7 @@ def _task_reports(tasks: list[str], conn: Any) -> None:
                              "seconds": time.perf_counter() - start}
         except Exception as exc:  # noqa: BLE001 - reported to the parent, which fails that task's test
             reports[task] = {"error": f"{type(exc).__name__}: {exc}"}
-    conn.send_bytes(pickle.dumps(reports))
+    conn.send_bytes(packb(reports))  # msgpack-numpy, as every process boundary of vla-bench
     conn.close()
 
 
@@ -172,7 +173,7 @@ def task_reports() -> dict[str, Any]:
         processes.append(process)
     reports: dict[str, Any] = {}
     for receive, process in zip(pipes, processes, strict=True):
-        reports.update(pickle.loads(receive.recv_bytes()))
+        reports.update(unpackb(receive.recv_bytes()))
         process.join(timeout=60)
     return reports
 
