@@ -14,7 +14,6 @@ import contextlib
 import os
 import socket
 import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ import numpy as np
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
 from vla_bench.harness.framing import PeerClosed, recv_message, send_message
 from vla_bench.spec import EpisodeSpec, Protocol
+from vla_bench.spec.errors import describe_exception
 
 
 @dataclass
@@ -57,7 +57,7 @@ class EnvWorker:
             return {"slot": slot_id, "ended": True}
         except Exception as exc:  # noqa: BLE001 - an environment fault fails this item only
             self._discard(slot)
-            return {"slot": slot_id, "error": _describe(exc), "kind": "env_error"}
+            return {"slot": slot_id, "error": describe_exception(exc), "kind": "env_error"}
 
     def _reset(self, slot_id: int, slot: _Slot, episode: dict[str, Any], record: str | None) -> dict[str, Any]:
         self._finish_recording(slot)
@@ -119,12 +119,6 @@ def _open_video(path: Path, fps: float) -> Any:
     return imageio.get_writer(str(path), fps=fps, codec="libx264", quality=7, macro_block_size=1)
 
 
-def _describe(exc: BaseException) -> str:
-    frames = traceback.extract_tb(exc.__traceback__)
-    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
-    return f"{type(exc).__name__}: {exc}{where}"
-
-
 def serve(sock: socket.socket) -> None:
     hello = recv_message(sock)
     sys.path[:0] = [p for p in hello.get("sys_path", []) if p not in sys.path]
@@ -135,7 +129,7 @@ def serve(sock: socket.socket) -> None:
         adapter = resolve_adapter(protocol.adapter)
         simulator = adapter.describe()
     except Exception as exc:  # noqa: BLE001 - report why the benchmark cannot start, then exit
-        send_message(sock, {"ok": False, "error": _describe(exc)})
+        send_message(sock, {"ok": False, "error": describe_exception(exc)})
         return
     send_message(sock, {"ok": True, "pid": os.getpid(), "simulator": simulator})
     worker = EnvWorker(protocol, adapter)

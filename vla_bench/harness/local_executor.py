@@ -35,10 +35,10 @@ from numpy.typing import NDArray
 
 from vla_bench.agents.policy import LoadedAgent, Policy
 from vla_bench.harness.framing import recv_message, send_message
-from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, TimedCaller, compute_actions, describe_exception
+from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, TimedCaller, compute_actions
 from vla_bench.harness.trajectory import Trajectory, TrajectorySink, action_noise_rng
 from vla_bench.spec import EpisodeRecord, EpisodeSpec, Observation, Protocol, TaskSpec
-from vla_bench.spec.errors import UserError
+from vla_bench.spec.errors import UserError, describe_exception
 
 
 @dataclass

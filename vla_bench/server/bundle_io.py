@@ -10,10 +10,10 @@ import json
 from pathlib import Path
 from typing import Any
 
+from vla_bench.harness.bundle import EPISODES_FILE, SUMMARY_FILE
 from vla_bench.spec.errors import UserError
 
-SUMMARY_FILE = "summary.json"
-EPISODES_FILE = "episodes.jsonl"
+__all__ = ["EPISODES_FILE", "SUMMARY_FILE", "is_bundle_dir", "read_bundle_document"]
 
 
 def is_bundle_dir(directory: Path) -> bool:

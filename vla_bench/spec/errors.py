@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import difflib
+import traceback
 from collections.abc import Iterable
+from pathlib import Path
 
 
 class UserError(Exception):
@@ -21,3 +23,10 @@ def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> UnknownNam
     hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
     listing = "" if close else f" Known: {', '.join(candidates[:20])}{' …' if len(candidates) > 20 else ''}."
     return UnknownNameError(f"unknown {kind} {name!r}.{hint}{listing} (`vla-bench list` shows them all)")
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``Type: message (at file.py:line)``: what an episode record says of a fault in user or simulator code."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (at {Path(frames[-1].filename).name}:{frames[-1].lineno})" if frames else ""
+    return f"{type(exc).__name__}: {exc}{where}"

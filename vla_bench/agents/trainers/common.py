@@ -18,7 +18,6 @@ On CPU with one thread, the same seed gives bit-identical weights (tested in tes
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import math
 import os
@@ -47,14 +46,6 @@ def seed_everything(seed: int, *, threads: int | None = 1) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)  # legacy global state, seeded for third-party code only
     torch.manual_seed(seed)
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------- normalization

@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from vla_bench.agents.loaders import file_sha256
 from vla_bench.agents.trainers.common import (
     CsvLog,
     config_from_dict,
-    file_sha256,
     load_optimizer,
     optimizer_tensors,
     plot_curves,
