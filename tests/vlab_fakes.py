@@ -35,6 +35,7 @@ class FakeSession(EnvSession):
         self._spec = TaskSpec(name=task.name, instruction=task.instruction, action_low=(-1.0,) * ACTION_DIM,
                               action_high=(1.0,) * ACTION_DIM, max_steps=protocol.max_steps,
                               observation_mode=protocol.observation.mode, state_dim=STATE_DIM)
+        self._language = protocol.observation.language
         self._episode: EpisodeSpec | None = None
         self._state = np.zeros(STATE_DIM)
         self._t = 0
@@ -51,7 +52,13 @@ class FakeSession(EnvSession):
         self._length = int(rng.integers(5, 25))
         self._t = 0
         self._maybe_fault(step=0)
-        return {"state": self._state.astype(np.float32)}
+        return self._observation()
+
+    def _observation(self) -> Observation:
+        observation: Observation = {"state": self._state.astype(np.float32)}
+        if self._language:
+            observation["instruction"] = self._spec.instruction
+        return observation
 
     def step(self, action: NDArray[np.float32]) -> StepResult:
         self._t += 1
@@ -62,7 +69,7 @@ class FakeSession(EnvSession):
         reward = float(-np.abs(self._state).sum() + 0.5 * action[0])
         threshold = self._kwargs.get("success_at")
         success = threshold is not None and float(np.linalg.norm(self._state)) > float(threshold)
-        return StepResult(observation={"state": self._state.astype(np.float32)}, reward=reward,
+        return StepResult(observation=self._observation(), reward=reward,
                           terminated=self._t >= self._length, truncated=False, success=success)
 
     def _maybe_fault(self, step: int) -> None:

@@ -37,6 +37,14 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def is_exported(directory: Path) -> bool:
+    """Whether ``directory`` holds a manifest written by ``vla-bench train`` (any other manifest.json is not ours)."""
+    try:
+        return bool(json.loads((directory / MANIFEST).read_text(encoding="utf-8")).get("format") == MANIFEST_FORMAT)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
 def load_exported(path: str | os.PathLike[str], *, name: str | None = None) -> LoadedAgent:
     """An exported policy from its directory, its ``model.onnx`` or its ``manifest.json``."""
     from vla_bench.agents.loaders import file_sha256  # noqa: PLC0415
@@ -55,6 +63,16 @@ def load_exported(path: str | os.PathLike[str], *, name: str | None = None) -> L
                         "the model was replaced or corrupted; re-export it with `vla-bench train`")
     loaded = load_onnx(model, sha)
     loaded.details = {"manifest": {k: manifest.get(k) for k in _IDENTITY_KEYS}}
+    conditioning = manifest.get("conditioning")
+    if conditioning:
+        from vla_bench.agents.conditioning import KIND, InstructionOneHot  # noqa: PLC0415
+
+        if conditioning.get("kind") != KIND:
+            raise UserError(f"{directory}: unknown conditioning {conditioning.get('kind')!r} (this version knows "
+                            f"{KIND!r}); upgrade vla-bench")
+        wrapped = InstructionOneHot(loaded.factory(), conditioning["instructions"])
+        loaded.factory = lambda: wrapped
+        loaded.details["conditioning"] = conditioning
     if name is not None:
         loaded.name = name
     return loaded

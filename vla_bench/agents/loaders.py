@@ -39,8 +39,13 @@ def load_agent(spec: str) -> LoadedAgent:
         if not path.is_file():
             raise UserError(f"agent file {spec!r} does not exist")
         if lowered.endswith(".onnx"):
+            from vla_bench.agents.exported import is_exported, load_exported  # noqa: PLC0415
             from vla_bench.agents.onnx_policy import load_onnx  # noqa: PLC0415 - onnxruntime only when used
 
+            if is_exported(path.parent):  # written by `vla-bench train`: checked against it, maybe conditioned
+                exported = load_exported(path)
+                exported.spec = str(path)
+                return exported
             return load_onnx(path, file_sha256(path))
         from vla_bench.agents.torchscript_policy import load_torchscript  # noqa: PLC0415 - torch only when used
 

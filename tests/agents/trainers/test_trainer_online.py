@@ -77,3 +77,87 @@ def test_dagger_learner_converges_to_the_expert_on_its_own_states(tmp_path: Path
     assert betas == [1.0, 0.5, 0.25, 0.125]
     assert result.last_eval is not None and result.last_eval["errors"] == 0
     assert (tmp_path / "dagger" / "model.onnx").is_file()
+
+
+def inverted_pendulum_protocol() -> object:
+    """A one-task protocol on Gymnasium's InvertedPendulum-v5 (200 steps): PPO learns it in seconds."""
+    from vla_bench.harness.api import get_protocol
+    from vla_bench.spec import Protocol
+
+    data = get_protocol(HOPPER).model_dump(mode="json")
+    data.update(id="test/inverted-pendulum@v1", primary_metric="mean_return", max_steps=200, episodes_per_task=5)
+    data["tasks"] = [{"name": "inverted-pendulum", "env_id": "InvertedPendulum-v5"}]
+    return Protocol.model_validate(data)
+
+
+def test_ppo_return_goes_up_and_training_rollouts_are_a_valid_dataset(tmp_path: Path) -> None:
+    from vla_bench.agents.loaders import load_agent
+    from vla_bench.agents.trainers.online import train_online
+    from vla_bench.datasets.d4rl_format import read_d4rl
+    from vla_bench.harness.api import evaluate
+
+    protocol = inverted_pendulum_protocol()
+    out = tmp_path / "ppo"
+    result = train_online("ppo", protocol, out, options=TrainOptions(
+        steps=6144, eval_episodes=5, log_every=512, checkpoint_every=0, progress=False, record_rollouts=True,
+        snapshot_every=2048, options={"n_steps": "512", "batch_size": "64"}))
+    first_return = result.history[0]["episode_return"]  # the untrained policy's training episodes
+    assert result.last_eval is not None
+    print("PPO InvertedPendulum: first training episodes", first_return, "final evaluation",
+          result.last_eval["mean_return"])
+    assert result.last_eval["mean_return"] > max(100.0, 5 * first_return)
+
+    snapshots = sorted(p.name for p in (out / "snapshots").iterdir())
+    assert snapshots == ["step_2048", "step_4096", "step_6144"]
+    early = evaluate(load_agent(str(out / "snapshots" / "step_2048" / "model.onnx")), protocol, progress=False)
+    final = evaluate(load_agent(str(out / "model.onnx")), protocol, progress=False)
+    assert final.scores["aggregate"]["mean"]["mean"] > early.scores["aggregate"]["mean"]["mean"]
+
+    data = read_d4rl(out / "rollouts.hdf5")
+    assert len(data) == 6144  # every environment step of training, in order
+    ends = data.terminals | data.timeouts
+    assert ends[-1] and ends.sum() == len(data.episode_bounds())
+    assert data.next_observations is not None
+    inside = ~ends[:-1]  # within an episode the next observation is the following row's observation
+    np.testing.assert_array_equal(data.next_observations[:-1][inside], data.observations[1:][inside])
+    assert np.all(np.abs(data.actions) <= 3.0)  # clipped to InvertedPendulum's action box
+    # InvertedPendulum-v5 rewards 1 per step, 0 on the step that ends it: the environment's own rewards
+    assert data.rewards.sum() == len(data) - data.terminals.sum()
+
+
+@pytest.mark.slow
+def test_sac_return_goes_up(tmp_path: Path) -> None:
+    from vla_bench.agents.trainers.online import train_online
+
+    result = train_online("sac", inverted_pendulum_protocol(), tmp_path / "sac", options=TrainOptions(
+        steps=3000, eval_episodes=5, log_every=500, checkpoint_every=0, progress=False,
+        options={"learning_starts": "500", "hidden": "64"}))
+    assert result.last_eval is not None
+    assert result.last_eval["mean_return"] > max(100.0, 5 * result.history[0]["episode_return"])
+
+
+def test_dagger_task_one_hot_conditions_on_the_instruction_and_round_trips(tmp_path: Path) -> None:
+    from vla_bench.agents.loaders import load_agent
+    from vla_bench.agents.trainers.dagger import train_dagger
+
+    from vla_bench.spec import Protocol
+
+    data = fake_protocol(episodes=2).model_dump(mode="json")
+    data["observation"]["language"] = True
+    for task, text in zip(data["tasks"], ("go left", "go right"), strict=True):
+        task["instruction"] = text
+    protocol = Protocol.model_validate(data)
+    result = train_dagger(LinearPolicy, protocol, tmp_path / "dagger", options=TrainOptions(
+        steps=100, eval_episodes=1, progress=False,
+        options={"iterations": 1, "episodes": 2, "hidden": 32, "task_one_hot": "true"}))
+    manifest = json.loads((tmp_path / "dagger" / "manifest.json").read_text())
+    instructions = [task.instruction for task in protocol.tasks]
+    assert manifest["conditioning"] == {"kind": "instruction_one_hot", "instructions": instructions}
+    assert result.last_eval is not None and result.last_eval["errors"] == 0
+    policy = load_agent(str(tmp_path / "dagger" / "model.onnx")).factory()
+    state = np.zeros(manifest["obs_dim"] - 2, dtype=np.float32)
+    first = policy.act({"state": state, "instruction": instructions[0]})
+    second = policy.act({"state": state, "instruction": instructions[1]})
+    assert not np.allclose(first, second)  # the one-hot reaches the network
+    with pytest.raises(ValueError, match="does not know"):
+        policy.act({"state": state, "instruction": "dance"})

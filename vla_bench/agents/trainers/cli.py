@@ -42,6 +42,10 @@ def train_command(
     expert: Annotated[str | None, typer.Option(help="dagger: the expert agent, e.g. "
                                                     "baseline:metaworld-scripted")] = None,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
+    snapshot_every: Annotated[int, typer.Option(min=0, help="ppo/sac: also export the policy every K env steps "
+                                                            "to OUT/snapshots/step_K (e.g. a 'medium' policy)")] = 0,
+    record_rollouts: Annotated[bool, typer.Option(help="ppo/sac: write every training transition to "
+                                                       "OUT/rollouts.hdf5 (D4RL's medium-replay)")] = False,
 ) -> None:
     """Train a reference agent; exports OUT/model.onnx (+ manifest.json) for `--agent OUT/model.onnx`."""
     from rich.console import Console  # noqa: PLC0415
@@ -60,6 +64,7 @@ def train_command(
                         "collect --agent A --protocol P --episodes N --out FILE.hdf5`)")
     options = TrainOptions(steps=steps, seed=seed, eval_every=eval_every, eval_episodes=eval_episodes,
                            log_every=log_every, checkpoint_every=checkpoint_every, progress=progress,
+                           snapshot_every=snapshot_every, record_rollouts=record_rollouts,
                            options=parse_options(option))
     result: TrainResult
     if key in ONLINE:

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from vla_bench.agents.conditioning import KIND, InstructionOneHot, conditioned_state
 from vla_bench.agents.policy import Action, Policy
 from vla_bench.agents.trainers.bc import BC, BCConfig
 from vla_bench.agents.trainers.common import (
@@ -61,14 +62,19 @@ class DAggerConfig:
     batch_size: int = 256
     max_steps: int = 0
     """cut data episodes at this many steps (0: the protocol's limit)"""
+    task_one_hot: bool = False
+    """append a one-hot of the episode's instruction to the state (multi-task protocols with language, e.g.
+    MetaWorld MT10): one policy for all tasks; the instruction list goes into the manifest"""
 
 
 class _Recorder:
     """Acts with the expert (probability beta) or the learner, and records the expert's label."""
 
     def __init__(self, expert: Policy, learner: torch.nn.Module | None, beta: float, round_index: int,
-                 sink: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]], specs: list[TaskSpec]) -> None:
+                 sink: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]], specs: list[TaskSpec],
+                 instructions: dict[str, int] | None = None) -> None:
         self.expert, self.learner, self.beta, self.round, self.sink = expert, learner, beta, round_index, sink
+        self.instructions = instructions
         self.specs = specs
         self.seed, self.t = 0, 0
         self.rng = np.random.default_rng(0)
@@ -81,7 +87,8 @@ class _Recorder:
 
     def act(self, observation: Observation) -> Action:
         label = np.asarray(self.expert.act(observation), dtype=np.float32)
-        state = np.asarray(observation["state"], dtype=np.float32)
+        state = (conditioned_state(observation, self.instructions) if self.instructions is not None
+                 else np.asarray(observation["state"], dtype=np.float32))
         self.sink[(self.seed, self.t)] = (state, label)
         self.t += 1
         if self.learner is None or self.rng.random() < self.beta:
@@ -123,6 +130,16 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
         raise UserError(f"{directory} holds a checkpoint of another run; choose another --out")
     seed_everything(opts.seed)
     per_round = max(opts.steps // config.iterations, 1)
+    instructions = [task.instruction for task in resolved.tasks] if config.task_one_hot else None
+    if instructions is not None and (not resolved.observation.language or len(set(instructions)) != len(instructions)):
+        raise UserError(f"task_one_hot needs a protocol with language observations and one distinct instruction per "
+                        f"task; {resolved.id} has language={resolved.observation.language}")
+    instruction_index = {text: i for i, text in enumerate(instructions)} if instructions is not None else None
+
+    def as_policy(module: torch.nn.Module) -> Any:
+        policy = TorchPolicy(module)
+        return InstructionOneHot(policy, instructions) if instructions is not None else policy
+
     observations = np.zeros((0, 0), dtype=np.float32)
     labels = np.zeros((0, 0), dtype=np.float32)
     algorithm: BC | None = None
@@ -164,7 +181,7 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
 
             def factory(learner: Any = learner, beta: float = beta, index: int = round_index, sink: Any = sink,
                         specs: list[TaskSpec] = specs) -> _Recorder:
-                return _Recorder(expert_agent.factory(), learner, beta, index, sink, specs)
+                return _Recorder(expert_agent.factory(), learner, beta, index, sink, specs, instruction_index)
 
             evaluate(factory, data_protocol(resolved, config.episodes, opts.seed, round_index, config.max_steps),
                      limit_episodes=config.episodes, progress=False)
@@ -198,7 +215,7 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
             train_log.write(row)
             history.append(row)
             if opts.eval_every or round_index == config.iterations - 1:
-                policy = TorchPolicy(ExportedPolicy(normalizer, algorithm.policy()).eval())
+                policy = as_policy(ExportedPolicy(normalizer, algorithm.policy()).eval())
                 last_eval = evaluate_policy(policy, resolved, opts.eval_episodes, step)
                 eval_log.write(last_eval)
             from safetensors.torch import save_file  # noqa: PLC0415
@@ -208,13 +225,14 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
             save_checkpoint(directory, algorithm, replay, step, {"run": run, "round": round_index, "data_spec": spec})
     assert algorithm is not None and normalizer is not None
     module = ExportedPolicy(normalizer, algorithm.policy()).eval()
+    conditioning = {"conditioning": {"kind": KIND, "instructions": instructions}} if instructions is not None else {}
     model = export_onnx(module, algorithm.problem.obs_dim, directory / "model.onnx")
     manifest = write_manifest(directory, algo="dagger", protocol=resolved.id, dataset=None, steps=step,
                               seed=opts.seed, obs_dim=algorithm.problem.obs_dim,
                               action_dim=algorithm.problem.action_dim, chunk=1,
                               action_low=algorithm.problem.action_low, action_high=algorithm.problem.action_high,
                               config=run["config"], extra={"expert": expert_agent.spec, "last_eval": last_eval,
-                                                           "aggregate_size": len(observations)})
+                                                           "aggregate_size": len(observations), **conditioning})
     plot_curves(directory / "train.csv", directory / "eval.csv", directory / "curve.png",
                 f"DAgger on {resolved.id} (seed {opts.seed})")
     (directory / "run.json").write_text(json.dumps(run, indent=2, sort_keys=True) + "\n", encoding="utf-8")

@@ -46,6 +46,10 @@ class TrainOptions:
     evaluate_at_end: bool = True
     options: dict[str, Any] = field(default_factory=dict)
     """algorithm config overrides, e.g. {"alpha": 2.5}"""
+    snapshot_every: int = 0
+    """online trainers: also export the policy every K env steps to OUT/snapshots/step_K (0: never)"""
+    record_rollouts: bool = False
+    """online trainers: write every training transition to OUT/rollouts.hdf5 (D4RL medium-replay)"""
     stop_at: int | None = None
     """stop after this step (checkpointed, not exported): train in pieces; the same call resumes"""
 

@@ -31,7 +31,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from vla_bench.agents.loaders import file_sha256
 from vla_bench.agents.trainers.common import (
     CsvLog,
     config_from_dict,
@@ -43,6 +42,7 @@ from vla_bench.agents.trainers.common import (
 )
 from vla_bench.agents.trainers.export import TorchPolicy, export_onnx, write_manifest
 from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.agents.trainers.recording import TransitionRecorder, write_recorded
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 
@@ -240,7 +240,16 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     (directory / "run.json").write_text(json.dumps({**run, "steps": opts.steps}, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
     seed_everything(opts.seed)
-    venv: Any = VecMonitor(DummyVecEnv([lambda: make_env(resolved)]))
+    recorders: list[TransitionRecorder] = []
+
+    def build_env() -> Any:
+        env = make_env(resolved)
+        if opts.record_rollouts:
+            recorders.append(TransitionRecorder(env))
+            return recorders[-1]
+        return env
+
+    venv: Any = VecMonitor(DummyVecEnv([build_env]))
     normalize_reward = bool(getattr(config, "normalize_reward", False))
     if config.normalize_obs or normalize_reward:
         venv = VecNormalize(venv, norm_obs=config.normalize_obs, norm_reward=normalize_reward, gamma=config.gamma)
@@ -257,6 +266,18 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     eval_log = CsvLog(directory / "eval.csv", resume_step=start if saved else None)
     last_eval: dict[str, Any] | None = None
     history: list[dict[str, float]] = []
+
+    def export(target: Path) -> tuple[Path, Path]:
+        target.mkdir(parents=True, exist_ok=True)
+        obs_dim = int(model.observation_space.shape[0])
+        onnx_path = export_onnx(_exported_module(algo, model, venv), obs_dim, target / "model.onnx")
+        space = model.action_space
+        manifest = write_manifest(target, algo=algo, protocol=resolved.id, dataset=None,
+                                  steps=int(model.num_timesteps), seed=opts.seed, obs_dim=obs_dim,
+                                  action_dim=int(space.shape[0]), chunk=1, action_low=space.low.tolist(),
+                                  action_high=space.high.tolist(), config=run["config"],
+                                  extra={"library": "stable-baselines3", "last_eval": last_eval})
+        return onnx_path, manifest
 
     def evaluate_now(step: int) -> None:
         nonlocal last_eval
@@ -289,6 +310,8 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
                 history.append(row)
             if opts.eval_every and step % opts.eval_every == 0 and step < opts.steps:
                 evaluate_now(step)
+            if opts.snapshot_every and step % opts.snapshot_every == 0:
+                export(directory / "snapshots" / f"step_{step}")
             if opts.checkpoint_every and step % opts.checkpoint_every == 0:
                 save_online_checkpoint(directory, algo, model, venv, run)
             self.bar.update(self.task, completed=step)
@@ -301,17 +324,10 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     save_online_checkpoint(directory, algo, model, venv, run)
     if opts.evaluate_at_end:
         evaluate_now(int(model.num_timesteps))
-    module = _exported_module(algo, model, venv)
-    obs_dim = int(model.observation_space.shape[0])
-    onnx_path = export_onnx(module, obs_dim, directory / "model.onnx")
-    space = model.action_space
-    manifest = write_manifest(directory, algo=algo, protocol=resolved.id, dataset=None,
-                              steps=int(model.num_timesteps), seed=opts.seed, obs_dim=obs_dim,
-                              action_dim=int(space.shape[0]), chunk=1, action_low=space.low.tolist(),
-                              action_high=space.high.tolist(), config=run["config"],
-                              extra={"library": "stable-baselines3", "last_eval": last_eval,
-                                     "checkpoint_sha256": file_sha256(directory / "checkpoint" /
-                                                                      "weights.safetensors")})
+    onnx_path, manifest = export(directory)
+    if recorders:
+        write_recorded(recorders[0], directory / "rollouts.hdf5",
+                       metadata={"algo": algo, "protocol": resolved.id, "seed": opts.seed, "first_step": start})
     plot_curves(directory / "train.csv", directory / "eval.csv", directory / "curve.png",
                 f"{algo} on {resolved.id} (seed {opts.seed})")
     venv.close()
