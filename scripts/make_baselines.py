@@ -197,11 +197,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", choices=("ppo", "hopper-offline", "metaworld", "random", "table"), action="append",
                         help="run only these parts (repeatable; default: all, in order)")
+    parser.add_argument("--ppo-env", choices=PPO_ENVS, action="append", help="PPO only on these (repeatable)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the offline gradient-step budgets")
     args = parser.parse_args()
     parts = args.only or ["ppo", "hopper-offline", "metaworld", "random", "table"]
     if "ppo" in parts:
-        for env in PPO_ENVS:
+        for env in args.ppo_env or PPO_ENVS:
             ppo(env)
     if "hopper-offline" in parts:
         paths = hopper_datasets()
