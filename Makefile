@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 1
 export MUJOCO_GL ?= egl
 
-.PHONY: setup run test test-slow lint bench clean
+.PHONY: setup run test test-slow lint bench baselines clean
 
 setup: $(STAMP)
 
@@ -35,6 +35,10 @@ lint: setup
 
 bench: setup
 	$(BIN)/python bench/harness_overhead.py
+
+# rebuilds results/agents and the baseline bundles from scratch (hours on 2 cores; resumable)
+baselines: setup
+	$(BIN)/python scripts/make_baselines.py
 
 clean:
 	rm -rf $(VENV) runs .pytest_cache .mypy_cache .ruff_cache

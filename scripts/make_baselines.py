@@ -61,7 +61,7 @@ COLLECT_NOISE = 0.1  # std of Gaussian action noise while collecting (D4RL sampl
 MT10 = "metaworld/mt10@v1"
 RANDOM_PROTOCOLS = (
     "mujoco/hopper@v1", "mujoco/halfcheetah@v1", "mujoco/walker2d@v1", "mujoco/ant@v1", "mujoco/humanoid@v1",
-    "pandapickcube/pick-cube@v1", MT10,
+    "pandapickcube/state@v1", MT10,
 )
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MUJOCO_GL": os.environ.get("MUJOCO_GL", "egl")}
 

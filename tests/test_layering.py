@@ -13,10 +13,11 @@ ALLOWED: dict[str, set[str]] = {
     "datasets": {"spec"},  # offline-RL data on disk: read by trainers, written by `collect`
     "benchmarks": {"spec"},
     "agents": {"spec", "datasets", "harness.api"},  # trainers may call the harness's evaluate API
-    "harness": {"spec", "benchmarks", "agents", "datasets", "threads"},
+    "harness": {"spec", "benchmarks", "agents", "datasets", "threads", "runtimes"},
     "server": {"spec", "web", "harness.scoring", "harness.compare", "harness.registry", "harness.plan",
                "harness.bundle", "threads"},
     "web": {"spec"},
+    "runtimes": {"spec", "benchmarks"},  # benchmark runtimes: the lightweight registry only, never an adapter
 }
 
 

@@ -181,6 +181,7 @@ COMMAND_MODULES = (
     "vla_bench.agents.serving",  # serve-policy
     "vla_bench.harness.collect",  # collect
     "vla_bench.agents.trainers.cli",  # train
+    "vla_bench.runtimes.cli",  # setup, doctor
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)

@@ -88,7 +88,12 @@ def environment_sizes(protocol: Protocol) -> dict[str, tuple[int | None, int]]:
     """``task -> (state size, action size)`` of a protocol's environments, built in this process (for
     checking a dataset against the environment it is meant for: ``read_d4rl(..., expected_obs_dim=...)``)."""
     from vla_bench.harness.registry import resolve_adapter  # noqa: PLC0415
+    from vla_bench.runtimes.resolve import MAIN, resolve  # noqa: PLC0415
 
+    runtime = resolve(protocol.adapter)
+    if runtime.kind != MAIN:  # its simulator stack is not importable here (that is why it has a runtime)
+        raise UserError(f"{protocol.id}: benchmark {protocol.adapter!r} runs in its own runtime "
+                        f"({runtime.kind} {runtime.python}), so its environments cannot be built in this process")
     adapter = resolve_adapter(protocol.adapter)
     sizes: dict[str, tuple[int | None, int]] = {}
     for task in protocol.tasks:

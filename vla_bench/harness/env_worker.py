@@ -1,6 +1,9 @@
 """The env worker process: hosts environment sessions and steps them on the orchestrator's request.
 
-Started as ``python -m vla_bench.harness.env_worker --fd N`` with one end of a socket pair. Messages are
+Started as ``python -m vla_bench.harness.env_worker --fd N`` with one end of a socket pair, possibly in a
+benchmark's own interpreter (``vla_bench.runtimes``). The first message is the orchestrator's hello
+(``identity``, ``protocol``, ``sys_path``); the reply carries the worker's own identity (``handshake.py``)
+and ``ok`` or the reason it cannot serve. Messages are
 msgpack (numpy arrays inline, no pickle). Every request is a batch of items, one per episode slot:
 ``{"slot", "reset": episode}``, ``{"slot", "action": float32[A]}`` or ``{"slot", "end": true}``; the reply
 holds one result per item, in order. An exception inside an environment fails only that item (the
@@ -22,6 +25,7 @@ import numpy as np
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
 from vla_bench.harness.framing import PeerClosed, recv_message, send_message
+from vla_bench.harness.handshake import identity, mismatch
 from vla_bench.spec import EpisodeSpec, Protocol
 from vla_bench.spec.errors import describe_exception
 
@@ -121,6 +125,11 @@ def _open_video(path: Path, fps: float) -> Any:
 
 def serve(sock: socket.socket) -> None:
     hello = recv_message(sock)
+    ours = identity()
+    refused = mismatch(hello.get("identity"), ours)
+    if refused is not None:  # checked before any adapter code runs: its messages may not mean what we think
+        send_message(sock, {"ok": False, "kind": "version_mismatch", "error": refused, "identity": ours})
+        return
     sys.path[:0] = [p for p in hello.get("sys_path", []) if p not in sys.path]
     try:
         from vla_bench.harness.registry import resolve_adapter  # noqa: PLC0415 - after sys.path is set
@@ -129,9 +138,9 @@ def serve(sock: socket.socket) -> None:
         adapter = resolve_adapter(protocol.adapter)
         simulator = adapter.describe()
     except Exception as exc:  # noqa: BLE001 - report why the benchmark cannot start, then exit
-        send_message(sock, {"ok": False, "error": describe_exception(exc)})
+        send_message(sock, {"ok": False, "error": describe_exception(exc), "identity": ours})
         return
-    send_message(sock, {"ok": True, "pid": os.getpid(), "simulator": simulator})
+    send_message(sock, {"ok": True, "pid": os.getpid(), "simulator": simulator, "identity": ours})
     worker = EnvWorker(protocol, adapter)
     try:
         while True:

@@ -8,6 +8,12 @@ Faults stay with their episode: a policy that raises, hangs or returns a bad act
 environment exception fails that item; a worker that crashes or hangs is killed and replaced. When a
 worker dies with several live episodes, the culprit is unknown: each of them is run again alone on a
 worker, and only an episode that also fails alone is recorded as failed.
+
+Workers may run in a benchmark's own interpreter (``config.python``, chosen by ``vla_bench.runtimes``): they
+then get this process's vla_bench package through PYTHONPATH and only the ``sys.path`` entries that are not
+this environment's own packages. A worker that cannot start or runs other vla_bench code (the handshake,
+``handshake.py``) fails the episodes it would have run, naming why; the run goes on with the workers that did
+start, and stops with that reason when none did.
 """
 
 from __future__ import annotations
@@ -35,9 +41,18 @@ from numpy.typing import NDArray
 
 from vla_bench.agents.policy import LoadedAgent, Policy
 from vla_bench.harness.framing import recv_message, send_message
+from vla_bench.harness.handshake import identity, mismatch
 from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, TimedCaller, compute_actions
 from vla_bench.harness.trajectory import Trajectory, TrajectorySink, action_noise_rng
-from vla_bench.spec import EpisodeRecord, EpisodeSpec, Observation, Protocol, TaskSpec
+from vla_bench.spec import (
+    CHAIN_INDEX_KEY,
+    SUBTASKS_COMPLETED_KEY,
+    EpisodeRecord,
+    EpisodeSpec,
+    Observation,
+    Protocol,
+    TaskSpec,
+)
 from vla_bench.spec.errors import UserError, describe_exception
 
 
@@ -53,6 +68,12 @@ class ExecutorConfig:
     trajectory_sink: TrajectorySink | None = None  # receives each episode's per-step data (dataset collection)
     action_noise: float = 0.0  # std of Gaussian noise added to actions before clipping (dataset collection)
     python: str = sys.executable  # interpreter of the env workers
+    isolated: bool = False  # `python` is another environment (a benchmark runtime): see the module docstring
+    worker_env: dict[str, str] = field(default_factory=dict)  # extra environment variables of the workers
+
+
+class WorkerStartError(UserError):
+    """An env worker that did not start, or runs vla_bench code this orchestrator cannot talk to."""
 
 
 @dataclass
@@ -78,6 +99,8 @@ class _Episode:
     policy_seconds: float = 0.0
     started: float = field(default_factory=time.perf_counter)
     recording: bool = False
+    chain_index: int | None = None  # chain protocols: reported by the session in its step info
+    subtasks_completed: int | None = None
     trajectory: Trajectory | None = None
     noise: np.random.Generator | None = None
 
@@ -114,6 +137,8 @@ class _Worker:
     in_flight: deque[_Lane] = field(default_factory=deque)
     busy_since: float = 0.0
     exclusive: bool = False  # hosting a retried episode alone
+    pid: int | None = None  # the worker process's id, as it reported it in the handshake
+    identity: dict[str, Any] = field(default_factory=dict)  # what the hello told the worker about us
 
     def live(self) -> int:
         return sum(len(lane.episodes) for lane in self.lanes)
@@ -149,9 +174,18 @@ class LocalExecutor:
             return
         try:
             count = max(1, min(self.config.workers, len(self._queue)))
-            self._workers = [self._start_worker(i) for i in range(count)]
-            for worker in self._workers:
-                self._handshake(worker)
+            launched = [self._start_worker(i) for i in range(count)]
+            fault: WorkerStartError | None = None
+            for worker in launched:
+                try:
+                    self._handshake(worker)
+                    self._workers.append(worker)
+                except WorkerStartError as exc:
+                    fault = exc
+                    self._stop_worker(worker, graceful=False)
+            if not self._workers:
+                assert fault is not None
+                self._fail_remaining(fault)
             for worker in self._workers:
                 for lane in worker.lanes:
                     self._advance(lane)
@@ -187,6 +221,12 @@ class LocalExecutor:
         stderr = open(Path(self._stderr_dir.name) / f"worker-{index}-{time.monotonic_ns()}.log", "w+b")  # noqa: SIM115
         env = dict(os.environ)
         env.setdefault("OMP_NUM_THREADS", "1")
+        env.update(self.config.worker_env)
+        if self.config.isolated:
+            # our vla_bench, and nothing else of this environment: the runtime's own packages must win
+            env["PYTHONPATH"] = os.pathsep.join(p for p in (self._package_path(), self.config.worker_env.get(
+                "PYTHONPATH", "")) if p)
+            env.setdefault("PYTHONSAFEPATH", "1")  # `-m` would put the cwd (maybe another checkout) first; 3.11+
         # Mesa's software renderer (llvmpipe) starts a thread per core in every process: with several workers
         # they fight over the cores, so each worker gets its share of them (measured: 1.35x -> see bench/)
         env.setdefault("LP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // max(1, self.config.workers))))
@@ -205,21 +245,58 @@ class LocalExecutor:
         ids = list(range(base, base + n))
         halves = [ids[: (n + 1) // 2], ids[(n + 1) // 2:]] if n > 1 else [ids]
         worker.lanes = [_Lane(worker=worker, slot_ids=half) for half in halves if half]
-        send_message(parent, {"op": "init", "protocol": self.protocol.canonical_json(), "sys_path": sys.path})
+        worker.identity = identity()
+        with contextlib.suppress(OSError):  # a worker that died at start: the handshake reports it
+            send_message(parent, {"op": "init", "identity": worker.identity, "protocol": self.protocol.canonical_json(),
+                                  "sys_path": self._worker_sys_path()})
         return worker
+
+    def _package_path(self) -> str:
+        """A directory holding only a link to this process's vla_bench package (for isolated workers)."""
+        folder = Path(self._stderr_dir.name) / "pythonpath"
+        link = folder / "vla_bench"
+        if not link.exists():
+            folder.mkdir(exist_ok=True)
+            link.symlink_to(Path(__file__).resolve().parents[1], target_is_directory=True)
+        return str(folder)
+
+    def _worker_sys_path(self) -> list[str]:
+        if not self.config.isolated:
+            return sys.path
+        # drop this environment's stdlib and site-packages: a runtime pins other versions of those packages
+        own = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+        return [p for p in sys.path if not any(Path(p or ".").resolve().is_relative_to(o) for o in own)]
 
     def _handshake(self, worker: _Worker) -> None:
         worker.sock.settimeout(self.config.env_timeout)  # also bounds reading the rest of a started frame
         try:
             reply = recv_message(worker.sock)
         except (OSError, ConnectionError) as exc:
-            raise UserError(f"env worker for {self.protocol.id} did not start: {exc}. "
-                            f"Its output: {self._stderr_tail(worker)}") from exc
+            raise WorkerStartError(f"env worker for {self.protocol.id} did not start ({self.config.python}): "
+                                   f"{exc}. Its output: {self._stderr_tail(worker)}") from exc
+        if not isinstance(reply, dict):
+            raise WorkerStartError(f"env worker for {self.protocol.id} answered the hello with {type(reply).__name__}")
         if not reply.get("ok"):
-            raise UserError(f"cannot start benchmark {self.protocol.adapter!r} for {self.protocol.id}: "
-                            f"{reply.get('error')}")
-        self.simulator = reply.get("simulator", {})
+            if reply.get("kind") == "version_mismatch":
+                raise WorkerStartError(str(reply.get("error")))
+            raise WorkerStartError(f"cannot start benchmark {self.protocol.adapter!r} for {self.protocol.id} "
+                                   f"(env worker python: {self.config.python}): {reply.get('error')}")
+        problem = mismatch(worker.identity, reply.get("identity"))
+        if problem is not None:
+            raise WorkerStartError(problem)
+        theirs = reply["identity"]
+        self.simulator = {**reply.get("simulator", {}), "env_worker": {
+            "python": theirs.get("python"), "python_version": theirs.get("python_version"),
+            "vla_bench": theirs.get("vla_bench")}}
+        worker.pid = reply.get("pid")
         self._selector.register(worker.sock, selectors.EVENT_READ, worker)
+
+    def _fail_remaining(self, fault: WorkerStartError) -> None:
+        """No env worker can run: every episode not run yet fails with the reason, then the run stops."""
+        while self._queue or self._retries:
+            episode = (self._queue or self._retries).popleft()
+            self._sink(_error_record(episode.spec, "env_error", str(fault), self.protocol.has_success))
+        raise WorkerStartError(f"{fault} (every episode not run yet was recorded as failed with this reason)")
 
     def _stop_worker(self, worker: _Worker, *, graceful: bool) -> None:
         with contextlib.suppress(KeyError, ValueError):
@@ -304,10 +381,17 @@ class LocalExecutor:
                 self._retries.append(_Episode(episode.spec, attempt=episode.attempt + 1))
         self._stop_worker(worker, graceful=False)
         replacement = self._start_worker(worker.index)
-        self._handshake(replacement)
-        self._workers[self._workers.index(worker)] = replacement
-        for lane in replacement.lanes:
-            self._advance(lane)
+        try:
+            self._handshake(replacement)
+        except WorkerStartError as exc:
+            self._stop_worker(replacement, graceful=False)
+            self._workers.remove(worker)  # the run goes on with the others, if any
+            if not self._workers:
+                self._fail_remaining(exc)
+        else:
+            self._workers[self._workers.index(worker)] = replacement
+            for lane in replacement.lanes:
+                self._advance(lane)
         for other in self._workers:  # a retry may be waiting for any idle worker
             if not other.in_flight:
                 for lane in other.lanes:
@@ -377,6 +461,10 @@ class LocalExecutor:
             episode.success, episode.success_step = True, episode.length
         episode.terminated, episode.truncated = bool(result["terminated"]), bool(result["truncated"])
         episode.observation = result["observation"]
+        info = result.get("info") or {}
+        if SUBTASKS_COMPLETED_KEY in info:  # a chain session's progress: the last value reported counts
+            episode.subtasks_completed = int(info[SUBTASKS_COMPLETED_KEY])
+            episode.chain_index = int(info[CHAIN_INDEX_KEY])
         if episode.trajectory is not None:
             episode.trajectory.rewards.append(float(result["reward"]))
             episode.trajectory.terminals.append(episode.terminated)
@@ -417,6 +505,8 @@ class LocalExecutor:
                 "env_s": round(episode.env_seconds, 6),
                 "policy_s": round(episode.policy_seconds, 6),
             },
+            chain_index=episode.chain_index,
+            subtasks_completed=episode.subtasks_completed,
         )
         self._sink(record)
         if episode.trajectory is not None and self.config.trajectory_sink is not None:
@@ -516,6 +606,14 @@ class LocalExecutor:
         if episode.trajectory is not None:
             episode.trajectory.actions.append(clipped)
         return clipped
+
+
+def _error_record(spec: EpisodeSpec, kind: str, reason: str, has_success: bool) -> EpisodeRecord:
+    """The record of an episode that never ran (no env worker could host it)."""
+    return EpisodeRecord(task=spec.task, episode_index=spec.episode_index, seed=spec.seed, init_index=spec.init_index,
+                         total_return=0.0, length=0, success=False if has_success else None, success_step=None,
+                         terminated=False, truncated=False, error=reason, error_kind=kind, clipped_steps=0,
+                         action_smoothness=None, timings={"wall_s": 0.0, "env_s": 0.0, "policy_s": 0.0})
 
 
 def _spec_json(spec: EpisodeSpec) -> dict[str, Any]:

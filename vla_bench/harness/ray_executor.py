@@ -55,7 +55,8 @@ class EnvWorkerHost:
         self._log: Path | None = None
         self._logs: list[Path] = []
 
-    def start(self, host: str, port: int, token: str, index: int, python: str) -> int:
+    def start(self, host: str, port: int, token: str, index: int, python: str,
+              extra_env: dict[str, str] | None = None) -> int:
         self.kill()
         sock = socket.create_connection((host, port), timeout=60)
         try:
@@ -66,6 +67,7 @@ class EnvWorkerHost:
             self._logs.append(self._log)
             env = dict(os.environ)
             env.setdefault("OMP_NUM_THREADS", "1")
+            env.update(extra_env or {})  # the benchmark runtime's settings (its interpreter must hold vla_bench)
             with os.fdopen(handle, "wb") as log:
                 self._process = subprocess.Popen(
                     [python, "-m", "vla_bench.harness.env_worker", "--fd", str(sock.fileno())],
@@ -275,7 +277,8 @@ class RayExecutor(LocalExecutor):
             raise RuntimeError("RayExecutor.run() sets up the listener before workers start")
         actor = self._actor(index)
         port = int(self._listener.getsockname()[1])
-        started = actor.start.remote(self._advertised, port, self._token, index, self.config.python)
+        started = actor.start.remote(self._advertised, port, self._token, index, self.config.python,
+                                     self.config.worker_env)
         sock = self._accept(index, started)
         handle = _ActorProcess(actor, index)
         self._handles[index] = handle

@@ -8,7 +8,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-METRIC_LABELS = {"normalized_score": "normalized score", "success_rate": "success rate", "mean_return": "return"}
+METRIC_LABELS = {"normalized_score": "normalized score", "success_rate": "success rate", "mean_return": "return",
+                 "average_length": "average length"}
 
 
 def _fmt(value: float | None, percent: bool = False) -> str:
@@ -31,6 +32,9 @@ def _rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
     header = ["task", "n", "return (95% CI)"]
     header += ["normalized (95% CI)"] if has_norm else []
     header += ["success (Wilson 95%)", "steps to success"] if has_success else []
+    chain_length = max((t["chain"]["length"] for t in scores["tasks"].values() if t.get("chain")), default=0)
+    header += [f">={i} in a row" for i in range(1, chain_length + 1)]
+    header += ["avg length (95% CI)"] if chain_length else []
     header += ["smoothness", "clipped steps", "errors"]
     rows = []
     for name, task in scores["tasks"].items():
@@ -38,6 +42,9 @@ def _rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
         row += [_estimate(task["normalized_score"])] if has_norm else []
         if has_success:
             row += [_estimate(task["success_rate"], percent=True), _fmt(task["completion_steps"])]
+        if chain_length:
+            rates = [_fmt(rate["mean"], percent=True) for rate in task["chain"]["success_rates"]]
+            row += rates + ["–"] * (chain_length - len(rates)) + [_estimate(task["chain"]["average_length"])]
         row += [_fmt(task["action_smoothness"]), str(task["clipped_steps"]),
                 ", ".join(f"{k}: {v}" for k, v in task["errors"].items()) or "0"]
         rows.append(row)

@@ -29,6 +29,7 @@ from vla_bench.harness.bundle import (
 from vla_bench.harness.executors import ExecutorConfig, make_executor
 from vla_bench.harness.plan import limited_plan, shard_plan
 from vla_bench.harness.trajectory import TrajectorySink
+from vla_bench.runtimes.resolve import require as require_runtime
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 
@@ -114,6 +115,9 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         raise UserError("--workers and --envs-per-worker must be at least 1")
     if agent.shared and not is_batched(agent.factory()):
         workers, envs_per_worker = 1, 1  # one stateful policy object can only play one episode at a time
+    # the benchmark's runtime: its env workers may run in another interpreter; a missing one stops here, before
+    # anything is written (this process never imports the adapter: only the workers do)
+    runtime = require_runtime(protocol.adapter)
 
     created_at = now_iso()
     records: list[EpisodeRecord] = []
@@ -136,7 +140,9 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
                 "limit_episodes": options.limit_episodes, "policy_timeout_s": options.policy_timeout,
                 "env_timeout_s": options.env_timeout, "action_noise": options.action_noise,
                 "shard": list(options.shard) if options.shard else None}
+    run_info["runtime"] = {"kind": runtime.kind, "python": runtime.python}
     config = ExecutorConfig(
+        python=runtime.python, isolated=runtime.isolated, worker_env=runtime.worker_env(),
         workers=workers, envs_per_worker=envs_per_worker, policy_timeout=options.policy_timeout,
         env_timeout=options.env_timeout, schedule_seed=options.schedule_seed,
         trajectory_sink=options.trajectory_sink, action_noise=options.action_noise,

@@ -7,6 +7,11 @@ Aggregate over tasks: mean and IQM of the primary metric with stratified-bootstr
 does (resample episodes within each task); ``scipy.stats.bootstrap`` with one sample per task gives the
 same intervals ~150x faster (PLATFORM.md). The bootstrap RNG is fixed, so a score recomputed from the same
 episodes is the same number.
+
+Chain protocols (CALVIN's LH-MTLC, REFERENCE.md 5.1) add per task the success rate for at least i
+consecutive completed subtasks, i = 1..K, each with a Wilson interval, and the average length (mean number
+of completed subtasks, 0..K, with a Student-t interval), which is their primary metric; as in CALVIN's
+``count_success``/``print_and_save``, the average length equals the sum of the K rates.
 """
 
 from __future__ import annotations
@@ -65,12 +70,34 @@ def episode_score(protocol: Protocol, record: EpisodeRecord) -> float:
     0 success, and for returns the return it had reached when it failed."""
     if protocol.primary_metric == "success_rate":
         return 1.0 if record.success and not record.error else 0.0
+    if protocol.primary_metric == "average_length":
+        return float(completed_subtasks(record))
     value = record.total_return if math.isfinite(record.total_return) else 0.0
     if protocol.primary_metric == "normalized_score":
         normalized = normalize(protocol.task(record.task), value)
         assert normalized is not None  # Protocol validation guarantees constants for this metric
         return normalized
     return value
+
+
+def completed_subtasks(record: EpisodeRecord) -> int:
+    """Subtasks a chain episode completed; one that failed before its first step completed none."""
+    return record.subtasks_completed or 0
+
+
+def chain_scores(length: int, records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+    """Success rate for >= i consecutive subtasks (i = 1..length) and the average length."""
+    completed = [completed_subtasks(r) for r in records]
+    if any(c > length for c in completed):
+        raise ValueError(f"an episode record claims more than the chain length of {length} completed subtasks")
+    n = len(records)
+    rates = []
+    for i in range(1, length + 1):
+        wins = sum(1 for c in completed if c >= i)
+        low, high = wilson_interval(wins, n)
+        rates.append({"mean": wins / n if n else None, "ci95": [_finite(low), _finite(high)], "successes": wins})
+    return {"length": length, "success_rates": rates,
+            "average_length": _estimate(*mean_interval([float(c) for c in completed]))}
 
 
 def _estimate(mean: float, low: float, high: float) -> dict[str, Any]:
@@ -97,6 +124,9 @@ def task_scores(protocol: Protocol, task: TaskDef, records: Sequence[EpisodeReco
         "action_smoothness": None,
         "clipped_steps": sum(r.clipped_steps for r in records),
     }
+    if protocol.chain is not None:
+        result["chain"] = chain_scores(protocol.chain.length, records)
+        result["average_length"] = result["chain"]["average_length"]
     if task.normalization is not None:
         lo_n, hi_n = normalize(task, low), normalize(task, high)
         mean_n = normalize(task, mean)

@@ -58,6 +58,12 @@ class TaskSpec:
         return asdict(self)
 
 
+# Info key through which a chain session reports, at every step, how many subtasks of its chain are done so
+# far; the executor copies the last value into the record (benchmarks/chain.py).
+SUBTASKS_COMPLETED_KEY = "subtasks_completed"
+CHAIN_INDEX_KEY = "chain_index"
+_CHAIN_FIELDS = ("chain_index", "subtasks_completed")
+
 ERROR_KINDS = ("policy_error", "policy_timeout", "invalid_action", "env_error", "env_crash", "env_timeout")
 
 
@@ -80,6 +86,10 @@ class EpisodeRecord:
     clipped_steps: int = 0
     action_smoothness: float | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    # Chain protocols only (absent from the JSON line otherwise): which chain ran, and how many of its
+    # subtasks were completed in a row before the first failure (errors keep what was completed before them).
+    chain_index: int | None = None
+    subtasks_completed: int | None = None
 
     @property
     def key(self) -> tuple[str, int]:
@@ -87,6 +97,9 @@ class EpisodeRecord:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        for name in _CHAIN_FIELDS:
+            if data[name] is None:
+                del data[name]
         for name in ("total_return", "action_smoothness"):
             value = data[name]
             if value is not None and not math.isfinite(value):

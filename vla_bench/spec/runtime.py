@@ -21,8 +21,8 @@ class RuntimeSpec:
     """the runtime's name, usually the benchmark's (``libero``)"""
     requirements: tuple[str, ...]
     """pip requirement strings, pinned (``robosuite==1.4.0``); the interpreter must satisfy all of them"""
-    python: str = ">=3.9"
-    """PEP 440 specifier the interpreter's version must satisfy"""
+    python: str = ">=3.11"
+    """PEP 440 specifier the interpreter's version must satisfy (the env worker itself needs >= 3.11)"""
     imports: tuple[str, ...] = ()
     """modules that must import in the runtime (checked by ``vla-bench doctor``)"""
     env: Mapping[str, str] = field(default_factory=dict)

@@ -139,7 +139,6 @@ def test_sac_return_goes_up(tmp_path: Path) -> None:
 def test_dagger_task_one_hot_conditions_on_the_instruction_and_round_trips(tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
     from vla_bench.agents.trainers.dagger import train_dagger
-
     from vla_bench.spec import Protocol
 
     data = fake_protocol(episodes=2).model_dump(mode="json")
