@@ -94,7 +94,8 @@ def test_ray_env_faults_crashes_and_hangs_match_the_local_executor(ray_address: 
         {"name": "c", "env_id": "fake", "env_kwargs": {"fault": "hang", "fault_episode": 0, "fault_step": 2}},
     ]
     protocol = fake_protocol(tasks=tasks, episodes=2)
-    options = {"envs_per_worker": 1, "env_timeout": 3.0}  # one episode per worker: a hang fails only itself
+    # one episode per worker: a hang fails only itself; 8 s, not less: a loaded CI machine must not look hung
+    options = {"envs_per_worker": 1, "env_timeout": 8.0}
     local = _records(protocol, LinearPolicy, "local", **options)
     on_ray = _records(protocol, LinearPolicy, "ray", **options)
     assert on_ray == local

@@ -62,6 +62,9 @@ class ExecutorConfig:
     envs_per_worker: int = 8
     policy_timeout: float | None = 60.0  # seconds per policy call (one step of every episode in a batch)
     env_timeout: float = 300.0  # seconds a worker may take for one request (a reset may build a scene)
+    # seconds a worker may take to start and answer the hello (imports, adapter); at least env_timeout. Separate
+    # because a short env_timeout (hang detection) must not fail a worker whose imports are slow on a busy machine
+    start_timeout: float = 120.0
     record: frozenset[tuple[str, int]] = frozenset()  # episode keys to record as video
     video_dir: Path | None = None
     schedule_seed: int | None = None  # shuffle the order episodes are started in (tests of plan invariance)
@@ -268,7 +271,7 @@ class LocalExecutor:
         return [p for p in sys.path if not any(Path(p or ".").resolve().is_relative_to(o) for o in own)]
 
     def _handshake(self, worker: _Worker) -> None:
-        worker.sock.settimeout(self.config.env_timeout)  # also bounds reading the rest of a started frame
+        worker.sock.settimeout(max(self.config.start_timeout, self.config.env_timeout))
         try:
             reply = recv_message(worker.sock)
         except (OSError, ConnectionError) as exc:
@@ -289,6 +292,7 @@ class LocalExecutor:
             "python": theirs.get("python"), "python_version": theirs.get("python_version"),
             "vla_bench": theirs.get("vla_bench")}}
         worker.pid = reply.get("pid")
+        worker.sock.settimeout(self.config.env_timeout)  # bounds reading the rest of a started frame
         self._selector.register(worker.sock, selectors.EVENT_READ, worker)
 
     def _fail_remaining(self, fault: WorkerStartError) -> None:

@@ -61,3 +61,20 @@ def test_results_bundles_become_baselines_on_first_start_only(
         assert table_counts(again.state.db)["submissions"] == 1
     finally:
         again.state.db.dispose()
+
+
+REPOSITORY_RESULTS = Path(__file__).resolve().parents[3] / "results"
+
+
+@pytest.mark.parametrize("directory", bundle_dirs(REPOSITORY_RESULTS), ids=lambda p: p.name)
+def test_every_committed_results_bundle_is_accepted_and_its_agent_loads(directory: Path) -> None:
+    from vla_bench.agents.loaders import load_agent
+    from vla_bench.server.bundle_io import read_bundle_document
+    from vla_bench.server.validation import validate_bundle
+
+    document = read_bundle_document(directory)
+    validate_bundle(document, rel_tol=Settings().score_rel_tol, allow_deprecated=True)
+    agent = document["summary"]["agent"]
+    loaded = load_agent(agent["spec"])  # a bundled baseline loads without the trainer's code
+    if agent.get("sha256"):
+        assert loaded.sha256 == agent["sha256"], "the committed model is not the one that produced the bundle"
