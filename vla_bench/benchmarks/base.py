@@ -71,3 +71,14 @@ def info_flag_success(rule: SuccessRule, info: dict[str, Any]) -> bool:
         return False
     value = info.get(rule.key, False)
     return bool(float(value) >= 1.0) if isinstance(value, (int, float, np.number)) else bool(value)
+
+
+def exact_env_kwargs(benchmark: str, task: TaskDef, expected: frozenset[str]) -> dict[str, Any]:
+    """The task's ``env_kwargs`` when they hold exactly ``expected`` (every option is written out in the
+    protocol, so its hash covers it); raises ValueError naming what is missing or unknown."""
+    options = dict(task.env_kwargs)
+    missing, unknown = expected - set(options), set(options) - expected
+    if missing or unknown:
+        raise ValueError(f"{benchmark} task {task.name!r}: env_kwargs must hold exactly {sorted(expected)}; "
+                         f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+    return options

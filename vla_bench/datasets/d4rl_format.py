@@ -259,6 +259,20 @@ def _checked_arrays(arrays: dict[str, Any], source: str) -> dict[str, NDArray[An
 
 
 # --------------------------------------------------------------------------------------------------- files
+def open_hdf5(path: str | os.PathLike[str]) -> tuple[Any, str]:
+    """An HDF5 file open for reading and its name for messages; :class:`DatasetError` if it cannot be."""
+    import h5py  # noqa: PLC0415 - only when a file is read
+
+    file = Path(path).expanduser()
+    source = str(file)
+    if not file.is_file():
+        raise DatasetError(f"{source}: no such file")
+    try:
+        return h5py.File(file, "r"), source
+    except OSError as exc:
+        raise DatasetError(f"{source}: not a readable HDF5 file ({exc})") from exc
+
+
 def read_d4rl(path: str | os.PathLike[str], *, expected_obs_dim: int | None = None,
               expected_action_dim: int | None = None, expected_for: str | None = None) -> OfflineDataset:
     """Read and validate a D4RL-format HDF5 file (D4RL's own files, or those :func:`write_d4rl` writes).
@@ -268,14 +282,7 @@ def read_d4rl(path: str | os.PathLike[str], *, expected_obs_dim: int | None = No
     """
     import h5py  # noqa: PLC0415 - only when a file is read
 
-    file = Path(path).expanduser()
-    source = str(file)
-    if not file.is_file():
-        raise DatasetError(f"{source}: no such file")
-    try:
-        handle = h5py.File(file, "r")
-    except OSError as exc:
-        raise DatasetError(f"{source}: not a readable HDF5 file ({exc})") from exc
+    handle, source = open_hdf5(path)
     with handle:
         arrays: dict[str, Any] = {}
         for key in (*REQUIRED_KEYS, *OPTIONAL_KEYS):

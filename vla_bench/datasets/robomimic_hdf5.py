@@ -21,13 +21,12 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.datasets.d4rl_format import DatasetError, OfflineDataset
+from vla_bench.datasets.d4rl_format import DatasetError, OfflineDataset, open_hdf5
 
 ROBOT_KEYS = ("eef_pos", "eef_quat", "gripper_qpos")  # per robot, robomimic's paper configs
 OBJECT_KEY = "object"
@@ -144,14 +143,7 @@ def read_robomimic(path: str | os.PathLike[str], *, filter_key: str | None = Non
     """
     import h5py  # noqa: PLC0415 - only when a file is read
 
-    file = Path(path).expanduser()
-    source = str(file)
-    if not file.is_file():
-        raise DatasetError(f"{source}: no such file")
-    try:
-        handle = h5py.File(file, "r")
-    except OSError as exc:
-        raise DatasetError(f"{source}: not a readable HDF5 file ({exc})") from exc
+    handle, source = open_hdf5(path)
     with handle:
         data = handle.get("data")
         if not isinstance(data, h5py.Group):

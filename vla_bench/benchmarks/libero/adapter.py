@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs
 from vla_bench.benchmarks.libero.runtime import ASSET_PACKAGES
 from vla_bench.benchmarks.libero.suites import (
     ACTION_DIM,
@@ -68,11 +68,7 @@ def parse_env_id(env_id: str) -> tuple[str, str]:
 
 def task_options(task: TaskDef) -> dict[str, Any]:
     """The task's ``env_kwargs``, checked: every option present, none unknown, values of the right form."""
-    options = dict(task.env_kwargs)
-    missing, unknown = TASK_OPTIONS - set(options), set(options) - TASK_OPTIONS
-    if missing or unknown:
-        raise ValueError(f"libero task {task.name!r}: env_kwargs must hold exactly {sorted(TASK_OPTIONS)}; "
-                         f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+    options = exact_env_kwargs("libero", task, TASK_OPTIONS)
     steps = options["settle_steps"]
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
         raise ValueError(f"settle_steps must be a non-negative integer, not {steps!r}")

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, info_flag_success
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
 
@@ -62,11 +62,7 @@ TASK_OPTIONS = frozenset({"reward_function_version", "goal_benchmark", "goal_spl
 
 def task_options(task: TaskDef) -> dict[str, Any]:
     """The task's ``env_kwargs``, checked: every option present, no unknown ones, values of the right form."""
-    options = dict(task.env_kwargs)
-    missing, unknown = TASK_OPTIONS - set(options), set(options) - TASK_OPTIONS
-    if missing or unknown:
-        raise ValueError(f"metaworld task {task.name!r}: env_kwargs must hold exactly {sorted(TASK_OPTIONS)}; "
-                         f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+    options = exact_env_kwargs("metaworld", task, TASK_OPTIONS)
     if options["reward_function_version"] not in ("v1", "v2"):
         raise ValueError(f"reward_function_version must be 'v1' or 'v2', not {options['reward_function_version']!r}")
     source = (options["goal_benchmark"], options["goal_split"])

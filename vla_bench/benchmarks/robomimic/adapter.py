@@ -48,7 +48,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, info_flag_success
 from vla_bench.benchmarks.rendering import ensure_headless_gl
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
 
@@ -69,11 +69,7 @@ ROBOSUITE_LOGGER = "robosuite_logs"
 
 def task_options(task: TaskDef) -> tuple[tuple[str, ...], dict[str, Any]]:
     """The task's state keys and robosuite keywords, checked; raises ValueError naming what is wrong."""
-    options = dict(task.env_kwargs)
-    missing, unknown = TASK_OPTIONS - set(options), set(options) - TASK_OPTIONS
-    if missing or unknown:
-        raise ValueError(f"robomimic task {task.name!r}: env_kwargs must hold exactly {sorted(TASK_OPTIONS)}; "
-                         f"missing {sorted(missing)}, unknown {sorted(unknown)}")
+    options = exact_env_kwargs("robomimic", task, TASK_OPTIONS)
     keys = options["state_keys"]
     if not isinstance(keys, (list, tuple)) or not all(isinstance(k, str) and k for k in keys):
         raise ValueError(f"robomimic task {task.name!r}: state_keys must be a list of observation key names, "
