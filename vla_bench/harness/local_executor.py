@@ -22,6 +22,7 @@ import contextlib
 import math
 import os
 import random
+import select
 import selectors
 import signal
 import socket
@@ -73,6 +74,13 @@ class ExecutorConfig:
     python: str = sys.executable  # interpreter of the env workers
     isolated: bool = False  # `python` is another environment (a benchmark runtime): see the module docstring
     worker_env: dict[str, str] = field(default_factory=dict)  # extra environment variables of the workers
+
+
+def _readable(sock: socket.socket) -> bool:
+    try:
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):  # closed: the next read reports the crash
+        return True
 
 
 class WorkerStartError(UserError):
@@ -352,7 +360,10 @@ class LocalExecutor:
                     self._advance(other)  # an idle lane may have work now (a freed worker, a retry)
             now = time.perf_counter()
             for worker in list(self._workers):
-                if worker.in_flight and now - worker.busy_since > self.config.env_timeout:
+                # a reply that arrived while this loop was busy elsewhere (policy calls, restarting another
+                # worker) is read on the next pass: only a worker that has not answered is hung
+                if (worker.in_flight and now - worker.busy_since > self.config.env_timeout
+                        and not _readable(worker.sock)):
                     self._replace_worker(
                         worker, "env_timeout",
                         f"env worker did not answer within {self.config.env_timeout:g} s (hung); it was killed",
