@@ -58,13 +58,32 @@ def rows(results: Path, times: dict[str, float]) -> list[list[str]]:
     return found
 
 
+def per_task(results: Path, protocol: str, reference: str) -> str:
+    """Success per task of every bundle under ``protocol``, next to the ``reference`` bundle's on the same
+    tasks (MT10's goals are MT50's, so the scripted expert's MT50 run is the reference for MT10)."""
+    columns: dict[str, dict[str, float]] = {}
+    for summary_path in sorted(results.glob("*/summary.json")):
+        summary = json.loads(summary_path.read_text())
+        if summary["protocol"]["id"] == protocol or summary_path.parent.name == reference:
+            label = summary["agent"]["name"] + (f" ({summary['protocol']['id']})" if summary_path.parent.name ==
+                                                reference else "")
+            columns[label] = {t: v["success_rate"]["mean"] for t, v in summary["scores"]["tasks"].items()}
+    tasks = next((list(c) for label, c in columns.items() if "(" not in label), [])
+    lines = ["| task | " + " | ".join(columns) + " |", "|" + "---|" * (len(columns) + 1)]
+    for task in tasks:
+        cells = [f"{100 * c[task]:.0f}%" if task in c else "-" for c in columns.values()]
+        lines.append(f"| {task} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def render(results: Path, times_path: Path) -> str:
     times = json.loads(times_path.read_text()) if times_path.is_file() else {}
     header = ["protocol", "agent", "metric", "score [95% CI]", "return", "episodes", "training", "training time here",
               "bundle"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join([*row[:-1], f"`results/{row[-1]}`"]) + " |" for row in rows(results, times)]
-    return "\n".join(lines) + "\n"
+    mt10 = per_task(results, "metaworld/mt10@v1", "metaworld-mt50--baseline-metaworld-scripted")
+    return "\n".join(lines) + "\n\nMetaWorld MT10, success per task (50 goals each):\n\n" + mt10
 
 
 def write_table(results: Path, times_path: Path) -> None:
@@ -82,4 +101,4 @@ def write_table(results: Path, times_path: Path) -> None:
 
 
 if __name__ == "__main__":
-    write_table(ROOT / "results", ROOT / "runs" / "baselines" / "times.json")
+    write_table(ROOT / "results", ROOT / "results" / "build_times.json")
