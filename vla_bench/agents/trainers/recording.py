@@ -3,8 +3,8 @@
 D4RL's ``medium-replay`` datasets are "all samples in the replay buffer observed during training until the
 policy reaches the medium level" (Fu et al. 2020, §5; REFERENCE.md §1). :class:`TransitionRecorder` wraps the
 raw environment (below any normalization, so observations, actions and rewards are the environment's own) and
-keeps each step with the trainer's step counter; :func:`write_recorded` writes them, optionally only the
-steps up to a given training step, which is how ``medium-replay`` is cut at the medium snapshot.
+keeps each step in order (row i is training step i + 1); :func:`write_recorded` writes them all. Cutting them
+at the medium snapshot's step is how ``scripts/make_baselines.py`` makes ``medium-replay``.
 """
 
 from __future__ import annotations
@@ -54,17 +54,12 @@ class TransitionRecorder(gym.Wrapper[Any, Any, Any, Any]):
     def __len__(self) -> int:
         return len(self.columns["rewards"])
 
-    def dataset(self, up_to: int | None = None) -> OfflineDataset:
-        """The first ``up_to`` steps (all if None), the last one closed as a timeout if it was mid-episode."""
+    def dataset(self) -> OfflineDataset:
+        """Every recorded step, the last episode closed as a timeout if training ended mid-episode."""
         self._close_open_episode()
-        n = len(self) if up_to is None else min(up_to, len(self))
-        arrays = {k: np.asarray(v[:n]) for k, v in self.columns.items()}
-        if n and not (arrays["terminals"][-1] or arrays["timeouts"][-1]):
-            arrays["timeouts"][-1] = True
-        return OfflineDataset.from_arrays(arrays, source="<recorded>")
+        return OfflineDataset.from_arrays({k: np.asarray(v) for k, v in self.columns.items()}, source="<recorded>")
 
 
-def write_recorded(recorder: TransitionRecorder, path: str | Path, *, metadata: dict[str, Any],
-                   up_to: int | None = None) -> Path:
-    return write_d4rl(path, recorder.dataset(up_to), metadata={**metadata, "kind": "training-rollouts",
+def write_recorded(recorder: TransitionRecorder, path: str | Path, *, metadata: dict[str, Any]) -> Path:
+    return write_d4rl(path, recorder.dataset(), metadata={**metadata, "kind": "training-rollouts",
                                                                "official": False})
