@@ -26,10 +26,13 @@ Options (the URL's query string; all optional):
     execute only the first N actions of each returned chunk before asking again (0: the whole chunk).
 ``timeout=S`` / ``connect_timeout=S``
     seconds to wait for a reply (default 30) / for the server to accept a connection (default 30).
+``max_message_mb=M``
+    the largest reply frame accepted (default 16 MB); a server sending more loses its connection and that
+    episode fails with a clear error, so a hostile server cannot make the evaluation allocate without limit.
 
-Faults: a lost connection, a reply that does not come within ``timeout`` and a server traceback each raise
-:class:`RemotePolicyError`, which ends that episode (``policy_error`` with the reason); the connection is
-dropped and the next call reconnects.
+Faults: a lost connection, a reply that does not come within ``timeout`` or over ``max_message_mb``, and a
+server traceback each raise :class:`RemotePolicyError`, which ends that episode (``policy_error`` with the
+reason); the connection is dropped and the next call reconnects.
 
 Which connections: when the server says its policy is batched (stateless), or is not a vla-bench server (an
 openpi server runs one policy for every connection), the harness gets one shared policy object with
@@ -40,10 +43,8 @@ batch them. Otherwise each episode slot gets its own connection, hence its own p
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
-import socket
 import threading
 import time
 from collections.abc import Sequence
@@ -53,121 +54,31 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import numpy as np
 
+from vla_bench.agents.gateway import (
+    API_KEY_ENV,
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_MAX_REPLY_MB,
+    DEFAULT_TIMEOUT,
+    RemotePolicyError,
+    dial,
+    json_safe,
+    megabytes,
+    size_error,
+    too_big,
+)
+from vla_bench.agents.gateway import describe as _describe
+from vla_bench.agents.gateway import last_line as _last_line
+from vla_bench.agents.keymaps import PRESETS, KeyMap, key_map, parse_key_map
 from vla_bench.agents.policy import Action, LoadedAgent
 from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.wire import WireError, packb, unpackb
 
+__all__ = ["API_KEY_ENV", "CONTROL_KEY", "PRESETS", "PROTOCOL_VERSION", "KeyMap", "RemotePolicy", "RemotePolicyError",
+           "SharedRemotePolicy", "key_map", "load_remote", "parse_key_map", "parse_remote_spec", "probe"]
+
 PROTOCOL_VERSION = 1
 CONTROL_KEY = "__vla_bench__"
-API_KEY_ENV = "VLA_BENCH_POLICY_API_KEY"
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_CONNECT_TIMEOUT = 30.0
-
-
-class RemotePolicyError(RuntimeError):
-    """A remote policy call that failed: connection lost, no reply in time, or a server-side error."""
-
-
-# --------------------------------------------------------------------------------------------- key maps
-@dataclass(frozen=True)
-class KeyMap:
-    """How a standard observation is named on the wire (and back, on the serving side)."""
-
-    name: str
-    fields: tuple[tuple[str, str], ...] = ()  # (source, wire key); empty: the standard observation as is
-    replan: int = 0  # default number of chunk actions executed per call (0: all)
-
-    def to_wire(self, observation: Observation) -> dict[str, Any]:
-        if not self.fields:
-            return dict(observation)
-        images: dict[str, Any] = dict(observation.get("images") or {})
-        message: dict[str, Any] = {}
-        for source, key in self.fields:
-            if source == "images.*":
-                for camera, image in images.items():
-                    message[key.replace("*", camera)] = image
-                continue
-            message[key] = _lookup(observation, images, source, key)
-        return message
-
-    def from_wire(self, message: dict[str, Any]) -> Observation:
-        """The standard observation from a message named by this map (what ``serve-policy --keys`` does)."""
-        if not self.fields:
-            return message  # type: ignore[return-value]
-        observation: dict[str, Any] = {}
-        images: dict[str, Any] = {}
-        for source, key in self.fields:
-            if source == "images.*":
-                prefix, _, suffix = key.partition("*")
-                for wire_key, value in message.items():
-                    if (isinstance(wire_key, str) and wire_key.startswith(prefix) and wire_key.endswith(suffix)
-                            and len(wire_key) > len(prefix) + len(suffix)):
-                        images[wire_key[len(prefix): len(wire_key) - len(suffix)]] = value
-            elif key in message:
-                if source.startswith("images."):
-                    images[source.removeprefix("images.")] = message[key]  # images.<i> comes back named "<i>"
-                else:
-                    observation[source] = message[key]
-        if images:
-            observation["images"] = images
-        return observation  # type: ignore[return-value]
-
-
-def _lookup(observation: Observation, images: dict[str, Any], source: str, key: str) -> Any:
-    if source in ("state", "instruction"):
-        if source not in observation:
-            raise RemotePolicyError(f"the observation has no {source!r} for the wire key {key!r} "
-                                    f"(it has {sorted(observation)}); check the protocol's observation mode")
-        return observation[source]  # type: ignore[literal-required]
-    camera = source.removeprefix("images.")
-    if camera.isdigit():
-        names = list(images)
-        if int(camera) >= len(names):
-            raise RemotePolicyError(f"the observation has {len(names)} camera(s) {names}, none at position "
-                                    f"{camera} for the wire key {key!r}")
-        return images[names[int(camera)]]
-    if camera not in images:
-        raise RemotePolicyError(f"the observation has no camera {camera!r} for the wire key {key!r} "
-                                f"(cameras: {sorted(images)})")
-    return images[camera]
-
-
-PRESETS: dict[str, KeyMap] = {
-    "vla-bench": KeyMap("vla-bench"),
-    "openpi-libero": KeyMap("openpi-libero", (
-        ("images.0", "observation/image"), ("images.1", "observation/wrist_image"),
-        ("state", "observation/state"), ("instruction", "prompt"),
-    ), replan=5),
-    "lerobot": KeyMap("lerobot", (
-        ("state", "observation.state"), ("images.*", "observation.images.*"), ("instruction", "task"),
-    )),
-}
-
-
-def parse_key_map(text: str) -> KeyMap:
-    """A ``map=`` value: ``SRC:DST,SRC:DST``."""
-    fields = []
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        source, sep, key = part.partition(":")
-        valid = source in ("state", "instruction") or (source.startswith("images.") and len(source) > 7)
-        if not sep or not key or not valid:
-            raise UserError(f"bad key mapping {part!r} in map={text!r}: expected SRC:DST with SRC one of state, "
-                            "instruction, images.<camera>, images.<i>, images.*")
-        if source == "images.*" and "*" not in key:
-            raise UserError(f"map={text!r}: images.* needs a '*' in its wire key, e.g. images.*:observation.images.*")
-        fields.append((source, key))
-    if not fields:
-        raise UserError(f"map={text!r} maps nothing: expected SRC:DST,SRC:DST")
-    return KeyMap(f"map={text}", tuple(fields))
-
-
-def key_map(name: str) -> KeyMap:
-    if name in PRESETS:
-        return PRESETS[name]
-    from vla_bench.spec.errors import unknown_name_error  # noqa: PLC0415
-
-    raise unknown_name_error("key preset", name, PRESETS)
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -179,13 +90,14 @@ class RemoteSettings:
     timeout: float
     connect_timeout: float
     api_key: str | None = None
+    max_message: int = int(DEFAULT_MAX_REPLY_MB * (1 << 20))  # bytes of one reply frame
 
     @property
     def headers(self) -> dict[str, str] | None:
         return {"Authorization": f"Api-Key {self.api_key}"} if self.api_key else None
 
 
-_OPTIONS = ("keys", "map", "replan", "timeout", "connect_timeout")
+_OPTIONS = ("keys", "map", "replan", "timeout", "connect_timeout", "max_message_mb")
 
 
 def parse_remote_spec(spec: str) -> RemoteSettings:
@@ -213,7 +125,8 @@ def parse_remote_spec(spec: str) -> RemoteSettings:
         raise UserError(f"remote agent {spec!r}: replan must be >= 0 and the timeouts > 0")
     url = urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))
     return RemoteSettings(url=url, keys=keys, replan=replan, timeout=timeout, connect_timeout=connect_timeout,
-                          api_key=os.environ.get(API_KEY_ENV) or None)
+                          api_key=os.environ.get(API_KEY_ENV) or None,
+                          max_message=megabytes(spec, options, "max_message_mb", DEFAULT_MAX_REPLY_MB))
 
 
 def _number(spec: str, options: dict[str, str], name: str, default: Any, kind: type) -> Any:
@@ -233,36 +146,16 @@ class _Link:
     """One websocket connection: the metadata frame on open, then strict request/response."""
 
     def __init__(self, settings: RemoteSettings) -> None:
-        from websockets.exceptions import InvalidStatus  # noqa: PLC0415 - only for remote agents
-        from websockets.sync.client import connect  # noqa: PLC0415
-
-        deadline = time.monotonic() + settings.connect_timeout
         self.settings = settings
-        self._stack = contextlib.ExitStack()  # connect() as a context manager: what websockets >= 17.1 asks
-        last: Exception | None = None
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                self._ws = self._stack.enter_context(connect(
-                    settings.url, compression=None, max_size=None, proxy=None, open_timeout=max(remaining, 0.1),
-                    close_timeout=1, additional_headers=settings.headers))
-                break
-            except InvalidStatus as exc:  # an HTTP answer (401, 404 ...): waiting will not change it
-                hint = f" (set {API_KEY_ENV})" if exc.response.status_code in (401, 403) else ""
-                raise RemotePolicyError(f"policy server {settings.url} refused the connection: HTTP "
-                                        f"{exc.response.status_code} {exc.response.reason_phrase}{hint}") from None
-            except socket.gaierror as exc:
-                raise RemotePolicyError(f"cannot resolve the host of policy server {settings.url}: {exc}") from None
-            except Exception as exc:  # noqa: BLE001 - refused, reset, handshake failure: retry until the deadline
-                last = exc
-            if time.monotonic() + 0.2 > deadline:
-                raise RemotePolicyError(f"cannot connect to policy server {settings.url} within "
-                                        f"{settings.connect_timeout:g} s: {_describe(last)}")
-            time.sleep(0.2)
+        self._stack = contextlib.ExitStack()
+        self._ws = dial(settings.url, connect_timeout=settings.connect_timeout, max_size=settings.max_message,
+                        headers=settings.headers, stack=self._stack)
         try:
             first = self._ws.recv(timeout=settings.timeout)
         except Exception as exc:  # noqa: BLE001
             self.close()
+            if too_big(exc):
+                raise size_error(settings.url, settings.max_message) from None
             raise RemotePolicyError(f"policy server {settings.url} sent no metadata frame: {_describe(exc)}") from None
         if isinstance(first, str):
             self.close()
@@ -307,6 +200,8 @@ class _Link:
                                     f"{self.settings.timeout:g} s; reconnecting") from None
         except Exception as exc:  # noqa: BLE001 - ConnectionClosed and friends
             self.close()
+            if too_big(exc):
+                raise size_error(self.settings.url, self.settings.max_message) from None
             raise RemotePolicyError(f"lost the connection to policy server {self.settings.url}: "
                                     f"{_describe(exc)}; reconnecting") from None
         if isinstance(reply, str):  # openpi: a text frame is the server's traceback
@@ -337,18 +232,6 @@ class _Link:
         self.broken = True
         with contextlib.suppress(Exception):
             self._stack.close()
-
-
-def _describe(exc: BaseException | None) -> str:
-    if exc is None:
-        return "unknown error"
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else "(empty error message)"
 
 
 def _actions(settings: RemoteSettings, reply: dict[str, Any]) -> Action:
@@ -495,9 +378,9 @@ def load_remote(spec: str) -> LoadedAgent:
     details: dict[str, Any] = {"url": settings.url, "keys": settings.keys.name, "replan": settings.replan,
                                "server": "vla-bench" if info else "openpi-compatible"}
     if served:
-        details["served_agent"] = _json_safe(served)
+        details["served_agent"] = json_safe(served)
     elif metadata:
-        details["server_metadata"] = _json_safe(metadata)
+        details["server_metadata"] = json_safe(metadata)
     sha = served.get("sha256") if isinstance(served.get("sha256"), str) else None
 
     def factory() -> RemotePolicy | SharedRemotePolicy:
@@ -505,19 +388,3 @@ def load_remote(spec: str) -> LoadedAgent:
 
     name = str(served.get("name") or spec)
     return LoadedAgent(spec=spec, kind="remote", factory=factory, name=name, sha256=sha, details=details)
-
-
-def _json_safe(value: Any) -> Any:
-    try:
-        json.dumps(value)
-        return value
-    except (TypeError, ValueError):
-        if isinstance(value, dict):
-            return {str(k): _json_safe(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [_json_safe(v) for v in value]
-        if isinstance(value, np.ndarray):
-            return f"<array {value.dtype.str} {list(value.shape)}>"
-        if isinstance(value, bytes):
-            return f"<{len(value)} bytes>"
-        return repr(value)[:200]

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import numpy as np
 import typer
 
+from vla_bench.agents.gateway import MAX_QUEUED_FRAMES
 from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
 from vla_bench.agents.remote import CONTROL_KEY, PRESETS, PROTOCOL_VERSION, KeyMap, key_map, parse_key_map
 from vla_bench.spec import Observation, TaskSpec
@@ -296,8 +297,9 @@ class PolicyServer:
 
     def __init__(self, agent: LoadedAgent, *, host: str = "127.0.0.1", port: int = 8000,
                  keys: KeyMap | None = None, default_task: TaskSpec | None = None, max_batch: int = 64,
-                 batch_wait: float = 0.0, api_key: str | None = None) -> None:
+                 batch_wait: float = 0.0, api_key: str | None = None, max_message: int = MAX_MESSAGE) -> None:
         self.agent = agent
+        self.max_message = max_message  # bytes of one request frame; a larger one closes that connection (1009)
         self.host, self.port = host, port
         self.keys = keys or PRESETS["vla-bench"]
         self.default_task = default_task
@@ -349,7 +351,8 @@ class PolicyServer:
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         async with serve(self._handle, self.host, self.port, process_request=self._process_request,
-                         compression=None, max_size=MAX_MESSAGE, server_header=None) as server:
+                         compression=None, max_size=self.max_message, max_queue=MAX_QUEUED_FRAMES,
+                         server_header=None) as server:
             self.port = int(next(iter(server.sockets)).getsockname()[1])
             if ready is not None:
                 ready()
