@@ -24,6 +24,7 @@ class KeyMap:
     fields: tuple[tuple[str, str], ...] = ()  # (source, wire key); empty: the standard observation as is
     replan: int = 0  # default number of chunk actions executed per call (0: all)
     nested: bool = False  # '/' in a wire key nests maps (vla-eval's wire)
+    strict: bool = True  # a source the observation lacks is an error (False: that key is left out)
 
     def to_wire(self, observation: Observation) -> dict[str, Any]:
         if not self.fields:
@@ -35,7 +36,8 @@ class KeyMap:
                 for camera, image in images.items():
                     message[key.replace("*", camera)] = image
                 continue
-            message[key] = _lookup(observation, images, source, key)
+            if self.strict or _present(observation, images, source):
+                message[key] = _lookup(observation, images, source, key)
         return _nest(message) if self.nested else message
 
     def from_wire(self, message: dict[str, Any]) -> Observation:
@@ -85,6 +87,13 @@ def _flatten(message: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def _present(observation: Observation, images: dict[str, Any], source: str) -> bool:
+    if source in ("state", "instruction"):
+        return source in observation
+    camera = source.removeprefix("images.")
+    return int(camera) < len(images) if camera.isdigit() else camera in images
+
+
 def _lookup(observation: Observation, images: dict[str, Any], source: str, key: str) -> Any:
     if source in ("state", "instruction"):
         if source not in observation:
@@ -119,9 +128,9 @@ PRESETS: dict[str, KeyMap] = {
 # vla-eval's wire (vlaeval://): its benchmarks send {"images": {camera: HWC uint8}, "task_description": str,
 # "states": ...} (LIBERO) or "state" (the recommended key of vla_eval.types)
 VLAEVAL_PRESETS: dict[str, KeyMap] = {
-    "vla-eval": KeyMap("vla-eval", (
+    "vla-eval": KeyMap("vla-eval", (  # whatever the protocol observes: state-only, pixels, language
         ("images.*", "images/*"), ("state", "state"), ("instruction", "task_description"),
-    ), nested=True),
+    ), nested=True, strict=False),
     "vla-eval-libero": KeyMap("vla-eval-libero", (
         ("images.0", "images/agentview"), ("images.1", "images/wrist"), ("state", "states"),
         ("instruction", "task_description"),

@@ -2,7 +2,9 @@
 
 Accepted forms: ``baseline:NAME``, ``path/to/model.onnx``, ``path/to/model.pt`` (TorchScript), and
 ``pkg.module:factory`` (a callable returning a policy, imported from the user's own code; the current
-directory is importable, as with ``python -m``).
+directory is importable, as with ``python -m``). Gateways to policies served elsewhere: ``ws://HOST:PORT``
+(openpi's wire), ``vlaeval://HOST:PORT`` (a vla-eval model server) and ``lerobot:PATH`` (a LeRobot policy in
+its own runtime).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ def load_agent(spec: str) -> LoadedAgent:
         from vla_bench.agents.remote import load_remote  # noqa: PLC0415 - websockets only when used
 
         return load_remote(spec)
+    if spec.startswith("vlaeval://"):
+        from vla_bench.agents.vlaeval_client import load_vlaeval  # noqa: PLC0415 - a vla-eval model server
+
+        return load_vlaeval(spec)
     lowered = spec.lower()
     if lowered.endswith((".onnx", ".pt", ".pth")):
         path = Path(spec).expanduser()
