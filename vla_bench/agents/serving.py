@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import json
 import queue
 import threading
 import time
@@ -35,15 +34,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
-from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import typer
 
 from vla_bench.agents.gateway import MAX_QUEUED_FRAMES
 from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
-from vla_bench.agents.remote import CONTROL_KEY, PRESETS, PROTOCOL_VERSION, KeyMap, key_map, parse_key_map
+from vla_bench.agents.remote import CONTROL_KEY, PRESETS, PROTOCOL_VERSION, KeyMap
 from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.wire import packb, unpackb
@@ -471,63 +469,7 @@ def task_spec_from_json(data: Any) -> TaskSpec:
         raise ProtocolViolation(f"bad task spec: {exc}") from None
 
 
-def _read_task_spec(text: str) -> TaskSpec:
-    source = text
-    if not text.lstrip().startswith("{"):
-        path = Path(text.removeprefix("@")).expanduser()
-        if not path.is_file():
-            raise UserError(f"--task-spec {text!r}: neither a JSON object nor an existing file")
-        source = path.read_text(encoding="utf-8")
-    try:
-        return task_spec_from_json(json.loads(source))
-    except (ValueError, ProtocolViolation) as exc:
-        raise UserError(f"--task-spec: {exc}. Expected e.g. {{\"name\": \"t\", \"instruction\": \"\", "
-                        "\"action_low\": [-1, -1], \"action_high\": [1, 1], \"max_steps\": 100, "
-                        "\"observation_mode\": \"state\"}") from None
-
-
-# ---------------------------------------------------------------------------------------------------- CLI
-def serve_policy(
-    agent: Annotated[str, typer.Argument(help="baseline:NAME, model.onnx, model.pt, or package.module:factory")],
-    port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port")] = 8000,
-    host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0 for every interface)")] = "127.0.0.1",
-    keys: Annotated[str, typer.Option(help=f"observation key preset of the clients: {', '.join(PRESETS)}")] = (
-        "vla-bench"
-    ),
-    key_mapping: Annotated[str | None, typer.Option("--map", help="explicit mapping SRC:DST,... instead of "
-                                                                   "--keys (see --agent ws:// docs)")] = None,
-    task_spec: Annotated[str | None, typer.Option(help="TaskSpec JSON (or a file) to reset the policy with "
-                                                       "for clients that send no episode_start (openpi)")] = None,
-    max_batch: Annotated[int, typer.Option(min=1, help="most observations per act_batch call")] = 64,
-    batch_wait_ms: Annotated[float, typer.Option(min=0.0, help="linger this long for a fuller batch")] = 0.0,
-    api_key: Annotated[str | None, typer.Option(envvar="VLA_BENCH_POLICY_API_KEY", help="require the header "
-                                                "'Authorization: Api-Key KEY'")] = None,
-) -> None:
-    """Serve an agent over openpi's websocket protocol (for `--agent ws://HOST:PORT` and openpi clients)."""
-    from rich.console import Console  # noqa: PLC0415
-
-    from vla_bench.agents.loaders import load_agent  # noqa: PLC0415
-
-    if agent.startswith(("ws://", "wss://")):
-        raise UserError("serve-policy serves a local agent; a ws:// agent is already served")
-    mapping = parse_key_map(key_mapping) if key_mapping else key_map(keys)
-    default_task = _read_task_spec(task_spec) if task_spec else None
-    server = PolicyServer(load_agent(agent), host=host, port=port, keys=mapping, default_task=default_task,
-                          max_batch=max_batch, batch_wait=batch_wait_ms / 1e3, api_key=api_key)
-    console = Console(stderr=True)
-
-    def ready() -> None:
-        mode = f"batched, up to {max_batch} per call" if server.batched else "one policy per connection"
-        console.print(f"serving {agent} on {server.url} ({mode}; keys {mapping.name}); health: "
-                      f"http://{host}:{server.port}/healthz", highlight=False)
-
-    try:
-        asyncio.run(server.serve(ready))
-    except KeyboardInterrupt:
-        console.print("stopped")
-    except OSError as exc:
-        raise UserError(f"cannot listen on {host}:{port}: {exc}") from None
-
-
 def register(app: typer.Typer) -> None:
+    from vla_bench.agents.serve_cli import serve_policy  # noqa: PLC0415 - the command lives beside its wires
+
     app.command("serve-policy")(serve_policy)
