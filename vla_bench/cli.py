@@ -43,6 +43,8 @@ def eval_command(
     executor: Annotated[str, typer.Option(help="local | ray")] = "local",
     address: Annotated[str | None, typer.Option(help="Ray cluster address (with --executor ray)")] = None,
     shard: Annotated[str | None, typer.Option(help="I/N: run shard I of N of the plan (join with `merge`)")] = None,
+    policy_placement: Annotated[str, typer.Option(metavar="auto|worker|central", help="run the policy inside each "
+                                                  "env worker (no per-step IPC) or in this process")] = "auto",
     report_format: Annotated[str, typer.Option("--format", help="table | markdown | json")] = "table",
 ) -> None:
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl)."""
@@ -58,7 +60,7 @@ def eval_command(
     options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
                          resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
                          env_timeout=env_timeout, progress=True, executor=executor, ray_address=address,
-                         shard=_parse_shard(shard))
+                         shard=_parse_shard(shard), policy_placement=policy_placement)
     result = run_evaluation(resolved, loaded, directory, options)
     _show(result.summary, report_format)
     errors.print(f"results bundle: {directory}")

@@ -27,16 +27,18 @@ def evaluate(
     record: int = 0,
     progress: bool = False,
     schedule_seed: int | None = None,
+    policy_placement: str = "auto",
 ) -> EvalResult:
     """Run ``policy`` under ``protocol`` and return its scores and per-episode records.
 
     ``policy`` is an ``--agent`` string, a policy object (``reset``/``act``), or a zero-argument factory of
     policies. With ``out`` the results bundle is written there (and ``resume`` finishes a killed run);
     without it nothing is written. ``limit_episodes`` (per task) makes the result unofficial.
+    ``policy_placement`` (auto | worker | central): run the policy inside the env workers or in this process.
     """
     resolved = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
     agent = load_agent(policy) if isinstance(policy, str) else agent_from_object(policy)
     options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
                          resume=resume, policy_timeout=policy_timeout, env_timeout=env_timeout, record=record,
-                         progress=progress, schedule_seed=schedule_seed)
+                         progress=progress, schedule_seed=schedule_seed, policy_placement=policy_placement)
     return run_evaluation(resolved, agent, Path(out) if out is not None else None, options)

@@ -1,13 +1,14 @@
 """The env worker process: hosts environment sessions and steps them on the orchestrator's request.
 
 Started as ``python -m vla_bench.harness.env_worker --fd N`` with one end of a socket pair, possibly in a
-benchmark's own interpreter (``vla_bench.runtimes``). The first message is the orchestrator's hello
-(``identity``, ``protocol``, ``sys_path``); the reply carries the worker's own identity (``handshake.py``)
-and ``ok`` or the reason it cannot serve. Messages are
-msgpack (numpy arrays inline, no pickle). Every request is a batch of items, one per episode slot:
-``{"slot", "reset": episode}``, ``{"slot", "action": float32[A]}`` or ``{"slot", "end": true}``; the reply
-holds one result per item, in order. An exception inside an environment fails only that item (the
-session is discarded, its state being unknown); the worker itself lives on.
+benchmark's own interpreter (``vla_bench.runtimes``). The messages are typed (``spec/messages.py``): the
+orchestrator's :class:`Hello` is answered by :class:`Ready` (the worker's identity, ``handshake.py``, and ``ok``
+or the reason it cannot serve), then every :class:`Batch` by one :class:`Reply`, one result per item.
+
+With the policy placed in the worker (``Hello.agent``), the worker loads the agent itself and runs whole
+episodes (``RunItem``) batched over its slots (``worker_policy.py``): no message per step. Otherwise it
+resets and steps the sessions the orchestrator names. An exception inside an environment fails only that
+item (the session is discarded, its state being unknown); the worker itself lives on.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -28,6 +30,22 @@ from vla_bench.harness.framing import PeerClosed, recv_message, send_message
 from vla_bench.harness.handshake import identity, mismatch
 from vla_bench.spec import EpisodeSpec, Protocol
 from vla_bench.spec.errors import describe_exception
+from vla_bench.spec.messages import (
+    ActionItem,
+    Batch,
+    Close,
+    Ended,
+    Hello,
+    Item,
+    ItemError,
+    Ready,
+    Reply,
+    ResetItem,
+    ResetResult,
+    Result,
+    RunItem,
+    StepResult,
+)
 
 
 @dataclass
@@ -39,36 +57,37 @@ class _Slot:
 
 
 class EnvWorker:
-    """The worker's logic, independent of the transport (unit-testable in-process)."""
+    """The worker's environment logic, independent of the transport (unit-testable in-process)."""
 
     def __init__(self, protocol: Protocol, adapter: BenchmarkAdapter) -> None:
         self.protocol = protocol
         self.adapter = adapter
         self.slots: dict[int, _Slot] = {}
 
-    def handle(self, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        return [self._handle_item(item) for item in items]
+    def handle(self, items: list[Item]) -> list[Result]:
+        return [self.handle_item(item) for item in items]
 
-    def _handle_item(self, item: dict[str, Any]) -> dict[str, Any]:
-        slot_id = int(item["slot"])
-        slot = self.slots.setdefault(slot_id, _Slot())
+    def handle_item(self, item: Item) -> Result:
+        slot = self.slots.setdefault(item.slot, _Slot())
         try:
-            if "reset" in item:
-                return self._reset(slot_id, slot, item["reset"], item.get("record"))
-            if "action" in item:
-                return self._step(slot_id, slot, item["action"])
+            if isinstance(item, ActionItem):
+                return self.step(item.slot, item.action)
+            if isinstance(item, ResetItem):
+                return self.reset(item.slot, item.episode, item.record)
+            if isinstance(item, RunItem):
+                raise RuntimeError("this worker was not given a policy to run episodes with")
             self._finish_recording(slot)
-            return {"slot": slot_id, "ended": True}
+            return Ended(item.slot)
         except Exception as exc:  # noqa: BLE001 - an environment fault fails this item only
-            self._discard(slot)
-            return {"slot": slot_id, "error": describe_exception(exc), "kind": "env_error"}
+            self.discard(item.slot)
+            return ItemError(item.slot, describe_exception(exc), "env_error")
 
-    def _reset(self, slot_id: int, slot: _Slot, episode: dict[str, Any], record: str | None) -> dict[str, Any]:
+    def reset(self, slot_id: int, spec: EpisodeSpec, record: str | None) -> ResetResult:
+        slot = self.slots.setdefault(slot_id, _Slot())
         self._finish_recording(slot)
-        spec = EpisodeSpec(**episode)
         render = record is not None
         if slot.session is None or slot.task != spec.task or slot.render != render:
-            self._discard(slot)
+            self.discard(slot_id)
             slot.session = self.adapter.make_session(self.protocol, self.protocol.task(spec.task), render=render)
             slot.task, slot.render = spec.task, render
         observation = slot.session.reset(spec)
@@ -76,22 +95,20 @@ class EnvWorker:
             fps = slot.session.frames_per_second or self.protocol.control_hz or 30.0
             slot.writer = _open_video(Path(record), fps)
             self._write_frame(slot)
-        return {"slot": slot_id, "observation": observation, "task_spec": slot.session.task_spec.to_json()}
+        return ResetResult(slot_id, observation, slot.session.task_spec)
 
-    def _step(self, slot_id: int, slot: _Slot, action: np.ndarray) -> dict[str, Any]:
+    def step(self, slot_id: int, action: np.ndarray) -> StepResult:
+        slot = self.slots[slot_id]
         if slot.session is None:
             raise RuntimeError("step before reset")
         result = slot.session.step(np.asarray(action, dtype=np.float32))
         self._write_frame(slot)
-        return {
-            "slot": slot_id,
-            "observation": result.observation,
-            "reward": result.reward,
-            "terminated": result.terminated,
-            "truncated": result.truncated,
-            "success": result.success,
-            "info": result.info,
-        }
+        return StepResult(slot_id, result.observation, float(result.reward), bool(result.terminated),
+                          bool(result.truncated), bool(result.success), result.info)
+
+    def end(self, slot_id: int) -> None:
+        """The slot's episode is over: close its video (the session stays for the next episode)."""
+        self._finish_recording(self.slots.setdefault(slot_id, _Slot()))
 
     def _write_frame(self, slot: _Slot) -> None:
         if slot.writer is not None and slot.session is not None:
@@ -104,7 +121,8 @@ class EnvWorker:
             slot.writer.close()
             slot.writer = None
 
-    def _discard(self, slot: _Slot) -> None:
+    def discard(self, slot_id: int) -> None:
+        slot = self.slots.setdefault(slot_id, _Slot())
         self._finish_recording(slot)
         if slot.session is not None:
             with contextlib.suppress(Exception):  # a broken session may fail to close; it is dropped anyway
@@ -112,8 +130,8 @@ class EnvWorker:
         slot.session, slot.task = None, None
 
     def close(self) -> None:
-        for slot in self.slots.values():
-            self._discard(slot)
+        for slot_id in list(self.slots):
+            self.discard(slot_id)
 
 
 def _open_video(path: Path, fps: float) -> Any:
@@ -124,30 +142,46 @@ def _open_video(path: Path, fps: float) -> Any:
 
 
 def serve(sock: socket.socket) -> None:
-    hello = recv_message(sock)
     ours = identity()
-    refused = mismatch(hello.get("identity"), ours)
-    if refused is not None:  # checked before any adapter code runs: its messages may not mean what we think
-        send_message(sock, {"ok": False, "kind": "version_mismatch", "error": refused, "identity": ours})
+    try:
+        hello = recv_message(sock)
+        refused = None if isinstance(hello, Hello) else "the orchestrator's hello is not a Hello"
+    except ValueError as exc:  # another message layout: an orchestrator of another version
+        hello, refused = None, f"env worker version mismatch: cannot read the orchestrator's hello ({exc})"
+    refused = refused or mismatch(hello.identity if isinstance(hello, Hello) else None, ours)
+    if refused is not None or not isinstance(hello, Hello):  # before any adapter code runs
+        send_message(sock, Ready(False, ours, error=refused, kind="version_mismatch"))
         return
-    sys.path[:0] = [p for p in hello.get("sys_path", []) if p not in sys.path]
+    sys.path[:0] = [p for p in hello.sys_path if p not in sys.path]
     try:
         from vla_bench.harness.registry import resolve_adapter  # noqa: PLC0415 - after sys.path is set
 
-        protocol = Protocol.model_validate_json(hello["protocol"])
+        protocol = Protocol.model_validate_json(hello.protocol)
         adapter = resolve_adapter(protocol.adapter)
         simulator = adapter.describe()
     except Exception as exc:  # noqa: BLE001 - report why the benchmark cannot start, then exit
-        send_message(sock, {"ok": False, "error": describe_exception(exc), "identity": ours})
+        send_message(sock, Ready(False, ours, error=describe_exception(exc)))
         return
-    send_message(sock, {"ok": True, "pid": os.getpid(), "simulator": simulator, "identity": ours})
     worker = EnvWorker(protocol, adapter)
+    runner = None
+    if hello.agent is not None:
+        from vla_bench.harness.worker_policy import PolicyHost  # noqa: PLC0415 - only with the policy here
+
+        try:
+            runner = PolicyHost(worker, hello.agent, lambda reply: send_message(sock, reply))
+        except BaseException as exc:  # noqa: BLE001 - the agent cannot be loaded here: the orchestrator decides
+            send_message(sock, Ready(False, ours, error=describe_exception(exc), kind="policy"))
+            return
+    send_message(sock, Ready(True, ours, pid=os.getpid(), simulator=simulator))
     try:
         while True:
             request = recv_message(sock)
-            if request.get("op") == "close":
+            if isinstance(request, Close) or not isinstance(request, Batch):
                 break
-            send_message(sock, worker.handle(request["items"]))
+            if runner is not None:
+                runner.send(runner.handle(request))  # under the watchdog's lock
+            else:
+                send_message(sock, Reply(worker.handle(request.items)))
     except PeerClosed:
         pass
     finally:
@@ -158,6 +192,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True)
     args = parser.parse_args()
+    # Ctrl-C in a terminal reaches the whole process group: the orchestrator decides what stops, not us
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
     try:
         serve(sock)

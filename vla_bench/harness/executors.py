@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from vla_bench.agents.policy import LoadedAgent
-from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor, RecordSink
+from vla_bench.harness.executor_config import ExecutorConfig
+from vla_bench.harness.lanes import RecordSink
+from vla_bench.harness.local_executor import LocalExecutor
 from vla_bench.spec import EpisodeSpec
 from vla_bench.spec import Protocol as EvalProtocol
 from vla_bench.spec.errors import unknown_name_error
@@ -17,7 +19,11 @@ EXECUTORS = ("local", "ray")
 
 
 class Executor(Protocol):
-    simulator: dict[str, Any]  # versions reported by the env workers, for provenance
+    @property
+    def simulator(self) -> dict[str, Any]: ...  # versions reported by the env workers, for provenance
+
+    @property
+    def placement(self) -> str: ...  # where the policy ran: "worker" or "central" (known once run() started)
 
     def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None: ...
 

@@ -18,7 +18,7 @@ from typing import Any
 from vla_bench.harness.provenance import harness_version
 
 # Bump when a message of env_worker.py changes shape: a worker of another number cannot serve this one.
-WORKER_PROTOCOL = 2
+WORKER_PROTOCOL = 3  # 3: typed messages (spec/messages.py), policy placement
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 _FINGERPRINTED = ("spec", "benchmarks", "harness")  # the code a worker runs; server/web/agents never do

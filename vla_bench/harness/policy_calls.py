@@ -98,6 +98,43 @@ class PolicyRequest:
 Outcome = list[NDArray[np.float32]] | PolicyFault
 
 
+def _groups(requests: Sequence[PolicyRequest]) -> list[list[int]]:
+    """Request positions by call: one group per batched policy instance, one per request otherwise."""
+    groups: dict[int, list[int]] = {}
+    for index, request in enumerate(requests):
+        key = id(request.policy) if is_batched(request.policy) else -(index + 1)
+        groups.setdefault(key, []).append(index)
+    return list(groups.values())
+
+
+def call_group(requests: Sequence[PolicyRequest], indices: list[int]) -> Any:
+    """The raw outputs of one call (``act_batch`` or ``act``), or what it raised.
+
+    Any exception - SystemExit and KeyboardInterrupt included - is a fault of the policy, returned to fail
+    its episodes: a policy never ends the run."""
+    policy = requests[indices[0]].policy
+    try:
+        if is_batched(policy):
+            return policy.act_batch([requests[i].observation for i in indices])  # type: ignore[attr-defined]
+        return [policy.act(requests[indices[0]].observation)]
+    except BaseException as exc:  # noqa: BLE001 - user code
+        return exc
+
+
+def call_directly(requests: Sequence[PolicyRequest], before: Callable[[list[int]], None] | None = None
+                  ) -> list[Outcome]:
+    """:func:`compute_actions` in this thread, without a time limit of its own (an env worker's watchdog
+    bounds it by killing the process). ``before(indices)`` is told which requests each call serves."""
+    results: list[Outcome | None] = [None] * len(requests)
+    for indices in _groups(requests):
+        if before is not None:
+            before(indices)
+        for index, outcome in zip(indices, _outcomes(call_group(requests, indices), indices, requests, None),
+                                  strict=True):
+            results[index] = outcome
+    return [r for r in results if r is not None]
+
+
 def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, timeout: float | None) -> list[Outcome]:
     """One chunk (or fault) per request, in order.
 
@@ -105,11 +142,7 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
     by one. All calls of a batch run in one hand-off to the policy thread (a hand-off costs tens of µs);
     the time limit applies to each call, and a call that overruns fails its own episodes only.
     """
-    groups: dict[int, list[int]] = {}
-    for index, request in enumerate(requests):
-        key = id(request.policy) if is_batched(request.policy) else -(index + 1)
-        groups.setdefault(key, []).append(index)
-    pending = list(groups.values())
+    pending = _groups(requests)
     raw: dict[int, Any] = {}  # group position -> outputs, or the exception the call raised
     while len(raw) < len(pending):
         first = len(raw)
@@ -118,17 +151,8 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
 
         def run_groups(first: int = first, lock: threading.Lock = lock, cancelled: list[bool] = cancelled) -> None:
             for position in range(first, len(pending)):
-                indices = pending[position]
-                policy = requests[indices[0]].policy
                 started = time.perf_counter()
-                value: Any
-                try:
-                    if is_batched(policy):
-                        value = policy.act_batch([requests[i].observation for i in indices])  # type: ignore[attr-defined]
-                    else:
-                        value = [policy.act(requests[indices[0]].observation)]
-                except Exception as exc:  # noqa: BLE001 - any exception from user code fails its episodes
-                    value = exc
+                value = call_group(requests, pending[position])
                 if timeout is not None and time.perf_counter() - started > timeout:
                     value = TimeoutError()
                 with lock:
@@ -152,11 +176,11 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
 def _outcomes(output: Any, indices: list[int], requests: Sequence[PolicyRequest], timeout: float | None
               ) -> list[Outcome]:
     if isinstance(output, TimeoutError):
-        fault = PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout:g} s")
+        fault = PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout or 0:g} s")
         return [fault] * len(indices)
     if isinstance(output, PolicyFault):
         return [output] * len(indices)
-    if isinstance(output, Exception):
+    if isinstance(output, BaseException):
         return [PolicyFault("policy_error", f"policy raised {describe_exception(output)}")] * len(indices)
     try:
         count = len(output)

@@ -32,13 +32,16 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import ray
 
 from vla_bench.agents.policy import LoadedAgent
-from vla_bench.harness.framing import recv_message, send_message
-from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor, RecordSink, WorkerProcess, _Worker
+from vla_bench.harness.executor_config import ExecutorConfig
+from vla_bench.harness.framing import recv_plain, send_plain
+from vla_bench.harness.lanes import RecordSink
+from vla_bench.harness.local_executor import LocalExecutor
+from vla_bench.harness.worker_pool import Launched
 from vla_bench.spec import EpisodeSpec, Protocol
 from vla_bench.spec.errors import UserError
 
@@ -61,7 +64,7 @@ class EnvWorkerHost:
         sock = socket.create_connection((host, port), timeout=60)
         try:
             sock.settimeout(None)  # the env worker expects a blocking socket
-            send_message(sock, {"token": token, "index": index})
+            send_plain(sock, {"token": token, "index": index})
             handle, name = tempfile.mkstemp(prefix=f"vla-bench-ray-worker-{index}-", suffix=".log")
             self._log = Path(name)
             self._logs.append(self._log)
@@ -173,11 +176,12 @@ def _single_node_here() -> bool:
     return all(node.get("NodeManagerAddress") == here for node in ray.nodes() if node.get("Alive"))
 
 
-class RayExecutor(LocalExecutor):
-    def __init__(self, protocol: Protocol, agent: LoadedAgent, config: ExecutorConfig, *,
-                 address: str | None = None) -> None:
-        super().__init__(protocol, agent, config)
-        self.address = address
+class RayLauncher:
+    """The launcher strategy of the worker pool on Ray: each worker index gets an actor that starts the
+    ordinary env worker on its node, which dials back to this process."""
+
+    def __init__(self, config: ExecutorConfig, address: str | None) -> None:
+        self.config, self.address = config, address
         self._actors: dict[int, Any] = {}
         self._handles: dict[int, _ActorProcess] = {}
         self._listener: socket.socket | None = None
@@ -188,22 +192,14 @@ class RayExecutor(LocalExecutor):
         self._ray_dir: str | None = None
         self._actor_cpus = 1.0
 
-    # ------------------------------------------------------------------------------------------- run
-    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None:
-        specs = list(plan)
-        if not specs:
-            return
-        try:
-            self._connect()
-            self._listen()
-            count = max(1, min(self.config.workers, len(specs)))
-            cpus = float(ray.cluster_resources().get("CPU", 1.0))
-            self._actor_cpus = 1.0 if count <= cpus else max(cpus / count, 0.01)
-            for index in range(count):  # create them all now: their processes start in parallel
-                self._actor(index)
-            super().run(specs, sink)
-        finally:
-            self._teardown()
+    def prepare(self, count: int) -> None:
+        """Reach Ray, listen for the workers, and create their actors now (their processes start in parallel)."""
+        self._connect()
+        self._listen()
+        cpus = float(ray.cluster_resources().get("CPU", 1.0))
+        self._actor_cpus = 1.0 if count <= cpus else max(cpus / count, 0.01)
+        for index in range(count):
+            self._actor(index)
 
     def _connect(self) -> None:
         if ray.is_initialized():
@@ -235,7 +231,7 @@ class RayExecutor(LocalExecutor):
         self._listener = socket.create_server((bind, 0))
         self._listener.settimeout(0.2)
 
-    def _teardown(self) -> None:
+    def close(self) -> None:
         for actor in self._actors.values():
             with contextlib.suppress(Exception):
                 ray.get(actor.shutdown.remote(), timeout=10)
@@ -272,9 +268,9 @@ class RayExecutor(LocalExecutor):
         self._handles.pop(index, None)
         return actor
 
-    def _launch_worker(self, index: int) -> tuple[WorkerProcess, socket.socket, IO[bytes]]:
+    def launch(self, index: int) -> Launched:
         if self._listener is None:
-            raise RuntimeError("RayExecutor.run() sets up the listener before workers start")
+            raise RuntimeError("RayLauncher.prepare() sets up the listener before workers start")
         actor = self._actor(index)
         port = int(self._listener.getsockname()[1])
         started = actor.start.remote(self._advertised, port, self._token, index, self.config.python,
@@ -282,10 +278,7 @@ class RayExecutor(LocalExecutor):
         sock = self._accept(index, started)
         handle = _ActorProcess(actor, index)
         self._handles[index] = handle
-        # the worker's output stays on its node (_stderr_tail asks the actor); the executor wants a file here
-        placeholder = open(Path(self._stderr_dir.name) / f"ray-worker-{index}-{time.monotonic_ns()}.log",  # noqa: SIM115
-                           "w+b")
-        return handle, sock, placeholder
+        return Launched(handle, sock, handle.tail)  # the worker's output stays on its node: the actor reads it
 
     def _accept(self, index: int, started: Any) -> socket.socket:
         """The connection env worker ``index`` dials back (others that arrive meanwhile are kept for later)."""
@@ -310,8 +303,10 @@ class RayExecutor(LocalExecutor):
                 continue
             conn.settimeout(10)
             try:
-                hello = recv_message(conn)
-                token = str(hello.get("token", "")) if isinstance(hello, dict) else ""
+                hello = recv_plain(conn)
+                if not isinstance(hello, dict):
+                    raise TypeError("not a greeting")
+                token = str(hello.get("token", ""))
                 if not hmac.compare_digest(token.encode(), self._token.encode()):
                     raise ConnectionError("wrong token")
                 arrived = int(hello["index"])
@@ -325,7 +320,30 @@ class RayExecutor(LocalExecutor):
             self._arrived[arrived] = conn
         return self._arrived.pop(index)
 
-    def _stderr_tail(self, worker: _Worker, lines: int = 8) -> str:
-        if isinstance(worker.process, _ActorProcess):
-            return worker.process.tail(lines)
-        return super()._stderr_tail(worker, lines)
+
+class RayExecutor:
+    """The local executor's loop with the Ray launcher: the same code decides every record."""
+
+    def __init__(self, protocol: Protocol, agent: LoadedAgent, config: ExecutorConfig, *,
+                 address: str | None = None) -> None:
+        self.launcher = RayLauncher(config, address)
+        self._executor = LocalExecutor(protocol, agent, config, launcher=self.launcher, remote_workers=True)
+        self.config = config
+
+    @property
+    def simulator(self) -> dict[str, Any]:
+        return self._executor.simulator
+
+    @property
+    def placement(self) -> str:
+        return self._executor.placement
+
+    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None:
+        specs = list(plan)
+        if not specs:
+            return
+        try:
+            self.launcher.prepare(max(1, min(self.config.workers, len(specs))))
+            self._executor.run(specs, sink)
+        finally:
+            self.launcher.close()  # idempotent: the executor's close() may have run it already

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.harness import provenance
+from vla_bench.harness.abort import AbortWatch
 from vla_bench.harness.bundle import (
     EPISODES_FILE,
     PROTOCOL_FILE,
@@ -50,6 +51,7 @@ class RunOptions:
     shard: tuple[int, int] | None = None  # (I, N): run only shard I of N of the plan; `vla-bench merge` joins them
     trajectory_sink: TrajectorySink | None = None  # per-step data of each episode (dataset collection)
     action_noise: float = 0.0  # Gaussian action noise std (dataset collection; makes the run unofficial)
+    policy_placement: str = "auto"  # auto | worker | central: where the policy runs (harness/placement.py)
 
 
 @dataclass
@@ -148,12 +150,15 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         trajectory_sink=options.trajectory_sink, action_noise=options.action_noise,
         record=frozenset(spec.key for spec in plan[: options.record]),
         video_dir=(out_dir / "videos") if out_dir is not None and options.record else None,
+        policy_placement=options.policy_placement,
     )
     executor = make_executor(options.executor, protocol, agent, config, ray_address=options.ray_address)
     prov = provenance.collect()
 
     def summary_now(final: bool) -> dict[str, Any]:
         prov["simulator"] = executor.simulator
+        if final:
+            run_info["policy_placement"] = executor.placement
         return build_summary(protocol=protocol, agent=agent.identity(), provenance=prov, run=run_info,
                              records=records if final else None, n_planned=len(plan), official=official,
                              created_at=created_at)
@@ -163,8 +168,9 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         write_json_atomic(out_dir / SUMMARY_FILE, summary_now(final=False))
         log = EpisodeLog(out_dir / EPISODES_FILE)
     label = f"{protocol.id} · {agent.name}"
+    abort = AbortWatch()
     try:
-        with _progress_bar(options.progress, len(plan), len(records), label) as bar:
+        with abort.guard(), _progress_bar(options.progress, len(plan), len(records), label) as bar:
             started, finished_now = time.perf_counter(), 0
 
             def sink(record: EpisodeRecord) -> None:
@@ -181,7 +187,11 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
     finally:
         if log is not None:
             log.close()
+        if abort.reason is not None:
+            run_info["aborted"] = abort.reason
         summary = summary_now(final=True)
+        if abort.reason is not None:
+            summary["status"] = "aborted"
         if out_dir is not None:
             write_json_atomic(out_dir / SUMMARY_FILE, summary)
     return EvalResult(protocol=protocol, summary=summary, records=records, directory=out_dir)

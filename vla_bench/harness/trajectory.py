@@ -26,8 +26,8 @@ class Trajectory:
         if "state" not in observation:
             raise ValueError("collecting a dataset needs state observations")
         if self.actions:
-            self.next_observations.append(np.asarray(observation["state"], dtype=np.float32))
-        self.observations.append(np.asarray(observation["state"], dtype=np.float32))
+            self.next_observations.append(np.array(observation["state"], dtype=np.float32))  # copies: envs reuse
+        self.observations.append(np.array(observation["state"], dtype=np.float32))
 
     def __len__(self) -> int:
         return len(self.actions)
