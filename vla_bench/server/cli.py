@@ -66,20 +66,35 @@ def serve(
                                                                   "one that is out of date")] = False,
     results_dir: Annotated[Path | None, typer.Option(help="bundles loaded as reference baselines into a new "
                                                           "database [default: the repository's results/]")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, max=64, help="uvicorn worker processes "
+                                                                    "[default: VLA_BENCH_WORKERS, else 1]")] = None,
+    threads: Annotated[int | None, typer.Option(min=1, max=256, help="requests served at once per worker; the "
+                                                "database pool is derived from it [default: 16]")] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the leaderboard server (API under /api/v1, web pages under /)."""
     import uvicorn  # noqa: PLC0415
 
-    from vla_bench.server.main import create_app  # noqa: PLC0415
+    from vla_bench.server import serving  # noqa: PLC0415
+    from vla_bench.server.main import create_app, prepare_database  # noqa: PLC0415
 
     _show_server_log()
-    settings = load_settings(db, results_dir=results_dir, migrate_on_start=False if no_migrate else None)
-    application = create_app(settings)
-    shown_host = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host
-    typer.echo(f"vla-bench leaderboard on http://{shown_host}:{port}/ (database: {application.state.db.backend}); "
-               "Ctrl-C stops it", err=True)
-    uvicorn.run(application, host=host, port=port, log_level=log_level, proxy_headers=True)
+    settings = load_settings(db, results_dir=results_dir, migrate_on_start=False if no_migrate else None,
+                             workers=workers, threads=threads)
+    serving.check_exposure(settings, host)
+    if settings.public_url is None:
+        settings = settings.model_copy(update={"public_url": serving.own_public_url(host, port)})
+        if not serving.is_loopback(host):
+            typer.echo(f"warning: VLA_BENCH_PUBLIC_URL is unset; links will point at {settings.base_url}", err=True)
+    typer.echo(f"vla-bench leaderboard on {settings.base_url}/ ({settings.workers} worker(s) x {settings.threads} "
+               f"threads, {settings.pool_size} database connections each); Ctrl-C stops it", err=True)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, proxy_headers=True)
+        return
+    prepare_database(settings).dispose()  # migrate and load baselines once, before the workers start
+    serving.export(serving.worker_environment(settings))
+    uvicorn.run(serving.FACTORY, factory=True, workers=settings.workers, host=host, port=port,
+                log_level=log_level, proxy_headers=True)
 
 
 def quickstart(
@@ -112,9 +127,17 @@ def submit(
     bundle_dir: Annotated[Path, typer.Argument(help="a results bundle directory (summary.json + episodes.jsonl)")],
     server: Annotated[str, typer.Option(help="leaderboard URL, e.g. http://localhost:8000")],
     token: Annotated[str | None, typer.Option(help="API token [default: VLA_BENCH_TOKEN]")] = None,
+    artifact: Annotated[Path | None, typer.Option(help="the ONNX model (or `vla-bench train` export directory) "
+                                                       "that produced the bundle, for verification")] = None,
+    endpoint: Annotated[str | None, typer.Option(help="or a ws:// policy server the verifier calls (API key from "
+                                                      "VLA_BENCH_POLICY_API_KEY)")] = None,
 ) -> None:
-    """Submit a results bundle; prints the submission's URL, or the server's reason for refusing it."""
-    from vla_bench.server.client import submit_bundle  # noqa: PLC0415
+    """Submit a results bundle; prints the submission's URL, or the server's reason for refusing it. With
+    --artifact or --endpoint the server then re-runs a secret sample of its episodes to verify it."""
+    from vla_bench.server.client import attach_policy, submit_bundle  # noqa: PLC0415
+
+    if artifact is not None and endpoint is not None:
+        raise UserError("give --artifact or --endpoint, not both")
 
     token = token or os.environ.get("VLA_BENCH_TOKEN")
     if not token:
@@ -127,6 +150,13 @@ def submit(
     if outcome.duplicate:
         typer.echo("already submitted (same agent, protocol and episodes); the existing submission:", err=True)
     typer.echo(outcome.url)
+    if (artifact is not None or endpoint is not None) and outcome.submission_id is not None:
+        ok, text = attach_policy(server, token, outcome.submission_id, artifact=artifact, endpoint=endpoint,
+                                 api_key=os.environ.get("VLA_BENCH_POLICY_API_KEY") or None)
+        if not ok:
+            typer.echo(f"policy refused {text}", err=True)
+            raise typer.Exit(1)
+        typer.echo(f"verification queued: {text}", err=True)
 
 
 # --- server admin group -------------------------------------------------------------------------------------
@@ -304,3 +334,55 @@ def delete(submission_id: int, db: DbOption = None,
     finally:
         database.dispose()
     typer.echo(f"submission {submission_id} deleted")
+
+
+@server_app.command("verify-worker")
+def verify_worker(
+    db: DbOption = None,
+    once: Annotated[bool, typer.Option("--once", help="stop when the queue is empty")] = False,
+    lease_s: Annotated[float | None, typer.Option(help="seconds a claimed job is held without a heartbeat "
+                                                       "[default: VLA_BENCH_VERIFY_LEASE_S, 300]")] = None,
+    poll_s: Annotated[float, typer.Option(help="seconds between looks at an empty queue")] = 2.0,
+    workers: Annotated[int, typer.Option(help="env worker processes per job")] = 1,
+    max_jobs: Annotated[int | None, typer.Option(help="stop after this many jobs")] = None,
+) -> None:
+    """Verify submissions: claim queued jobs, re-run their secret sample of episodes against the submitted
+    policy with the harness, and record verified / verification_failed / inconclusive with the evidence.
+    Run as many as you like, on any machines that reach the database and the artifacts directory."""
+    import logging  # noqa: PLC0415
+    import signal  # noqa: PLC0415
+    import threading  # noqa: PLC0415
+
+    from vla_bench.server.verification.worker import WorkerOptions, run_worker  # noqa: PLC0415
+
+    _show_server_log()
+    logging.getLogger("vla_bench.server.verification").setLevel(logging.INFO)
+    settings = load_settings(db)
+    _open(db).dispose()  # at the code's schema (migrated), as `serve` would
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    options = WorkerOptions(lease_s=lease_s or settings.verify_lease_s, poll_s=poll_s, once=once, max_jobs=max_jobs,
+                            workers=workers, alpha=settings.verify_alpha)
+    try:
+        done = run_worker(settings, options, stop)
+    except KeyboardInterrupt:
+        raise typer.Exit(130) from None
+    typer.echo(f"verify-worker: {done} job(s) done", err=True)
+
+
+@server_app.command("requeue-verification")
+def requeue_verification(submission_id: int, db: DbOption = None) -> None:
+    """Verify a submission again (a fresh secret sample, the policy it was given)."""
+    from vla_bench.server.verification.artifacts import ArtifactRejectedError  # noqa: PLC0415
+    from vla_bench.server.verification.service import requeue  # noqa: PLC0415
+
+    settings = load_settings(db)
+    database = _open(db)
+    try:
+        queued = requeue(database, settings, submission_id, actor="cli")
+    except ArtifactRejectedError as exc:
+        raise UserError(exc.message) from None
+    finally:
+        database.dispose()
+    typer.echo(f"submission {submission_id}: verification attempt {queued.attempt} queued ({queued.n_episodes} "
+               "episodes)")

@@ -21,6 +21,7 @@ class SubmitOutcome:
     url: str | None  # the submission's page when accepted
     duplicate: bool
     message: str  # the server's reason when refused
+    submission_id: int | None = None
 
 
 def submit_bundle(directory: Path, server: str, token: str, *, timeout_s: float = 120.0) -> SubmitOutcome:
@@ -36,10 +37,57 @@ def submit_bundle(directory: Path, server: str, token: str, *, timeout_s: float 
     except ValueError:
         payload = {"detail": response.text[:500] or response.reason_phrase}
     if response.status_code in (200, 201):
-        return SubmitOutcome(True, response.status_code, payload.get("url"), bool(payload.get("duplicate")), "")
+        return SubmitOutcome(True, response.status_code, payload.get("url"), bool(payload.get("duplicate")), "",
+                             payload.get("id"))
     message = payload.get("detail") if isinstance(payload, dict) else None
     if not isinstance(message, str):
         message = json.dumps(message if message is not None else payload)
     if response.status_code == 429 and "retry-after" in response.headers:
         message += f" (Retry-After: {response.headers['retry-after']} s)"
     return SubmitOutcome(False, response.status_code, None, False, message)
+
+
+def artifact_file(path: Path) -> Path:
+    """The ONNX file to upload: ``path`` itself, or the model of a `vla-bench train` export directory."""
+    if path.is_dir():
+        manifest = path / "manifest.json"
+        name = "model.onnx"
+        if manifest.is_file():
+            try:
+                name = json.loads(manifest.read_text(encoding="utf-8")).get("model", {}).get("file", name)
+            except (ValueError, AttributeError):
+                raise UserError(f"{manifest} is not valid JSON") from None
+        path = path / Path(name).name
+    if not path.is_file():
+        raise UserError(f"artifact {path} does not exist (give an .onnx file or a `vla-bench train` export directory)")
+    return path
+
+
+def _answer(response: httpx.Response) -> tuple[bool, str]:
+    try:
+        payload = response.json()
+    except ValueError:
+        payload = {"detail": response.text[:500] or response.reason_phrase}
+    if response.status_code in (200, 201, 202):
+        return True, str(payload.get("guarantee", ""))
+    detail = payload.get("detail") if isinstance(payload, dict) else payload
+    return False, f"({response.status_code}) {detail if isinstance(detail, str) else json.dumps(detail)}"
+
+
+def attach_policy(server: str, token: str, submission_id: int, *, artifact: Path | None = None,
+                  endpoint: str | None = None, api_key: str | None = None,
+                  timeout_s: float = 300.0) -> tuple[bool, str]:
+    """Give a submission its policy for verification: (accepted, the guarantee or the server's reason)."""
+    base = f"{server.rstrip('/')}{SUBMIT_PATH}/{submission_id}"
+    headers = {"Authorization": f"Bearer {token}"}
+    try:
+        if artifact is not None:
+            data = artifact_file(artifact).read_bytes()
+            response = httpx.put(f"{base}/artifact", content=data, timeout=timeout_s,
+                                 headers={**headers, "Content-Type": "application/octet-stream"})
+        else:
+            response = httpx.put(f"{base}/endpoint", json={"url": endpoint, "api_key": api_key}, timeout=timeout_s,
+                                 headers=headers)
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach the leaderboard at {server}: {exc}") from None
+    return _answer(response)

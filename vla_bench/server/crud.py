@@ -155,8 +155,11 @@ def count_submissions(*, session: Session) -> int:
 
 
 # --- leaderboards -------------------------------------------------------------------------------------------
-def _on_board() -> list[ColumnElement[bool]]:
-    return [Submission.status == "published", Submission.hidden.is_(False)]
+def _on_board(verified_only: bool = False) -> list[ColumnElement[bool]]:
+    # a failed verification takes the entry off the default ranking (its page still says why)
+    shown = (Submission.verification == "verified" if verified_only
+             else Submission.verification != "verification_failed")
+    return [Submission.status == "published", Submission.hidden.is_(False), shown]
 
 
 def _rank_column() -> ColumnElement[int]:
@@ -180,10 +183,10 @@ def _sort_columns(sort: SortKey, order: SortOrder) -> list[ColumnElement[Any]]:
 
 
 def leaderboard(*, session: Session, protocol_id: str, sort: SortKey = "score", order: SortOrder = "desc",
-                offset: int = 0, limit: int = 50) -> tuple[int, list[RankedEntry]]:
+                offset: int = 0, limit: int = 50, verified_only: bool = False) -> tuple[int, list[RankedEntry]]:
     """One protocol's visible, published entries: (total, page). Rank is by the primary metric however the
-    page is sorted (ties share a rank)."""
-    filters = [Submission.protocol_id == protocol_id, *_on_board()]
+    page is sorted (ties share a rank). ``verified_only``: only entries whose verification passed."""
+    filters = [Submission.protocol_id == protocol_id, *_on_board(verified_only)]
     total = session.scalar(select(func.count()).select_from(Submission).where(*filters)) or 0
     # Rank, sort and cut the page on the narrow index columns first; only the page's rows are then read whole
     # (ranking every row joined to the full table was most of a board request's time).

@@ -34,6 +34,8 @@ NAMING_CONVENTION = {
 
 ROLES = ("submitter", "admin")
 STATES = ("submitted", "validated", "published", "rejected")
+# Re-running a secret sample of the episodes against the submitted policy (server/verification/).
+VERIFICATION_STATES = ("unverified", "verifying", "verified", "verification_failed", "inconclusive")
 
 
 def utcnow() -> dt.datetime:
@@ -102,6 +104,9 @@ class Submission(Base):
         UniqueConstraint("agent_identity", "protocol_sha256", "episodes_sha256", name="uq_submissions_bundle"),
         # Covers a board's default page (rank, sort, tie-break) without reading the table's rows.
         Index("ix_submissions_board", "protocol_id", "status", "hidden", "score_mean", "submitted_at"),
+        # copy detection: the same outcomes (or returns) under the same protocol, whoever the agent claims to be
+        Index("ix_submissions_episodes", "protocol_sha256", "episodes_sha256"),
+        Index("ix_submissions_returns", "protocol_sha256", "returns_sha256"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -124,6 +129,9 @@ class Submission(Base):
     agent_sha256: Mapped[str | None] = mapped_column(String(64))
     agent_identity: Mapped[str] = mapped_column(String(64))
     episodes_sha256: Mapped[str] = mapped_column(String(64))
+    # verification (issue #12): see VERIFICATION_STATES; returns_sha256 finds copies with edited side fields
+    verification: Mapped[str] = mapped_column(String(24), default="unverified", server_default="unverified")
+    returns_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
     n_episodes: Mapped[int] = mapped_column(Integer)
     n_errors: Mapped[int] = mapped_column(Integer)
@@ -184,3 +192,49 @@ class ServerMeta(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(Text)
+
+
+class PolicyArtifact(Base):
+    """A submitted policy file (ONNX), content-addressed by its sha256; the bytes live on disk, not here."""
+
+    __tablename__ = "policy_artifacts"
+
+    sha256: Mapped[str] = mapped_column(String(64), primary_key=True)
+    format: Mapped[str] = mapped_column(String(16))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(300))  # relative to the server's artifacts directory
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class VerificationJob(Base):
+    """One verification of a submission: the secret sample to re-run, the lease of the worker running it,
+    and the outcome with its evidence. A re-queue adds a job (attempt + 1, a fresh sample)."""
+
+    __tablename__ = "verification_jobs"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "attempt", name="uq_verification_jobs_attempt"),
+        Index("ix_verification_jobs_claim", "state", "lease_expires_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    state: Mapped[str] = mapped_column(String(16), default="queued")  # queued | running | done | superseded
+    source: Mapped[str] = mapped_column(String(16))  # artifact | endpoint
+    artifact_sha256: Mapped[str | None] = mapped_column(
+        ForeignKey("policy_artifacts.sha256", ondelete="RESTRICT"), default=None)
+    endpoint_url: Mapped[str | None] = mapped_column(Text, default=None)
+    endpoint_key: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted with the server secret
+    sample: Mapped[list[Any]] = mapped_column(JSON)  # [[task, episode_index], ...]
+    sampling: Mapped[dict[str, Any]] = mapped_column(JSON)  # fraction, power, population, size, guarantee
+    lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    claims: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    outcome: Mapped[str | None] = mapped_column(String(24), default=None)
+    message: Mapped[str | None] = mapped_column(Text, default=None)
+    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    requested_by: Mapped[str | None] = mapped_column(String(64), default=None)

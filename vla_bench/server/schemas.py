@@ -34,6 +34,8 @@ class SubmissionListItem(BaseModel):
     status: Literal["submitted", "validated", "published", "rejected"]
     is_baseline: bool
     is_verified: bool
+    verification: Literal["unverified", "verifying", "verified", "verification_failed", "inconclusive"] = Field(
+        description="re-run of a secret sample of the episodes against the submitted policy")
     agent: AgentPublic
     submitter: str | None = Field(description="user name; null for reference baselines")
     benchmark: str
@@ -53,7 +55,7 @@ class SubmissionListItem(BaseModel):
 def _list_fields(s: Submission, base_url: str) -> dict[str, Any]:
     return {
         "id": s.id, "url": f"{base_url}/submissions/{s.id}", "status": s.status, "is_baseline": s.is_baseline,
-        "is_verified": s.is_verified,
+        "is_verified": s.is_verified, "verification": s.verification,
         "agent": AgentPublic(name=s.agent_name, kind=s.agent_kind, spec=s.agent_spec, sha256=s.agent_sha256),
         "submitter": s.user.name if s.user else None, "benchmark": s.benchmark, "protocol_id": s.protocol_id,
         "primary_metric": s.primary_metric, "score": Estimate.of(s.score_mean, s.score_low, s.score_high),

@@ -60,7 +60,7 @@ def test_a_duplicate_bundle_is_answered_with_the_existing_submission(
     for line in rerun["episodes"]:  # a re-run of the same deterministic agent: other wall-clock timings only
         line["timings"] = {key: value * 1.5 + 0.01 for key, value in line.get("timings", {}).items()}
     rerun["episodes"].reverse()  # finished in another order
-    second = client.post(URL, json=rerun, headers=server.admin)
+    second = client.post(URL, json=rerun, headers=server.user)  # another owner's copy is refused (verification)
     assert first.status_code == 201 and second.status_code == 200
     assert second.json()["duplicate"] is True and second.json()["id"] == first.json()["id"]
     assert server.counts()["submissions"] == 1

@@ -20,6 +20,7 @@ from vla_bench.server.schemas import (
 )
 
 router = APIRouter(prefix="/leaderboards", tags=["leaderboards"])
+MAX_OFFSET = 10**9  # a 64-bit OFFSET with room to spare; larger is refused with 422, not sent to the database
 
 
 @router.get("", response_model=list[BoardPublic])
@@ -42,8 +43,9 @@ def read_leaderboard(
     protocol_id: str, session: SessionDep, settings: SettingsDep, base_url: BaseUrlDep,
     sort: crud.SortKey = "score",
     order: crud.SortOrder | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
+    verified: Annotated[bool, Query(description="only entries verified by re-running a secret sample")] = False,
 ) -> Any:
     """Published, visible entries of one protocol. ``sort``: score (the primary metric's mean over tasks),
     iqm, date, agent or episodes; ``order`` defaults to the natural one (best / newest first)."""
@@ -51,7 +53,7 @@ def read_leaderboard(
     order = order or crud.DEFAULT_ORDER[sort]
     limit = limit or settings.page_size
     total, entries = crud.leaderboard(session=session, protocol_id=protocol.id, sort=sort, order=order,
-                                      offset=offset, limit=limit)
+                                      offset=offset, limit=limit, verified_only=verified)
     return LeaderboardPage(
         protocol=ProtocolPublic.of(protocol, base_url), count=total, offset=offset, limit=limit, sort=sort,
         order=order, data=[LeaderboardEntry.ranked(e.submission, e.rank, base_url) for e in entries],
