@@ -78,8 +78,10 @@ def test_aggregate_mean_and_iqm_with_stratified_bootstrap() -> None:
                for i, r in enumerate(values)]
     aggregate = compute_scores(protocol, records)["aggregate"]
     assert aggregate["mean"]["mean"] == pytest.approx((returns["a"].mean() + returns["b"].mean()) / 2)
-    pooled = np.concatenate(list(returns.values()))
-    assert aggregate["iqm"]["mean"] == pytest.approx(stats.trim_mean(pooled, 0.25))
+    # two task scores: a 25% trim removes nothing, so the IQM is withheld and says why
+    assert aggregate["iqm"] is None
+    assert "at least 4 task scores" in aggregate["iqm_note"] and "there are 2" in aggregate["iqm_note"]
+    assert aggregate["interval_method"].startswith("stratified bootstrap")
     low, high = aggregate["mean"]["ci95"]
     assert low < aggregate["mean"]["mean"] < high
     # stratified: the interval reflects within-task noise only (~ sd/sqrt(n) per task), far narrower than
@@ -94,3 +96,34 @@ def test_non_finite_returns_are_stored_as_null_and_score_as_zero() -> None:
     records = [_record(protocol, "a", 0, total_return=math.nan), _record(protocol, "a", 1, total_return=4.0)]
     assert records[0].to_json()["total_return"] is None
     assert compute_scores(protocol, records)["tasks"]["a"]["mean_return"]["mean"] == 2.0
+
+
+def _tasks(n: int) -> list[dict[str, str]]:
+    return [{"name": f"t{i}", "env_id": "fake"} for i in range(n)]
+
+
+def test_iqm_is_rliables_trimmed_mean_of_task_scores_on_a_hand_case() -> None:
+    # 8 tasks with success rates 0/4 .. 7/4 capped: per-task rates r = [0, .25, .5, .75, 1, 1, 1, 1];
+    # rliable's aggregate_iqm = trim_mean(scores, 0.25) drops 2 from each end: mean(.5, .75, 1, 1) = 0.8125
+    protocol = fake_protocol(episodes=4, success=True, tasks=_tasks(8))
+    wins = [0, 1, 2, 3, 4, 4, 4, 4]
+    records = [_record(protocol, f"t{t}", i, success=i < w) for t, w in enumerate(wins) for i in range(4)]
+    aggregate = compute_scores(protocol, records)["aggregate"]
+    assert aggregate["iqm"]["mean"] == pytest.approx(0.8125)
+    assert aggregate["iqm"]["mean"] == pytest.approx(stats.trim_mean(np.array(wins) / 4, 0.25))
+    assert aggregate["iqm_note"] is None
+    low, high = aggregate["iqm"]["ci95"]
+    assert low <= 0.8125 <= high
+    # not the pooled-episode trimmed mean (0.875 here: on 0/1 outcomes it only counts the middle half's ones)
+    pooled = np.array([1.0 if i < w else 0.0 for w in wins for i in range(4)])
+    assert stats.trim_mean(pooled, 0.25) == 0.875
+
+
+def test_a_single_task_headline_is_the_task_interval() -> None:
+    protocol = get_protocol("mujoco/hopper@v1")
+    rng = np.random.default_rng(3)
+    records = [_record(protocol, "hopper", i, total_return=float(r)) for i, r in enumerate(rng.normal(900, 80, 50))]
+    scores = compute_scores(protocol, records)
+    assert scores["aggregate"]["mean"] == scores["tasks"]["hopper"]["normalized_score"]
+    assert scores["aggregate"]["interval_method"] == "Student t interval over episodes"
+    assert scores["aggregate"]["iqm"] is None

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import inspect
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from vla_bench.agents.baselines import load_baseline
 from vla_bench.agents.policy import LoadedAgent, Policy
-from vla_bench.spec.errors import UserError
+from vla_bench.spec.errors import UserError, describe_exception
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
@@ -73,8 +75,13 @@ def _load_python_factory(spec: str) -> LoadedAgent:
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
+    except SyntaxError as exc:  # one line naming the file and line, not importlib's traceback
+        raise UserError(f"the agent's module {module_name!r} has a syntax error at {exc.filename}:{exc.lineno}: "
+                        f"{exc.msg}") from exc
     except ImportError as exc:
         raise UserError(f"cannot import the agent's module {module_name!r}: {exc}") from exc
+    except Exception as exc:  # the user's module-level code failed: say where, in one line
+        raise UserError(f"importing the agent's module {module_name!r} failed: {describe_exception(exc)}") from exc
     target: object = module
     for part in attr.split("."):
         if not hasattr(target, part):
@@ -86,6 +93,7 @@ def _load_python_factory(spec: str) -> LoadedAgent:
     if not callable(target):
         raise UserError(f"agent {spec!r} is neither a policy nor a callable that returns one")
     factory = target
+    _check_takes_no_arguments(factory, spec)
 
     def make() -> Policy:
         policy = factory()
@@ -96,6 +104,21 @@ def _load_python_factory(spec: str) -> LoadedAgent:
     source = getattr(module, "__file__", None)
     sha = file_sha256(Path(source)) if source and Path(source).is_file() else None
     return LoadedAgent(spec=spec, kind="python", factory=make, name=spec, sha256=sha)
+
+
+def _check_takes_no_arguments(factory: Callable[..., object], spec: str) -> None:
+    """A factory is called with no arguments: say so now, not as a TypeError in every episode."""
+    try:
+        signature = inspect.signature(factory)
+    except (TypeError, ValueError):  # builtins and some C callables have none to check
+        return
+    try:
+        signature.bind()
+    except TypeError:
+        code = getattr(factory, "__code__", None)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        raise UserError(f"agent factory {spec!r}{where} must be callable with no arguments; its signature is "
+                        f"{signature}") from None
 
 
 def agent_from_object(policy: object, name: str | None = None) -> LoadedAgent:
@@ -124,10 +147,10 @@ def worker_spec(agent: LoadedAgent, *, declared_only: bool = True) -> str | None
     Artifacts (ONNX, TorchScript, exported trainings, baselines) always can; a Python factory can when it is
     importable by name and declares :data:`PER_PROCESS` (or, with ``declared_only=False``, when the user asked
     for worker placement explicitly). Shared objects and remote (``ws://``) policies never can."""
+    if agent.kind in _REBUILDABLE:  # shared or not: the same file or code gives the same policy anywhere
+        return agent.spec
     if agent.shared:
         return None
-    if agent.kind in _REBUILDABLE:
-        return agent.spec
     if agent.kind == "python":
         target = _factory_target(agent.spec)
     elif agent.kind == "object":

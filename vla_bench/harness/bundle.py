@@ -75,7 +75,14 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
                                      encoding="utf-8") as handle:
         json.dump(data, handle, indent=2, allow_nan=False)
         handle.write("\n")
+    os.chmod(handle.name, 0o666 & ~current_umask())  # mkstemp makes 0600; the bundle's files follow the umask
     os.replace(handle.name, path)
+
+
+def current_umask() -> int:
+    mask = os.umask(0o022)  # reading the umask means setting it; put it straight back
+    os.umask(mask)
+    return mask
 
 
 def now_iso() -> str:

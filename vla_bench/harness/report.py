@@ -6,7 +6,10 @@ import json
 from typing import Any
 
 from rich.console import Console
+from rich.measure import Measurement
 from rich.table import Table
+
+from vla_bench.harness.scoring import IQM_MIN_SCORES
 
 METRIC_LABELS = {"normalized_score": "normalized score", "success_rate": "success rate", "mean_return": "return",
                  "average_length": "average length"}
@@ -57,9 +60,13 @@ def _aggregate_line(summary: dict[str, Any]) -> str:
         return "no episodes finished"
     percent = aggregate["metric"] == "success_rate"
     label = METRIC_LABELS[aggregate["metric"]]
-    return (f"{label}: mean {_estimate(aggregate['mean'], percent)} · IQM {_estimate(aggregate['iqm'], percent)}"
-            f" (stratified bootstrap 95% CI; {aggregate['n_episodes']} episodes, {aggregate['n_tasks']} tasks,"
-            f" {aggregate['n_errors']} errors)")
+    if aggregate.get("iqm"):
+        iqm = f" · IQM {_estimate(aggregate['iqm'], percent)}"
+    else:  # the full reason is in summary.json's iqm_note
+        iqm = f" · IQM withheld (needs ≥{IQM_MIN_SCORES} task scores)" if aggregate.get("iqm_note") else ""
+    method = aggregate.get("interval_method") or "stratified bootstrap"
+    return (f"{label}: mean {_estimate(aggregate['mean'], percent)}{iqm} (95% CI: {method}; "
+            f"{aggregate['n_episodes']} episodes, {aggregate['n_tasks']} tasks, {aggregate['n_errors']} errors)")
 
 
 def _title(summary: dict[str, Any]) -> str:
@@ -75,21 +82,37 @@ def print_table(summary: dict[str, Any], console: Console | None = None) -> None
     header, rows = _rows(summary)
     table = Table(title=_title(summary), title_justify="left")
     for index, column in enumerate(header):
-        table.add_column(column, justify="left" if index == 0 else "right")
+        table.add_column(column, justify="left" if index == 0 else "right", no_wrap=index > 0)
     for row in rows:
         table.add_row(*row)
-    console.print(table)
-    console.print(_aggregate_line(summary))
+    print_unwrapped(table, console)
+    console.print(_aggregate_line(summary), soft_wrap=True)
 
 
-def markdown(summary: dict[str, Any]) -> str:
+def print_unwrapped(table: Table, console: Console) -> None:
+    """Print ``table`` at its natural width when the console is narrower: a line longer than the screen
+    beats a number broken over three lines (and a pipe or a log file has no screen width at all)."""
+    natural = Measurement.get(console, console.options.update(width=10_000), table).maximum
+    if natural <= console.width:
+        console.print(table)
+        return
+    width = console.width
+    console.width = natural
+    try:
+        console.print(table)
+    finally:
+        console.width = width
+
+
+def markdown(summary: dict[str, Any], provenance_line: bool = True) -> str:
     header, rows = _rows(summary)
     lines = [f"### {_title(summary)}", "", "| " + " | ".join(header) + " |",
              "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", _aggregate_line(summary), "",
-              f"protocol sha256 `{summary['protocol']['sha256'][:16]}…` · vla-bench "
-              f"{summary['provenance']['harness_version']} · git {summary['provenance']['git'].get('revision')}"]
+    lines += ["", _aggregate_line(summary)]
+    if provenance_line:
+        lines += ["", f"protocol sha256 `{summary['protocol']['sha256'][:16]}…` · vla-bench "
+                  f"{summary['provenance']['harness_version']} · git {summary['provenance']['git'].get('revision')}"]
     return "\n".join(lines) + "\n"
 
 

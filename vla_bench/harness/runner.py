@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.harness import provenance
@@ -29,6 +24,8 @@ from vla_bench.harness.bundle import (
 )
 from vla_bench.harness.executors import ExecutorConfig, make_executor
 from vla_bench.harness.plan import limited_plan, shard_plan
+from vla_bench.harness.progress import RunProgress
+from vla_bench.harness.run_report import write_run_report
 from vla_bench.harness.trajectory import TrajectorySink
 from vla_bench.runtimes.resolve import require as require_runtime
 from vla_bench.spec import EpisodeRecord, Protocol
@@ -90,21 +87,6 @@ def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, of
     if summary["run"].get("shard") != (list(shard) if shard else None):
         raise UserError(f"--resume: the run was started as shard {summary['run'].get('shard')}, not {shard}")
     return str(summary["created_at"])
-
-
-@contextlib.contextmanager
-def _progress_bar(enabled: bool, total: int, done: int, label: str) -> Iterator[Progress | None]:
-    if not enabled:
-        yield None
-        return
-    progress = Progress(
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TextColumn("episodes · {task.fields[rate]} ep/s"), TimeElapsedColumn(), TextColumn("ETA"),
-        TimeRemainingColumn(), console=Console(stderr=True), transient=False,
-    )
-    with progress:
-        progress.add_task(label, total=total, completed=done, rate="–")
-        yield progress
 
 
 def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: RunOptions) -> EvalResult:
@@ -170,18 +152,15 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
     label = f"{protocol.id} · {agent.name}"
     abort = AbortWatch()
     try:
-        with abort.guard(), _progress_bar(options.progress, len(plan), len(records), label) as bar:
-            started, finished_now = time.perf_counter(), 0
+        with abort.guard(), RunProgress(label, len(plan), len(records), enabled=options.progress) as progress:
 
             def sink(record: EpisodeRecord) -> None:
-                nonlocal finished_now
+                if config.video_dir is not None and record.key in config.record:  # as lerobot-eval: path in results
+                    record.video = f"videos/{record.task}-{record.episode_index:04d}.mp4"
                 if log is not None:
                     log.write(record)
                 records.append(record)
-                finished_now += 1
-                if bar is not None:
-                    rate = finished_now / max(time.perf_counter() - started, 1e-9)
-                    bar.update(bar.task_ids[0], advance=1, rate=f"{rate:.2f}")
+                progress.advance(error=bool(record.error))
 
             executor.run(pending, sink)
     finally:
@@ -194,4 +173,5 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
             summary["status"] = "aborted"
         if out_dir is not None:
             write_json_atomic(out_dir / SUMMARY_FILE, summary)
+            write_run_report(out_dir, protocol, summary, records)
     return EvalResult(protocol=protocol, summary=summary, records=records, directory=out_dir)

@@ -3,10 +3,15 @@
 Per task: mean return (Student-t 95% interval), D4RL-normalized score ``100*(R-min)/(max-min)`` where the
 protocol has constants (REFERENCE.md §1.1-1.2; mean of normalized == normalized of mean, the map is affine),
 success rate with a Wilson 95% interval, completion time (steps to success) and action smoothness.
-Aggregate over tasks: mean and IQM of the primary metric with stratified-bootstrap 95% intervals, as rliable
+Aggregate over tasks: mean of the task scores and their IQM with stratified-bootstrap 95% intervals, as rliable
 does (resample episodes within each task); ``scipy.stats.bootstrap`` with one sample per task gives the
 same intervals ~150x faster (PLATFORM.md). The bootstrap RNG is fixed, so a score recomputed from the same
-episodes is the same number.
+episodes is the same number. The IQM is rliable's ``aggregate_iqm``: the 25%-trimmed mean of the per-task
+scores (runs x tasks when an entry has several training runs, see ``multirun``), never of pooled episode
+outcomes, which on 0/1 success metrics is degenerate. It is withheld, with the reason, below
+``IQM_MIN_SCORES`` scores: a 25% trim of fewer than 4 values cuts nothing and just repeats the mean. A
+single-task protocol's headline is its task's own interval (Student t, or Wilson for success), so the
+headline and the per-task table never disagree.
 
 Chain protocols (CALVIN's LH-MTLC, REFERENCE.md 5.1) add per task the success rate for at least i
 consecutive completed subtasks, i = 1..K, each with a Wilson interval, and the average length (mean number
@@ -31,6 +36,8 @@ CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 5000
 BOOTSTRAP_SEED = 0
 IQM_TRIM = 0.25  # rliable's aggregate_iqm: 25% trimmed mean
+IQM_MIN_SCORES = 4  # below this a 25% trim removes nothing (floor(0.25 n) == 0)
+INTERVAL_BOOTSTRAP = "stratified bootstrap over episodes within tasks, percentile 95%"
 
 
 def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -158,8 +165,17 @@ def mean_of_task_means(*samples: NDArray[np.float64], axis: int = -1) -> NDArray
     return np.mean([s.mean(axis=axis) for s in samples], axis=0)
 
 
-def pooled_iqm(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
-    return np.asarray(stats.trim_mean(np.concatenate(samples, axis=axis), IQM_TRIM, axis=axis))
+def iqm_of_task_means(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
+    """rliable's IQM over the per-task scores (each task's mean), not over pooled episodes."""
+    return np.asarray(stats.trim_mean(np.stack([s.mean(axis=axis) for s in samples], axis=-1), IQM_TRIM, axis=-1))
+
+
+def iqm_note(n_scores: int) -> str | None:
+    """Why the IQM is withheld for ``n_scores`` (runs x tasks) scores, or None when it is shown."""
+    if n_scores >= IQM_MIN_SCORES:
+        return None
+    return (f"IQM withheld: it needs at least {IQM_MIN_SCORES} task scores (runs x tasks) and there are "
+            f"{n_scores}; with fewer, a 25% trim removes nothing and it would only repeat the mean")
 
 
 def stratified_bootstrap(
@@ -203,8 +219,18 @@ def compute_scores(protocol: Protocol, records: Sequence[EpisodeRecord]) -> dict
         "n_errors": sum(1 for r in records if r.error),
         "mean": None,
         "iqm": None,
+        "n_runs": 1,
+        "interval_method": None,
+        "iqm_note": iqm_note(len(samples)),
     }
-    if samples:
+    if len(samples) == 1:  # the headline is the task's own estimate and interval
+        only = tasks[next(name for name in protocol.task_names if by_task[name])]
+        aggregate["mean"] = dict(only[protocol.primary_metric])
+        aggregate["interval_method"] = ("Wilson score interval" if protocol.primary_metric == "success_rate"
+                                        else "Student t interval over episodes")
+    elif samples:
         aggregate["mean"] = _estimate(*stratified_bootstrap(samples, mean_of_task_means))
-        aggregate["iqm"] = _estimate(*stratified_bootstrap(samples, pooled_iqm))
+        aggregate["interval_method"] = INTERVAL_BOOTSTRAP
+    if samples and aggregate["iqm_note"] is None:
+        aggregate["iqm"] = _estimate(*stratified_bootstrap(samples, iqm_of_task_means))
     return {"primary_metric": protocol.primary_metric, "tasks": tasks, "aggregate": aggregate}

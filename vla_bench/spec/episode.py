@@ -71,6 +71,9 @@ class TaskSpec:
 SUBTASKS_COMPLETED_KEY = "subtasks_completed"
 CHAIN_INDEX_KEY = "chain_index"
 _CHAIN_FIELDS = ("chain_index", "subtasks_completed")
+# Info key through which a session whose simulator can tell reports the episode's running safety totals
+# (vla_bench/benchmarks/safety.py: collisions, collision_rate, workspace/joint-limit violations, peak EE speed).
+SAFETY_KEY = "safety"
 
 ERROR_KINDS = ("policy_error", "policy_timeout", "invalid_action", "env_error", "env_crash", "env_timeout")
 
@@ -98,6 +101,8 @@ class EpisodeRecord:
     # subtasks were completed in a row before the first failure (errors keep what was completed before them).
     chain_index: int | None = None
     subtasks_completed: int | None = None
+    video: str | None = None  # recorded episodes: the MP4's path relative to the bundle
+    safety: dict[str, float] | None = None  # benchmarks that measure it: the last SAFETY_KEY totals (absent else)
 
     @property
     def key(self) -> tuple[str, int]:
@@ -105,7 +110,7 @@ class EpisodeRecord:
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        for name in _CHAIN_FIELDS:
+        for name in (*_CHAIN_FIELDS, "video", "safety"):
             if data[name] is None:
                 del data[name]
         for name in ("total_return", "action_smoothness"):

@@ -1,0 +1,76 @@
+"""``report.md`` and ``plots/`` beside ``summary.json``: the run folder read by a person, not a program.
+
+The report holds the results table, the aggregate, the failure summary, the plots, the recorded videos and
+the provenance; it is rewritten from the summary and the records, so ``vla-bench report DIR --write``
+regenerates it for any bundle.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from vla_bench.harness import report
+from vla_bench.harness.failures import summarize_failures
+from vla_bench.spec import EpisodeRecord, Protocol
+
+REPORT_FILE = "report.md"
+PLOTS_DIR = "plots"
+
+
+def _provenance_rows(summary: dict[str, Any]) -> list[tuple[str, str]]:
+    prov, run, agent = summary["provenance"], summary["run"], summary["agent"]
+    git = prov.get("git") or {}
+    rows = [
+        ("protocol", f"{summary['protocol']['id']} (sha256 `{summary['protocol']['sha256'][:16]}…`)"),
+        ("agent", f"`{agent['spec']}` ({agent['kind']}; sha256 `{(agent.get('sha256') or '–')[:16]}`)"),
+        ("status", f"{summary['status']}, {summary['n_episodes_done']}/{summary['n_episodes_planned']} episodes, "
+                   f"{'official' if summary['official'] else 'UNOFFICIAL (limited episodes)'}"),
+        ("started / finished", f"{summary['created_at']} / {summary.get('finished_at') or '–'}"),
+        ("vla-bench", f"{prov.get('harness_version')} (git {str(git.get('revision'))[:12]}"
+                      f"{', dirty' if git.get('dirty') else ''})"),
+        ("executor", f"{run.get('executor')}, {run.get('workers')} worker(s) × {run.get('envs_per_worker')} envs"),
+    ]
+    machine = prov.get("machine") or {}
+    if machine:
+        rows.append(("machine", f"Python {machine.get('python')}, {machine.get('cpu_count')} CPUs, "
+                                f"{machine.get('platform')}"))
+    simulator = {k: v for k, v in (prov.get("simulator") or {}).items() if isinstance(v, str)}
+    if simulator:
+        rows.append(("simulator", ", ".join(f"{k} {v}" for k, v in simulator.items())))
+    return rows
+
+
+def render_markdown(protocol: Protocol, summary: dict[str, Any], records: Sequence[EpisodeRecord],
+                    plots: Sequence[str] = ()) -> str:
+    parts = [report.markdown(summary, provenance_line=False)]
+    failures = summarize_failures(records, protocol.task_names)
+    parts.append("## Failures\n\n" + failures.markdown())
+    if plots:
+        parts.append("## Plots\n\n" + "\n".join(f"![{Path(p).stem}]({p})" for p in plots) + "\n")
+    videos = [r for r in records if r.video]
+    if videos:
+        listed = "\n".join(f"- {r.task} #{r.episode_index}: [{r.video}]({r.video})" for r in videos)
+        parts.append("## Videos\n\n" + listed + "\n")
+    table = "| | |\n|---|---|\n" + "\n".join(f"| {k} | {v} |" for k, v in _provenance_rows(summary))
+    parts.append("## Provenance\n\n" + table + "\n")
+    return "\n".join(parts)
+
+
+def write_run_report(directory: Path, protocol: Protocol, summary: dict[str, Any],
+                     records: Sequence[EpisodeRecord]) -> Path:
+    """Write ``report.md`` and the plots; a plot that cannot be drawn is reported, never fatal to the run."""
+    plots: list[str] = []
+    if summary.get("scores") and records:
+        try:
+            from vla_bench.harness.plots import write_plots  # noqa: PLC0415 - matplotlib only when writing
+
+            written = write_plots(directory / PLOTS_DIR, protocol, summary["scores"], records)
+            plots = [str(path.relative_to(directory)) for path in written]
+        except (ImportError, OSError, ValueError, RuntimeError) as exc:
+            sys.stderr.write(f"warning: the plots could not be drawn ({type(exc).__name__}: {exc})\n")
+    path = directory / REPORT_FILE
+    path.write_text(render_markdown(protocol, summary, records, plots), encoding="utf-8")
+    return path
