@@ -54,7 +54,8 @@ def _suite(protocol_id: str) -> str:
 
 # ----------------------------------------------------------------------------------------------- protocols
 def test_the_shipped_metaworld_protocols() -> None:
-    assert set(protocol_ids("metaworld")) == {f"metaworld/{suite}@v1" for suite in SUITES}
+    robustness = {"metaworld/mt10-robust@v1"}  # tested in tests/benchmarks/perturbations
+    assert set(protocol_ids("metaworld")) == {f"metaworld/{suite}@v1" for suite in SUITES} | robustness
     module, _, attr = ADAPTERS["metaworld"].partition(":")
     assert (module, attr) == ("vla_bench.benchmarks.metaworld.adapter", "MetaWorldAdapter")
     assert isinstance(resolve_adapter("metaworld"), MetaWorldAdapter)

@@ -13,7 +13,8 @@ from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.registry import get_protocol, protocol_ids, resolve_adapter
 from vla_bench.spec import Observation, Protocol
 
-MUJOCO_PROTOCOLS = protocol_ids("mujoco")
+# robustness protocols (tests/benchmarks/perturbations) reuse these sessions behind the perturbation layer
+MUJOCO_PROTOCOLS = [p for p in protocol_ids("mujoco") if get_protocol(p).perturbation is None]
 # Gymnasium v5 default observation sizes (Ant-v5 drops the worldbody contact forces: 105, not D4RL's 111)
 STATE_SIZES = {"hopper": 11, "halfcheetah": 17, "walker2d": 17, "ant": 105, "humanoid": 348}
 ACTION_SIZES = {"hopper": 3, "halfcheetah": 6, "walker2d": 6, "ant": 8, "humanoid": 17}
@@ -70,6 +71,7 @@ def test_the_shipped_mujoco_protocols() -> None:
     assert set(MUJOCO_PROTOCOLS) == {"mujoco/ant@v1", "mujoco/halfcheetah@v1", "mujoco/hopper-pixels@v1",
                                      "mujoco/hopper@v1", "mujoco/humanoid@v1", "mujoco/locomotion@v1",
                                      "mujoco/walker2d@v1"}
+    assert set(protocol_ids("mujoco")) - set(MUJOCO_PROTOCOLS) == {"mujoco/locomotion-robust@v1"}
 
 
 @pytest.mark.parametrize("protocol_id", MUJOCO_PROTOCOLS)

@@ -10,6 +10,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, SuccessRule, TaskDef, TaskSpec
+from vla_bench.spec.perturbation import PerturbationLevel
 
 
 @dataclass
@@ -49,6 +50,26 @@ class EnvSession(abc.ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release simulator resources."""
+
+    # Optional hooks of the perturbation layer (benchmarks/perturbations): a session that has none of them
+    # still runs every clean protocol; robustness axes that need a missing hook are refused at session build.
+
+    def scene(self) -> tuple[Any, Any] | None:
+        """The live ``(mujoco.MjModel, mujoco.MjData)``, for perturbations that edit the scene."""
+        return None
+
+    def scene_cameras(self) -> dict[str, str]:
+        """Observation camera name -> MuJoCo camera name of the cameras a camera perturbation moves."""
+        return {camera: camera for camera in self.task_spec.cameras}
+
+    def initial_state_fields(self) -> frozenset[str]:
+        """The initial-state perturbation fields (``object_shift``, ``init_range``, ...) ``reset_perturbed``
+        applies."""
+        return frozenset()
+
+    def reset_perturbed(self, episode: EpisodeSpec, level: PerturbationLevel, axis: str) -> Observation:
+        """``reset`` with the level's initial-state fields applied (draws from ``perturbation_rng``)."""
+        raise NotImplementedError(f"{type(self).__name__} has no initial-state perturbations")
 
 
 class BenchmarkAdapter(abc.ABC):

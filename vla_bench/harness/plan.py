@@ -17,7 +17,8 @@ _SEED_MODULUS = 2**31 - 1  # fits every simulator's seed argument (some take int
 def episode_seed(protocol: Protocol, task: str, episode_index: int) -> int:
     """A seed derived from the protocol's seed base, benchmark/suite, task and index (not from the version,
     so a v2 that only fixes a typo keeps the v1 seeds)."""
-    text = f"{protocol.seed_base}|{protocol.benchmark}/{protocol.suite}|{task}|{episode_index}"
+    scope, seed_task = protocol.seed_scope(task)  # a robustness protocol's tasks use their clean pair's seeds
+    text = f"{protocol.seed_base}|{scope}|{seed_task}|{episode_index}"
     digest = hashlib.sha256(text.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % _SEED_MODULUS
 

@@ -15,6 +15,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from vla_bench.spec.perturbation import PerturbationSpec, TaskPerturbation, expand_tasks
+
 PROTOCOL_ID_PATTERN = re.compile(r"^(?P<benchmark>[a-z0-9_]+)/(?P<suite>[a-z0-9_.\-]+)@v(?P<version>[0-9]+)$")
 
 PrimaryMetric = Literal["normalized_score", "success_rate", "mean_return", "average_length"]
@@ -45,6 +47,8 @@ class TaskDef(_Frozen):
     instruction: str = ""
     env_kwargs: dict[str, Any] = Field(default_factory=dict)
     normalization: Normalization | None = None
+    # Robustness protocols only (absent from the canonical JSON otherwise): the perturbation this task applies.
+    perturbation: TaskPerturbation | None = None
 
 
 class SuccessRule(_Frozen):
@@ -139,6 +143,13 @@ class Protocol(_Frozen):
     # Only long-horizon protocols have it; absent (not null) from the canonical JSON otherwise, so adding
     # the field changed no published hash.
     chain: ChainSpec | None = None
+    # Robustness protocols only, likewise absent otherwise: axes and levels, and the clean protocol paired with.
+    perturbation: PerturbationSpec | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_perturbed_tasks(cls, data: Any) -> Any:
+        return expand_tasks(data) if isinstance(data, dict) else data
 
     @field_validator("id")
     @classmethod
@@ -164,7 +175,26 @@ class Protocol(_Frozen):
             raise ValueError("success kind 'chain' needs a [chain] section")
         if self.chain is not None:
             self._check_chain(self.chain)
+        self._check_perturbations()
         return self
+
+    def _check_perturbations(self) -> None:
+        perturbed = [task for task in self.tasks if task.perturbation is not None]
+        if self.perturbation is None:
+            if perturbed:
+                raise ValueError("tasks carry perturbations but the protocol has no [perturbation] section")
+            return
+        if self.perturbation.clean_protocol == self.id:
+            raise ValueError("a robustness protocol pairs with another (clean) protocol, not itself")
+        clean = {task.name: task for task in self.tasks if task.perturbation is None}
+        for task in perturbed:
+            assert task.perturbation is not None
+            base = clean.get(task.perturbation.base_task)
+            if base is None:
+                raise ValueError(f"task {task.name!r} perturbs {task.perturbation.base_task!r}, not a clean task here")
+            self.perturbation.axis(task.perturbation.axis).level(task.perturbation.level)
+            if task.model_copy(update={"name": base.name, "perturbation": None}) != base:
+                raise ValueError(f"task {task.name!r} must equal its clean task {base.name!r} but for its perturbation")
 
     def _check_chain(self, chain: ChainSpec) -> None:
         if len(self.tasks) != 1:
@@ -215,10 +245,24 @@ class Protocol(_Frozen):
         assert match is not None  # guaranteed by the validator
         return match.groupdict()
 
+    def seed_scope(self, task: str) -> tuple[str, str]:
+        """(``benchmark/suite``, task name) that seed ``task``'s episodes: the clean protocol's and the clean
+        task's for every task of a robustness protocol (so its episodes pair with the clean ones)."""
+        if self.perturbation is None:
+            return f"{self.benchmark}/{self.suite}", task
+        definition = self.task(task)
+        base = definition.perturbation.base_task if definition.perturbation is not None else task
+        return self.perturbation.clean_scope, base
+
     def canonical_json(self) -> str:
         data = self.model_dump(mode="json")
-        if data.get("chain") is None:
-            data.pop("chain", None)  # protocols without a chain hash exactly as before the field existed
+        # Optional sections are absent (not null) when unused, so adding them changed no published hash.
+        for name in ("chain", "perturbation"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        for task in data["tasks"]:
+            if task.get("perturbation") is None:
+                task.pop("perturbation", None)
         return canonical_json(data)
 
     def sha256(self) -> str:

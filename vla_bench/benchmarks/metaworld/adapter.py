@@ -45,8 +45,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, info_flag_success
+from vla_bench.benchmarks.perturbations import perturb, perturbation_rng
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
+from vla_bench.benchmarks.safety import SAFETY_KEY, SafetyMonitor, SafetySpec, descendants
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
+from vla_bench.spec.perturbation import PerturbationLevel
 
 STATE_DIMS = {"full": 39, "agent_pos": 4}  # metaworld sawyer_xyz_env.py _get_obs: 18 + 18 + 3
 ACTION_DIM = 4  # xyz mocap delta (x 1/100 m) + gripper effort, Box(-1, 1) (sawyer_xyz_env.py)
@@ -55,6 +58,12 @@ ACTION_DIM = 4  # xyz mocap delta (x 1/100 m) + gripper effort, Box(-1, 1) (sawy
 # moving corner2 there (lerobot src/lerobot/envs/metaworld.py), now part of metaworld's own XML.
 UPSIDE_DOWN_CAMERAS = ("corner", "corner2", "corner3", "corner4")
 VIDEO_SIZE = 256  # frame size of recordings of protocols without image observations
+# Safety metrics (benchmarks/safety.py): the Sawyer arm and gripper against the table, its retaining wall and
+# the floor above 5 N of normal force (MT scenes have no distractors: every other body is the task's object or
+# the robot's pedestal); the workspace is metaworld's hand_low/hand_high box, the end effector its tcp_center.
+SAFETY_FORCE_N = 5.0
+SAFETY_OBSTACLES = ("world", "tablelink", "RetainingWall")
+ARM_JOINTS = tuple(f"right_j{i}" for i in range(7))
 GOAL_SOURCES = {("MT1", "train"), ("ML10", "test"), ("ML45", "test")}
 TASK_OPTIONS = frozenset({"reward_function_version", "goal_benchmark", "goal_split", "goal_seed",
                           "goal_observable", "state"})
@@ -149,6 +158,7 @@ class MetaWorldSession(EnvSession):
             raise ValueError(f"control_hz {protocol.control_hz} disagrees with metaworld's {control_hz:g} Hz")
         self._env = env
         self._fps = control_hz
+        self._safety = _safety_monitor(env)
         self._protocol = protocol
         self._state_dim = STATE_DIMS[options["state"]]
         self._has_state, self._has_images, self._language = obs.has_state, obs.has_images, obs.language
@@ -197,14 +207,38 @@ class MetaWorldSession(EnvSession):
         return observation
 
     def reset(self, episode: EpisodeSpec) -> Observation:
+        return self._reset(episode, None)
+
+    def initial_state_fields(self) -> frozenset[str]:
+        return frozenset({"object_shift", "object_offset"})
+
+    def reset_perturbed(self, episode: EpisodeSpec, level: PerturbationLevel, axis: str) -> Observation:
+        """Objects moved in xy: the first two entries of the task's ``rand_vec`` (where metaworld's
+        ``reset_model`` reads the main object's initial position for every MT10 task) are offset, so the
+        env's own bookkeeping (``obj_init_pos``, reward terms) follows the moved object."""
+        offset = np.zeros(2)
+        if level.object_offset is not None:
+            offset += level.object_offset
+        if level.object_shift:
+            offset += level.object_shift * perturbation_rng(episode.seed, axis, "object_shift").uniform(-1.0, 1.0, 2)
+        return self._reset(episode, offset)
+
+    def scene(self) -> tuple[Any, Any] | None:
+        return self._env.model, self._env.data
+
+    def _reset(self, episode: EpisodeSpec, object_offset: NDArray[np.float64] | None) -> Observation:
         if episode.init_index is None or not 0 <= episode.init_index < len(self._goals):
             raise ValueError(f"episode {episode.key} needs a goal index in 0..{len(self._goals) - 1}, "
                              f"got {episode.init_index}")
         self._env.set_task(self._goals[episode.init_index])
+        if object_offset is not None:  # a copy: the cached goal list stays clean
+            self._env._last_rand_vec = np.array(self._env._last_rand_vec, dtype=np.float64)
+            self._env._last_rand_vec[:2] += object_offset
         # The goal is fixed by set_task; metaworld's reset ignores its seed argument and draws nothing once a
         # task is set. Seeding its generators anyway keeps any future randomness tied to the planned seed.
         self._env.seed(episode.seed)
         raw, _ = self._env.reset()
+        self._safety.reset(self._env.tcp_center)
         self._last_frame = None
         return self._observation(raw)
 
@@ -216,7 +250,8 @@ class MetaWorldSession(EnvSession):
             terminated=bool(terminated),
             truncated=bool(truncated),
             success=info_flag_success(self._protocol.success, info),
-            info={key: float(value) for key, value in info.items()},
+            info={**{key: float(value) for key, value in info.items()},
+                  SAFETY_KEY: self._safety.update(self._env.tcp_center)},
         )
 
     @property
@@ -235,6 +270,17 @@ class MetaWorldSession(EnvSession):
         self._env.close()
 
 
+def _safety_monitor(env: Any) -> SafetyMonitor:
+    model = env.model
+    robot = descendants(model, "right_arm_base_link")
+    obstacles = {model.body(name).id for name in SAFETY_OBSTACLES}
+    exempt = frozenset(range(model.nbody)) - robot - obstacles
+    return SafetyMonitor(model, env.data, SafetySpec(
+        robot_bodies=robot, exempt_bodies=exempt, force_threshold=SAFETY_FORCE_N,
+        workspace_low=tuple(float(x) for x in env.hand_low), workspace_high=tuple(float(x) for x in env.hand_high),
+        joints=tuple(model.joint(name).id for name in ARM_JOINTS), control_dt=float(env.dt)))
+
+
 def _check_upside_down(mujoco: Any, env: Any, camera: str) -> None:
     camera_id = mujoco.mj_name2id(env.model, mujoco.mjtObj.mjOBJ_CAMERA, camera)
     if camera_id < 0:
@@ -249,7 +295,7 @@ class MetaWorldAdapter(BenchmarkAdapter):
     name = "metaworld"
 
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
-        return MetaWorldSession(protocol, task, render=render)
+        return perturb(protocol, task, MetaWorldSession(protocol, task, render=render))
 
     def describe(self) -> dict[str, Any]:
         import mujoco  # noqa: PLC0415

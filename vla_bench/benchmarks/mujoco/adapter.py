@@ -8,6 +8,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success
+from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
 
@@ -94,12 +95,19 @@ class GymnasiumMujocoSession(EnvSession):
     def close(self) -> None:
         self._env.close()
 
+    def scene(self) -> tuple[Any, Any] | None:
+        unwrapped = self._env.unwrapped
+        return unwrapped.model, unwrapped.data  # type: ignore[attr-defined]
+
+    def scene_cameras(self) -> dict[str, str]:
+        return {self._camera: self._camera}
+
 
 class MujocoAdapter(BenchmarkAdapter):
     name = "mujoco"
 
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
-        return GymnasiumMujocoSession(protocol, task, render=render)
+        return perturb(protocol, task, GymnasiumMujocoSession(protocol, task, render=render))
 
     def describe(self) -> dict[str, Any]:
         import gymnasium  # noqa: PLC0415

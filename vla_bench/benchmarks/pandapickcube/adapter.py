@@ -16,8 +16,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult
+from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
+from vla_bench.benchmarks.safety import SAFETY_KEY, SafetyMonitor, SafetySpec, descendants
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
+from vla_bench.spec.perturbation import PerturbationLevel
 
 # serl panda_pick_gym_env.py: _PANDA_HOME (gym-hil's pick env uses a lower pose beside its default block).
 SERL_HOME = np.asarray((0.0, -0.785, 0.0, -2.35, 0.0, 1.57, np.pi / 4))
@@ -34,6 +37,11 @@ VIDEO_SIZE = 256  # frame size for recordings of state-only protocols
 GYM_HIL_ACTION_DIM = 7  # x, y, z, rx, ry, rz (ignored by gym-hil), gripper
 STATE_DIM = 10  # serl's state: block_pos 3 + gripper_pos 1 + tcp_pos 3 + tcp_vel 3
 ROBOT_STATE_DIM = 7  # serl's vision state has no block_pos
+# Safety metrics (benchmarks/safety.py): the arm from link1 down (link0 is bolted to the floor) and the gripper
+# against anything but the block; 5 N of normal force is a collision; the workspace is serl's mocap box.
+SAFETY_FORCE_N = 5.0
+SERL_WORKSPACE = ((0.2, -0.3, 0.0), (0.6, 0.3, 0.5))  # serl panda_pick_gym_env.py _CARTESIAN_BOUNDS
+ARM_JOINTS = tuple(f"joint{i}" for i in range(1, 8))
 
 
 class PandaPickCubeSession(EnvSession):
@@ -93,6 +101,11 @@ class PandaPickCubeSession(EnvSession):
         self._block_half_height = float(self._model.geom("block").size[2])
         self._gripper_ctrl_id = self._model.actuator("fingers_actuator").id
         self._z_init = 0.0
+        self._safety = SafetyMonitor(self._model, self._data, SafetySpec(
+            robot_bodies=descendants(self._model, "link1"),
+            exempt_bodies=frozenset({self._model.body("block").id}),
+            force_threshold=SAFETY_FORCE_N, workspace_low=SERL_WORKSPACE[0], workspace_high=SERL_WORKSPACE[1],
+            joints=tuple(self._model.joint(name).id for name in ARM_JOINTS), control_dt=self._env.control_dt))
         self._last_front: NDArray[np.uint8] | None = None
         self._task_spec = TaskSpec(
             name=task.name,
@@ -146,11 +159,32 @@ class PandaPickCubeSession(EnvSession):
         return observation
 
     def reset(self, episode: EpisodeSpec) -> Observation:
+        return self._reset(episode, 1.0)
+
+    def initial_state_fields(self) -> frozenset[str]:
+        return frozenset({"init_range"})
+
+    def reset_perturbed(self, episode: EpisodeSpec, level: PerturbationLevel, axis: str) -> Observation:
+        """The block's sampling range scaled by ``init_range`` about its centre: the clean draw's offset from
+        the centre is multiplied by it, so each episode's block moves outward along its own direction."""
+        return self._reset(episode, level.init_range or 1.0)
+
+    def scene(self) -> tuple[Any, Any] | None:
+        return self._model, self._data
+
+    def scene_cameras(self) -> dict[str, str]:
+        return {camera: CAMERAS[camera] for camera in self._task_spec.cameras}
+
+    def _reset(self, episode: EpisodeSpec, range_scale: float) -> Observation:
         self._env.reset(seed=episode.seed)  # seeds gym-hil's np_random, which its reset does not use
         block_xy = np.random.RandomState(episode.seed).uniform(*SERL_BLOCK_XY_BOUNDS)
+        if range_scale != 1.0:
+            centre = SERL_BLOCK_XY_BOUNDS.mean(axis=0)
+            block_xy = centre + (block_xy - centre) * range_scale
         self._data.jnt("block").qpos[:3] = (*block_xy, self._block_half_height)
         self._mujoco.mj_forward(self._model, self._data)
         self._z_init = float(self._block_pos()[2])
+        self._safety.reset(self._tcp_pos())
         return self._observation()
 
     def step(self, action: NDArray[np.float32]) -> StepResult:
@@ -171,7 +205,7 @@ class PandaPickCubeSession(EnvSession):
             terminated=False,
             truncated=False,
             success=bool(success),
-            info={"lift_height": lift},
+            info={"lift_height": lift, SAFETY_KEY: self._safety.update(tcp)},
         )
 
     def render_frame(self) -> NDArray[np.uint8] | None:
@@ -190,7 +224,7 @@ class PandaPickCubeAdapter(BenchmarkAdapter):
     name = "pandapickcube"
 
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
-        return PandaPickCubeSession(protocol, task, render=render)
+        return perturb(protocol, task, PandaPickCubeSession(protocol, task, render=render))
 
     def describe(self) -> dict[str, Any]:
         import mujoco  # noqa: PLC0415
