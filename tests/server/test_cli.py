@@ -13,6 +13,8 @@ import httpx
 import pytest
 from server.leaderboard_testing import Bundles, free_port
 
+from vla_bench.server.core.migrate import head_revision
+
 CLI = [sys.executable, "-m", "vla_bench.cli"]
 
 
@@ -62,7 +64,8 @@ def test_submit_prints_the_submission_url_or_the_reason(served: tuple[str, dict[
     accepted = _run(env, "submit", str(bundles.random), "--server", url)
     assert accepted.returncode == 0, accepted.stderr
     page_url = accepted.stdout.strip()
-    assert page_url.startswith(f"{url}/submissions/")
+    # Links come from the server's own address (VLA_BENCH_PUBLIC_URL unset), never from the request's Host.
+    assert page_url.startswith(f"{url.replace('127.0.0.1', 'localhost')}/submissions/")
     page = httpx.get(page_url)
     assert page.status_code == 200 and "baseline:random" in page.text
 
@@ -88,7 +91,15 @@ def test_serve_without_migration_refuses_a_new_database_with_the_command(tmp_pat
     assert refused.returncode == 2
     assert f"vla-bench server migrate --db '{db}'" in " ".join(refused.stderr.split())
     migrated = _run(env, "server", "migrate")
-    assert migrated.returncode == 0 and "0001" in migrated.stdout
+    assert migrated.returncode == 0 and f"at migration {head_revision()} (head {head_revision()})" in migrated.stdout
+
+
+def test_serve_refuses_the_default_secret_on_a_public_interface(tmp_path: Path) -> None:
+    env = _env(tmp_path, f"sqlite:///{tmp_path / 'board.sqlite3'}")
+    refused = _run(env, "serve", "--host", "0.0.0.0", "--port", str(free_port()))
+    assert refused.returncode == 2
+    assert "default secret" in refused.stderr and "VLA_BENCH_SECRET_KEY" in refused.stderr
+    assert not (tmp_path / "board.sqlite3").exists()  # refused before the database was touched
 
 
 def test_admin_commands_explain_their_mistakes(tmp_path: Path) -> None:

@@ -25,6 +25,7 @@ from vla_bench.server.client import submit_bundle
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database
 from vla_bench.server.main import create_app
+from vla_bench.server.serving import check_exposure, own_public_url
 from vla_bench.spec.errors import UserError
 
 QUICKSTART_USER = "quickstart"
@@ -108,6 +109,9 @@ def quickstart(*, agent: str, protocol: str, out: Path, settings: Settings, host
                stop_after: bool) -> bool:
     """Returns True when the bundle ended up on the leaderboard."""
     run_evaluation(agent, protocol, out)
+    check_exposure(settings, host)
+    if settings.public_url is None:  # links in answers point at this listener, never at a request's Host header
+        settings = settings.model_copy(update={"public_url": own_public_url(host, port)})
     app = create_app(settings)
     token = quickstart_token(app.state.db, settings.secret_key)
     shown = "localhost" if host in ("127.0.0.1", "0.0.0.0") else host

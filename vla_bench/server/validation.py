@@ -7,6 +7,7 @@ never trusted: they are recomputed with the harness's one scoring function and c
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import math
@@ -17,6 +18,7 @@ from typing import Any
 from vla_bench.harness.plan import full_plan
 from vla_bench.harness.registry import get_protocol
 from vla_bench.harness.scoring import compute_scores
+from vla_bench.server import bundle_limits as limits
 from vla_bench.spec import EpisodeRecord, Protocol, canonical_json
 from vla_bench.spec.errors import UnknownNameError, UserError
 from vla_bench.spec.schemas import schema_errors
@@ -66,9 +68,17 @@ def _refuse_constant(name: str) -> float:
 
 
 def parse_body(raw: bytes) -> Any:
-    """The request body as JSON; 400 when it is not (bad UTF-8, syntax, NaN/Infinity)."""
+    """The request body as JSON; 400 when it is not (bad UTF-8, syntax, NaN/Infinity); 422 for numbers past
+    64 bits (1e400, 2**63) and text no database stores (NUL, lone surrogates) or longer than its limit."""
     try:
-        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+        document = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant,
+                              parse_float=limits.parse_float, parse_int=limits.parse_int)
+        limits.check_text(document)
+        return document
+    except limits.NumberRangeError as exc:
+        raise _invalid(f"the body has a number out of range: {exc}") from None
+    except limits.Refusal as exc:
+        raise _invalid(exc.message, exc.field) from None
     except UnicodeDecodeError as exc:
         raise BundleRejectedError(400, f"the body is not UTF-8 text: {exc}") from None
     except ValueError as exc:  # json.JSONDecodeError is a ValueError
@@ -87,6 +97,11 @@ def validate_bundle(document: Any, *, rel_tol: float = 1e-6, allow_deprecated: b
                        f"{protocol.n_episodes} episodes", "$.episodes")
     _check_episode_schema(episodes)
     _check_run(summary, protocol)
+    try:
+        limits.check_summary(summary, protocol, now=dt.datetime.now(dt.UTC))
+        limits.check_episodes(episodes, protocol)
+    except limits.Refusal as exc:
+        raise _invalid(exc.message, exc.field) from None
     records = [EpisodeRecord.from_json(line) for line in episodes]
     _check_plan(protocol, records)
     if summary["n_episodes_done"] != len(records):

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Path, Query, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -35,6 +35,10 @@ def get_rate_limiter(request: Request) -> RateLimiter:
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+MAX_ID = 2**63 - 1  # a database id: larger numbers are refused with 422 before any query sees them
+SubmissionId = Annotated[int, Path(ge=1, le=MAX_ID, description="a submission id")]
+QueryId = Annotated[int, Query(ge=1, le=MAX_ID, description="a submission id")]
 DatabaseDep = Annotated[Database, Depends(get_database)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
@@ -44,12 +48,16 @@ def get_session(db: DatabaseDep) -> Iterator[Session]:
         yield session
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# scope="function": the session (and its connection) is closed when the endpoint returns, before the response
+# is serialized and sent; the default request scope held the connection until after sending, which starved
+# the pool under a burst.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
-def get_base_url(request: Request, settings: SettingsDep) -> str:
-    """Absolute URL prefix for links in responses: the configured public URL, else the request's own."""
-    return (settings.public_url or str(request.base_url)).rstrip("/")
+def get_base_url(settings: SettingsDep) -> str:
+    """Absolute URL prefix for links in responses, from the settings only: the request's Host header is the
+    client's to choose, and links built from it would point wherever a forged header says."""
+    return settings.base_url
 
 
 BaseUrlDep = Annotated[str, Depends(get_base_url)]

@@ -20,13 +20,24 @@ SQLITE_BUSY_TIMEOUT_S = 30.0
 WRITE_OPTION = "vla_bench_write"
 
 
-def make_engine(database_url: str) -> Engine:
+DEFAULT_POOL_SIZE = 8
+DEFAULT_POOL_TIMEOUT_S = 5.0
+
+
+def make_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE,
+                pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S) -> Engine:
+    """A fixed-size pool (no overflow): the server admits at most as many requests as it has connections, so
+    the pool is never the queue; its short timeout is a safety net that the app answers with 503."""
     url = make_url(database_url)
+    pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return create_engine(url, pool_pre_ping=True, **pool)  # type: ignore[arg-type]
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S})
+    else:
+        pool = {}  # an in-memory database lives in one connection (SingletonThreadPool)
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+                           **pool)  # type: ignore[arg-type]
     _configure_sqlite(engine)
     return engine
 
@@ -50,9 +61,10 @@ def _configure_sqlite(engine: Engine) -> None:
 class Database:
     """The engine plus a session factory for reads and one for write transactions."""
 
-    def __init__(self, database_url: str) -> None:
+    def __init__(self, database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE,
+                 pool_timeout_s: float = DEFAULT_POOL_TIMEOUT_S) -> None:
         self.url = database_url
-        self.engine = make_engine(database_url)
+        self.engine = make_engine(database_url, pool_size=pool_size, pool_timeout_s=pool_timeout_s)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.engine.execution_options(**{WRITE_OPTION: True}), expire_on_commit=False)
 

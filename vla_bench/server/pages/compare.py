@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 
-from vla_bench.server.api.deps import SessionDep
+from vla_bench.server.api.deps import QueryId, SessionDep
 from vla_bench.server.pages.common import page, tick_format
 from vla_bench.server.services.comparison import ComparisonError, compare_submissions
 from vla_bench.web.charts import chart_pair
@@ -15,7 +15,7 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/compare", response_class=HTMLResponse)
-def compare_page(a: int, b: int, session: SessionDep) -> HTMLResponse:
+def compare_page(a: QueryId, b: QueryId, session: SessionDep) -> HTMLResponse:
     try:
         sub_a, sub_b, result = compare_submissions(session, a, b)
     except ComparisonError as exc:

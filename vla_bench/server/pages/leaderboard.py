@@ -22,6 +22,7 @@ from vla_bench.web.charts import Axis, Strip, nice_axis, strip
 from vla_bench.web.format import fmt_value, split_description
 
 router = APIRouter(include_in_schema=False)
+MAX_PAGE = 10**7  # page x page size stays far inside a 64-bit OFFSET
 COLUMNS: tuple[tuple[crud.SortKey, str], ...] = (("agent", "Agent"), ("score", "Score"), ("iqm", "IQM"),
                                                  ("episodes", "Episodes"), ("date", "Date"))
 
@@ -61,13 +62,14 @@ def leaderboard_page(
     *,
     protocol_id: str, session: SessionDep, settings: SettingsDep,
     sort: crud.SortKey = "score", order: crud.SortOrder | None = None,
-    page_number: Annotated[int, Query(alias="page", ge=1)] = 1,
+    page_number: Annotated[int, Query(alias="page", ge=1, le=MAX_PAGE)] = 1,
+    verified: bool = False,
 ) -> HTMLResponse:
     protocol = protocol_or_404(protocol_id)
     order = order or crud.DEFAULT_ORDER[sort]
     size = settings.page_size
     total, ranked = crud.leaderboard(session=session, protocol_id=protocol.id, sort=sort, order=order,
-                                     offset=(page_number - 1) * size, limit=size)
+                                     offset=(page_number - 1) * size, limit=size, verified_only=verified)
     axis = _board_axis(protocol, ranked)
     entries = [BoardEntry(e.rank, e.submission, strip(e.submission.score_mean, e.submission.score_low,
                                                       e.submission.score_high, axis)) for e in ranked]
@@ -75,7 +77,8 @@ def leaderboard_page(
     pages = max(1, math.ceil(total / size))
 
     def page_href(number: int) -> str:
-        return f"{base}?{urlencode({'sort': sort, 'order': order, 'page': number})}"
+        query = {"sort": sort, "order": order, "page": number, **({"verified": 1} if verified else {})}
+        return f"{base}?{urlencode(query)}"
 
     lede, more = split_description(protocol.description)
     return page(
@@ -86,6 +89,7 @@ def leaderboard_page(
         prev_href=page_href(page_number - 1) if page_number > 1 else None,
         next_href=page_href(page_number + 1) if page_number < pages else None,
         pickers=[(b, registry.protocol_ids(b)) for b in registry.benchmark_names()],
+        verified_only=verified, verified_toggle=base + ("" if verified else "?verified=1"),
     )
 
 

@@ -9,9 +9,10 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
 
 from vla_bench.server import crud
-from vla_bench.server.api.deps import SessionDep
+from vla_bench.server.api.deps import SessionDep, SubmissionId
 from vla_bench.server.models import Submission
 from vla_bench.server.pages.common import page, tick_format
+from vla_bench.server.verification.jobs import latest_job
 from vla_bench.web.charts import ChartPair, chart_pair
 from vla_bench.web.format import fmt_estimate
 
@@ -38,7 +39,7 @@ def _task_chart(submission: Submission, scores: dict[str, Any]) -> ChartPair:
 
 
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
-def submission_page(submission_id: int, session: SessionDep) -> HTMLResponse:
+def submission_page(submission_id: SubmissionId, session: SessionDep) -> HTMLResponse:
     submission = _visible_submission(session, submission_id)
     bundle = crud.get_bundle(session=session, submission_id=submission_id)
     if bundle is None:  # written in the submission's own transaction: only a damaged database lacks it
@@ -53,4 +54,5 @@ def submission_page(submission_id: int, session: SessionDep) -> HTMLResponse:
         provenance=summary.get("provenance", {}), run=summary.get("run", {}),
         chart=_task_chart(submission, scores), tasks=scores["tasks"], aggregate=scores["aggregate"],
         episodes=records[:EPISODES_SHOWN], n_records=len(records), partners=partners,
+        vjob=latest_job(session, submission_id),
     )

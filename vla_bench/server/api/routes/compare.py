@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException
 
-from vla_bench.server.api.deps import BaseUrlDep, OptionalUser, SessionDep
+from vla_bench.server.api.deps import BaseUrlDep, OptionalUser, QueryId, SessionDep
 from vla_bench.server.schemas import ComparisonPublic, ErrorPublic, SubmissionListItem
 from vla_bench.server.services.comparison import ComparisonError, compare_submissions
 
@@ -15,7 +15,7 @@ router = APIRouter(tags=["compare"])
 
 @router.get("/compare", response_model=ComparisonPublic,
             responses={404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
-def compare(a: int, b: int, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
+def compare(a: QueryId, b: QueryId, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
     """Per-task and overall paired difference B - A of the primary metric (paired-bootstrap 95% CI), and
     McNemar's exact test on success where the protocol has success."""
     try:

@@ -20,7 +20,9 @@ from vla_bench.server.api.deps import (
     RateLimiterDep,
     SessionDep,
     SettingsDep,
+    SubmissionId,
 )
+from vla_bench.server.core.admission import Slots
 from vla_bench.server.core.body import read_limited_body
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database
@@ -37,6 +39,7 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         400: "the body is not valid JSON", 401: "no or invalid API token", 413: "the body is too large",
         422: "the bundle fails a check (schema, protocol hash, episode plan, recomputed scores)",
         429: "rate limit reached; see the Retry-After header",
+        503: "the server is busy; see the Retry-After header",
     }.items()
 }
 _BODY = {"requestBody": {"required": True,
@@ -67,7 +70,15 @@ async def create_submission(*, request: Request, caller: CurrentCaller, settings
                             f"retry in {wait} s", headers={"Retry-After": str(wait)})
     received_at = utcnow()
     raw = await read_limited_body(request, settings.max_body_bytes)
-    result = await run_in_threadpool(_validate_and_store, raw, caller.user.id, settings, db, received_at)
+    slots: Slots = request.app.state.ingest_slots
+    if not await slots.acquire():  # validation is CPU-bound: a bounded few at once, the rest told to retry
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
+                            f"the server is busy validating other submissions: retry in {settings.retry_after_s} s",
+                            headers={"Retry-After": str(settings.retry_after_s)})
+    try:
+        result = await run_in_threadpool(_validate_and_store, raw, caller.user.id, settings, db, received_at)
+    finally:
+        slots.release()
     created = SubmissionCreated(id=result.submission_id, url=f"{base_url}/submissions/{result.submission_id}",
                                 api_url=f"{base_url}/api/v1/submissions/{result.submission_id}",
                                 status=result.status, duplicate=not result.created)
@@ -83,7 +94,7 @@ def _visible(session: SessionDep, submission_id: int, user: User | None) -> Subm
 
 
 @router.get("/{submission_id}", response_model=SubmissionPublic, responses={404: {"model": ErrorPublic}})
-def read_submission(submission_id: int, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
+def read_submission(submission_id: SubmissionId, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
     """A submission with its recomputed scores, provenance and state history (hidden ones: admins only)."""
     return _full(session, _visible(session, submission_id, user), base_url)
 
@@ -97,7 +108,7 @@ def _full(session: SessionDep, submission: Submission, base_url: str) -> Submiss
 
 @router.get("/{submission_id}/bundle",
             responses={200: {"content": {"application/json": {}}}, 404: {"model": ErrorPublic}})
-def download_bundle(submission_id: int, session: SessionDep, user: OptionalUser) -> Response:
+def download_bundle(submission_id: SubmissionId, session: SessionDep, user: OptionalUser) -> Response:
     """The bundle as submitted, in the body format of POST /submissions (so it can be re-checked or re-sent)."""
     _visible(session, submission_id, user)
     bundle = session.get(SubmissionBundle, submission_id, options=[undefer(SubmissionBundle.episodes_jsonl)])
@@ -112,7 +123,7 @@ def download_bundle(submission_id: int, session: SessionDep, user: OptionalUser)
 
 @router.patch("/{submission_id}", response_model=SubmissionPublic,
               responses={403: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
-def update_submission(submission_id: int, update: SubmissionUpdate, admin: AdminUser, db: DatabaseDep,
+def update_submission(submission_id: SubmissionId, update: SubmissionUpdate, admin: AdminUser, db: DatabaseDep,
                       base_url: BaseUrlDep) -> Any:
     """Admin: hide or unhide, publish, reject (with a reason), or mark host-verified."""
     actions: list[tuple[moderation.Action, str | None]] = []
@@ -139,7 +150,7 @@ def update_submission(submission_id: int, update: SubmissionUpdate, admin: Admin
 
 @router.delete("/{submission_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={403: {"model": ErrorPublic}, 404: {"model": ErrorPublic}})
-def delete_submission(submission_id: int, admin: AdminUser, db: DatabaseDep) -> Response:
+def delete_submission(submission_id: SubmissionId, admin: AdminUser, db: DatabaseDep) -> Response:
     """Admin: delete a submission and its stored bundle for good (hiding keeps it)."""
     try:
         moderation.delete(db, submission_id)
