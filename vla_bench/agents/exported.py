@@ -61,8 +61,15 @@ def load_exported(path: str | os.PathLike[str], *, name: str | None = None) -> L
     if expected and expected != sha:
         raise UserError(f"{model} does not match its manifest (sha256 {sha[:12]}… vs {str(expected)[:12]}…): "
                         "the model was replaced or corrupted; re-export it with `vla-bench train`")
-    loaded = load_onnx(model, sha)
-    loaded.details = {"manifest": {k: manifest.get(k) for k in _IDENTITY_KEYS}}
+    context = manifest.get("context")
+    if context:  # a sequence model (Decision Transformer): one stateful policy per episode, sessions shared
+        from vla_bench.agents.trainers.dt_policy import context_factory  # noqa: PLC0415 - numpy + onnxruntime
+
+        loaded = LoadedAgent(spec=str(model), kind="onnx", factory=context_factory(directory, context, model),
+                             name=model.stem, sha256=sha, details={"context": context})
+    else:
+        loaded = load_onnx(model, sha)
+    loaded.details["manifest"] = {k: manifest.get(k) for k in _IDENTITY_KEYS}
     conditioning = manifest.get("conditioning")
     if conditioning:
         from vla_bench.agents.conditioning import KIND, InstructionOneHot  # noqa: PLC0415

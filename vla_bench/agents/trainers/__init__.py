@@ -1,6 +1,7 @@
 """Reference trainers: small, readable, one file per algorithm (``vla-bench train ALGO``).
 
-Offline, plain PyTorch: :mod:`.bc`, :mod:`.iql`, :mod:`.td3bc`, :mod:`.cql`; online: PPO and SAC through
+Offline, plain PyTorch: :mod:`.bc`, :mod:`.iql`, :mod:`.td3bc`, :mod:`.cql`, :mod:`.dt` (Decision Transformer);
+online: PPO and SAC through
 Stable-Baselines3 (:mod:`.online`), DAgger (:mod:`.dagger`); shared plumbing in
 :mod:`.common`, the training loop (evaluation, checkpoints, export) in :mod:`.offline`, ONNX export in
 :mod:`.export`. Algorithms are looked up lazily by name in :data:`OFFLINE`.
@@ -17,6 +18,7 @@ OFFLINE: dict[str, tuple[str, str, str]] = {
     "iql": ("vla_bench.agents.trainers.iql", "IQL", "IQLConfig"),
     "td3bc": ("vla_bench.agents.trainers.td3bc", "TD3BC", "TD3BCConfig"),
     "cql": ("vla_bench.agents.trainers.cql", "CQL", "CQLConfig"),
+    "dt": ("vla_bench.agents.trainers.dt", "DT", "DTConfig"),
 }
 # online: Stable-Baselines3 (ppo, sac; .online) and DAgger with a queryable expert (.dagger)
 ONLINE: dict[str, str] = {"ppo": "vla_bench.agents.trainers.online", "sac": "vla_bench.agents.trainers.online",

@@ -21,7 +21,7 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 
 def train_command(
-    algo: Annotated[str, typer.Argument(help="bc | iql | td3bc | cql (offline, need --dataset); ppo | sac "
+    algo: Annotated[str, typer.Argument(help="bc | iql | td3bc | cql | dt (offline, need --dataset); ppo | sac "
                                              "(online, Stable-Baselines3); dagger (needs --expert)")],
     protocol: Annotated[str | None, typer.Option(help="protocol id for periodic evaluation, e.g. "
                                                       "mujoco/hopper@v1 (omit: no evaluation)")] = None,

@@ -282,6 +282,20 @@ class OfflineAlgorithm(ABC):
         """Trainable tensors that live outside modules (e.g. SAC's log alpha)."""
         return {}
 
+    def sequence_arrays(self, dataset: OfflineDataset, normalizer: nn.Module) -> dict[str, torch.Tensor]:
+        """``data = "sequence"``: keep what the algorithm needs of the dataset, return the rows to sample."""
+        raise NotImplementedError(f"{self.name} does not train on sequences")
+
+    def acting_policy(self, normalizer: nn.Module) -> Any:
+        """A policy (or factory) for periodic evaluation, or None: the stateless :meth:`policy` behind the
+        normalizer."""
+        return None
+
+    def export(self, normalizer: nn.Module, directory: Path) -> dict[str, Any] | None:
+        """Write ``directory/model.onnx`` itself and return extra manifest entries, or None: the standard
+        one-input export of :meth:`policy`."""
+        return None
+
 
 def config_from_dict(config_class: type[Any], values: Mapping[str, Any]) -> Any:
     """A config dataclass from a mapping, refusing unknown keys with the list of known ones."""

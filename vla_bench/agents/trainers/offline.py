@@ -126,7 +126,9 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
     problem = Problem.from_dataset(dataset)
     normalizer = ObsNormalizer.fit(dataset.observations, enabled=bool(getattr(config, "normalize_obs", True)))
     algorithm = algorithm_class(config, problem)
-    if algorithm_class.data == "behavior":
+    if algorithm_class.data == "sequence":  # windows of whole episodes (Decision Transformer)
+        arrays = algorithm.sequence_arrays(dataset, normalizer)
+    elif algorithm_class.data == "behavior":
         arrays = behavior_arrays(dataset, normalizer, chunk=algorithm.chunk)
     else:
         arrays = transition_arrays(dataset, normalizer)
@@ -146,7 +148,8 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
         nonlocal last_eval
         if protocol is None:
             return
-        last_eval = evaluate_policy(TorchPolicy(exported), protocol, opts.eval_episodes, step)
+        acting = algorithm.acting_policy(normalizer) or TorchPolicy(exported)
+        last_eval = evaluate_policy(acting, protocol, opts.eval_episodes, step)
         eval_log.write(last_eval)
 
     window: dict[str, list[float]] = {}
@@ -176,13 +179,16 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
         return TrainResult(directory=directory, model=None, manifest=None, steps=min(opts.stop_at, opts.steps),
                            last_eval=last_eval, history=history)
 
-    model = export_onnx(exported, problem.obs_dim, directory / "model.onnx")
+    extra = algorithm.export(normalizer, directory)  # its own graphs (DT), or None: the one-input export
+    model = directory / "model.onnx"
+    if extra is None:
+        export_onnx(exported, problem.obs_dim, model)
     manifest = write_manifest(directory, algo=algorithm.name, protocol=protocol_id, dataset=run["dataset"],
                               steps=max(start, opts.steps), seed=opts.seed, obs_dim=problem.obs_dim,
                               action_dim=problem.action_dim, chunk=algorithm.chunk,
                               action_low=problem.action_low, action_high=problem.action_high,
                               config=run["config"],
-                              extra={"last_eval": last_eval} if last_eval else None)
+                              extra={**(extra or {}), **({"last_eval": last_eval} if last_eval else {})})
     plot_curves(directory / "train.csv", directory / "eval.csv", directory / "curve.png",
                 f"{algorithm.name} on {Path(dataset_path).name} (seed {opts.seed})")
     return TrainResult(directory=directory, model=model, manifest=manifest, steps=max(start, opts.steps),
