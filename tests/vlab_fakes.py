@@ -95,6 +95,8 @@ class FakeAdapter(BenchmarkAdapter):
         return FakeSession(protocol, task)
 
     def describe(self) -> dict[str, Any]:
+        if os.environ.get("VLAB_FAKES_BROKEN"):  # a benchmark whose assets are missing (failed-start tests)
+            raise RuntimeError("simulated missing benchmark assets")
         return {"fake": "1"}
 
 
@@ -188,3 +190,50 @@ class ChunkPolicy(LinearPolicy):
         self.calls += 1
         single = super().act(observation)
         return np.stack([single * (1 - 0.1 * i) for i in range(self.size)])
+
+
+class WorkerSafeLinearPolicy(LinearPolicy):
+    """LinearPolicy declaring itself safe to build in every env worker (the harness may place it there)."""
+
+    vla_bench_per_process = True
+
+
+class MisbehavingPolicy(LinearPolicy):
+    """Ends its process, or tries to, in the episode whose seed is ``bad_seed`` at its second step.
+
+    ``mode``: exit (SystemExit), interrupt (KeyboardInterrupt), os_exit, segfault, memory (a huge allocation),
+    spin (burns a core for ``seconds``)."""
+
+    vla_bench_per_process = True
+    bad_seed = -1
+    mode = "exit"
+    seconds = 30.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._seed: int | None = None
+        self._t = 0
+
+    def reset(self, task: TaskSpec) -> None:
+        super().reset(task)
+        self._seed, self._t = task.episode_seed, 0
+
+    def act(self, observation: Observation) -> NDArray[np.float32]:
+        self._t += 1
+        if self._seed == int(os.environ.get("VLAB_BAD_SEED", self.bad_seed)) and self._t == 2:
+            mode = os.environ.get("VLAB_MODE", self.mode)
+            if mode == "exit":
+                raise SystemExit(3)
+            if mode == "interrupt":
+                raise KeyboardInterrupt
+            if mode == "os_exit":
+                os._exit(1)
+            if mode == "segfault":
+                os.kill(os.getpid(), signal.SIGSEGV)
+            if mode == "memory":
+                np.ones(1 << 50, dtype=np.uint8)
+            if mode == "spin":
+                end = time.monotonic() + self.seconds
+                while time.monotonic() < end:
+                    pass
+        return super().act(observation)

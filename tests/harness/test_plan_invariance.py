@@ -91,3 +91,74 @@ def test_collected_trajectories_with_noise_do_not_depend_on_schedule() -> None:
         # next_observations[t] is observations[t + 1]
         assert all((a == b).all() for a, b in zip(trajectory.next_observations[:-1], trajectory.observations[1:],
                                                   strict=True))
+
+
+# ------------------------------------------------------------------------- where the policy runs
+PLACED = [
+    {"policy_placement": "central", "workers": 1, "envs_per_worker": 1},
+    {"policy_placement": "worker", "workers": 1, "envs_per_worker": 1},
+    {"policy_placement": "worker", "workers": 2, "envs_per_worker": 3, "schedule_seed": 3},
+    {"policy_placement": "central", "workers": 2, "envs_per_worker": 5, "schedule_seed": 5},
+]
+
+
+def test_records_do_not_depend_on_where_the_policy_runs_fake_env() -> None:
+    from vlab_fakes import WorkerSafeLinearPolicy
+
+    protocol = fake_protocol(episodes=7)
+    runs = [vla_bench.evaluate(WorkerSafeLinearPolicy, protocol, **schedule) for schedule in PLACED]
+    assert [run.summary["run"]["policy_placement"] for run in runs] == [s["policy_placement"] for s in PLACED]
+    reference = _outcomes(runs[0])
+    assert len(reference) == 14
+    for schedule, run in zip(PLACED[1:], runs[1:], strict=True):
+        assert _outcomes(run) == reference, schedule
+
+
+def test_a_batched_onnx_policy_gives_the_same_records_in_the_workers_and_centrally_on_mujoco() -> None:
+    protocol = get_protocol("mujoco/hopper@v1")
+    central = vla_bench.evaluate("baseline:ppo-hopper", protocol, limit_episodes=4, policy_placement="central")
+    placed = vla_bench.evaluate("baseline:ppo-hopper", protocol, limit_episodes=4, workers=2, envs_per_worker=2,
+                                policy_placement="worker")
+    assert placed.summary["run"]["policy_placement"] == "worker"
+    assert _outcomes(central) == _outcomes(placed)
+    assert all(r.length > 1 for r in placed.records)
+
+
+def test_a_run_placed_in_the_workers_resumed_centrally_matches_an_uninterrupted_one(tmp_path: Path) -> None:
+    from vlab_fakes import WorkerSafeLinearPolicy
+
+    protocol = fake_protocol(episodes=6)
+    whole = vla_bench.evaluate(WorkerSafeLinearPolicy, protocol, policy_placement="central")
+    partial_dir = tmp_path / "partial"
+    vla_bench.evaluate(WorkerSafeLinearPolicy, protocol, out=partial_dir, workers=2, policy_placement="worker")
+    lines = (partial_dir / EPISODES_FILE).read_text().splitlines(keepends=True)
+    (partial_dir / EPISODES_FILE).write_text("".join(lines[:7]))
+    resumed = vla_bench.evaluate(WorkerSafeLinearPolicy, protocol, out=partial_dir, resume=True,
+                                 policy_placement="central")
+    assert _outcomes(resumed) == _outcomes(whole)
+    assert resumed.summary["status"] == "complete"
+
+
+def test_collected_noisy_trajectories_do_not_depend_on_where_the_policy_runs() -> None:
+    from vlab_fakes import WorkerSafeLinearPolicy
+
+    from vla_bench.agents.loaders import agent_from_object
+    from vla_bench.harness.runner import RunOptions, run_evaluation
+
+    protocol = fake_protocol(episodes=3)
+
+    def collect(placement: str) -> dict:
+        kept: dict = {}
+        options = RunOptions(progress=False, action_noise=0.3, workers=2, envs_per_worker=2,
+                             policy_placement=placement, trajectory_sink=lambda r, t: kept.__setitem__(r.key, t))
+        run_evaluation(protocol, agent_from_object(WorkerSafeLinearPolicy), None, options)
+        return kept
+
+    central, placed = collect("central"), collect("worker")
+    assert central.keys() == placed.keys() and len(central) == 6
+    for key, trajectory in central.items():
+        other = placed[key]
+        for field in ("observations", "actions", "next_observations"):
+            assert all((a == b).all() for a, b in zip(getattr(trajectory, field), getattr(other, field), strict=True))
+        assert (trajectory.rewards, trajectory.terminals, trajectory.timeouts) == (
+            other.rewards, other.terminals, other.timeouts)

@@ -184,3 +184,54 @@ def _factory_target(spec: str) -> object | None:
         if target is None:
             return None
     return target
+
+
+# A factory (function or class) with this attribute set to True declares that building it in every env worker
+# process is safe (no shared state, no GPU to share): the harness may then run it beside the environments.
+PER_PROCESS = "vla_bench_per_process"
+_REBUILDABLE = ("baseline", "onnx", "torchscript")  # `--agent` strings any process can load again, same result
+
+
+def worker_spec(agent: LoadedAgent, *, declared_only: bool = True) -> str | None:
+    """The ``--agent`` string an env worker can build this agent from itself, or None when it must stay here.
+
+    Artifacts (ONNX, TorchScript, exported trainings, baselines) always can; a Python factory can when it is
+    importable by name and declares :data:`PER_PROCESS` (or, with ``declared_only=False``, when the user asked
+    for worker placement explicitly). Shared objects and remote (``ws://``) policies never can."""
+    if agent.kind in _REBUILDABLE:  # shared or not: the same file or code gives the same policy anywhere
+        return agent.spec
+    if agent.shared:
+        return None
+    if agent.kind == "python":
+        target = _factory_target(agent.spec)
+    elif agent.kind == "object":
+        factory = agent.factory
+        module, name = getattr(factory, "__module__", None), getattr(factory, "__qualname__", "")
+        if not module or not name or "<" in name or module == "__main__":  # lambdas, locals, scripts
+            return None
+        spec = f"{module}:{name}"
+        target = _factory_target(spec)
+        if target is not factory:
+            return None
+        agent_spec = spec
+    else:
+        return None
+    if target is None or (declared_only and getattr(target, PER_PROCESS, False) is not True):
+        return None
+    return agent.spec if agent.kind == "python" else agent_spec
+
+
+def _factory_target(spec: str) -> object | None:
+    module_name, _, attr = spec.partition(":")
+    module = sys.modules.get(module_name)
+    if module is None:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            return None
+    target: object = module
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            return None
+    return target
