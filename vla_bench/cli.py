@@ -1,0 +1,266 @@
+"""The ``vla-bench`` command line."""
+
+from __future__ import annotations
+
+from vla_bench.threads import limit_math_threads
+
+limit_math_threads()  # before numpy / torch are imported by anything below
+
+import importlib  # noqa: E402
+import os  # noqa: E402
+import shlex  # noqa: E402
+import sys  # noqa: E402
+from enum import StrEnum  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Annotated, Any  # noqa: E402
+
+import typer  # noqa: E402
+import typer.core  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.markup import escape  # noqa: E402
+
+from vla_bench.spec.errors import UserError, describe_exception  # noqa: E402
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Evaluate robot policies under fixed, versioned protocols; report and compare results.")
+console = Console()
+errors = Console(stderr=True)
+DEBUG = {"on": False}  # --debug: unexpected errors show their traceback
+EXIT_TOO_MANY_ERRORS = 3  # eval: the share of errored episodes exceeded --max-error-rate
+_display_type = typer.core.TyperOption.display_type_rich
+
+
+def _flag_aware_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+    # Typer's help would print "<bool>" beside every on/off flag, which takes no value: show nothing instead
+    return None if self.is_flag else _display_type(self, ctx)
+
+
+typer.core.TyperOption.display_type_rich = _flag_aware_type  # type: ignore[method-assign]
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    markdown = "markdown"
+    json = "json"
+
+
+FormatOption = Annotated[OutputFormat, typer.Option("--format", help="how to print the result")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version  # noqa: PLC0415
+
+        typer.echo(f"vla-bench {version('vla-bench')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="show full tracebacks of unexpected errors")] = False,
+) -> None:
+    """Evaluate robot policies under fixed, versioned protocols; report and compare results."""
+    DEBUG["on"] = debug
+
+
+@app.command("eval")
+def eval_command(
+    agent: Annotated[str, typer.Option(metavar="AGENT", help="baseline:NAME, model.onnx, model.pt, "
+                                       "package.module:factory, or ws://HOST:PORT[?keys=PRESET] (a policy server)")],
+    protocol: Annotated[str, typer.Option(metavar="ID", help="protocol id, e.g. mujoco/hopper@v1 "
+                                                             "(see `vla-bench list protocols`)")],
+    out: Annotated[Path | None, typer.Option(metavar="DIR", help="bundle directory "
+                                             "[default: runs/<protocol>--<agent>--<time>]")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="env worker processes")] = 1,
+    envs_per_worker: Annotated[int, typer.Option(min=1, help="environments per worker (the policy batch)")] = 8,
+    resume: Annotated[bool, typer.Option("--resume", help="finish the run already in --out: only its missing "
+                                                         "episodes")] = False,
+    limit_episodes: Annotated[int | None, typer.Option(min=1, help="episodes per task (unofficial run)")] = None,
+    record: Annotated[int, typer.Option(min=0, help="record MP4 videos of the first K episodes")] = 0,
+    policy_timeout: Annotated[float, typer.Option(help="seconds a policy call may take (0: no limit)")] = 60.0,
+    env_timeout: Annotated[float, typer.Option(help="seconds an env worker may take per request")] = 300.0,
+    executor: Annotated[str, typer.Option(metavar="local|ray", help="where env workers run")] = "local",
+    address: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Ray cluster address (--executor ray)")] = None,
+    shard: Annotated[str | None, typer.Option(metavar="I/N", help="run shard I of N of the plan (see `merge`)")] = None,
+    policy_placement: Annotated[str, typer.Option(metavar="auto|worker|central", help="run the policy inside each "
+                                                  "env worker (no per-step IPC) or in this process")] = "auto",
+    report_format: FormatOption = OutputFormat.table,
+    max_error_rate: Annotated[float, typer.Option(min=0.0, max=1.0, metavar="RATE",
+                                                  help="exit with status 3 when more than this share of episodes "
+                                                       "errored")] = 0.1,
+) -> None:
+    """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl, report.md,
+    plots/). Exit status: 0 done, 2 bad input, 3 too many errored episodes, 130 interrupted."""
+    from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - keep `vla-bench --help` fast
+    from vla_bench.harness.failures import summarize_failures  # noqa: PLC0415
+    from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
+    from vla_bench.harness.runner import RunOptions, default_out_dir, run_evaluation  # noqa: PLC0415
+
+    if resume and out is None:
+        raise UserError("--resume needs --out DIR: the run to finish")
+    resolved = load_protocol(protocol)
+    loaded = load_agent(agent)
+    directory = out or default_out_dir(resolved, loaded)
+    options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
+                         resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
+                         env_timeout=env_timeout, progress=True, executor=executor, ray_address=address,
+                         shard=_parse_shard(shard), policy_placement=policy_placement)
+    try:
+        result = run_evaluation(resolved, loaded, directory, options)
+    except KeyboardInterrupt:
+        command = ["vla-bench", "eval", "--agent", agent, "--protocol", protocol, "--out", str(directory), "--resume"]
+        command += [f"--limit-episodes={limit_episodes}"] if limit_episodes else []
+        command += [f"--shard={shard}"] if shard else []
+        errors.print(f"interrupted: finished episodes are kept in {directory}; finish the run with:\n  "
+                     f"{shlex.join(command)}", highlight=False, soft_wrap=True)
+        raise SystemExit(130) from None
+    _show(result.summary, report_format.value)
+    failures = summarize_failures(result.records, resolved.task_names)
+    for line in failures.lines():
+        errors.print(escape(line), highlight=False, soft_wrap=True)
+    errors.print(f"results bundle: {directory} (report: {directory / 'report.md'})", highlight=False, soft_wrap=True)
+    if failures.exceeds(max_error_rate):
+        errors.print(f"[bold red]failed:[/] {100 * failures.error_rate:.1f}% of episodes errored, above "
+                     f"--max-error-rate {max_error_rate:g}", highlight=False, soft_wrap=True)
+        raise SystemExit(EXIT_TOO_MANY_ERRORS)
+
+
+def _parse_shard(text: str | None) -> tuple[int, int] | None:
+    if text is None:
+        return None
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit()) or not 0 <= int(index) < int(count):
+        raise UserError(f"--shard {text!r}: expected I/N with 0 <= I < N, e.g. 0/4")
+    return int(index), int(count)
+
+
+@app.command("merge")
+def merge_command(
+    directories: Annotated[list[Path], typer.Argument(help="shard bundle directories")],
+    out: Annotated[Path, typer.Option(metavar="DIR", help="directory of the merged bundle")],
+    report_format: FormatOption = OutputFormat.table,
+) -> None:
+    """Join shard bundles of one run (same protocol and agent) into one bundle, each episode once."""
+    from vla_bench.harness.merge import merge_bundles  # noqa: PLC0415
+
+    _show(merge_bundles(directories, out), report_format.value)
+
+
+def _show(summary: dict[str, Any], report_format: str) -> None:
+    from vla_bench.harness import report  # noqa: PLC0415
+
+    if report_format == "table":
+        report.print_table(summary, console)  # never wraps a number: wider than the screen rather
+    elif report_format == "markdown":
+        sys.stdout.write(report.markdown(summary))
+    elif report_format == "json":
+        sys.stdout.write(report.as_json(summary) + "\n")
+    else:
+        raise UserError(f"unknown --format {report_format!r}: use table, markdown or json")
+
+
+@app.command("report")
+def report_command(
+    directory: Annotated[Path, typer.Argument(help="a results bundle directory")],
+    report_format: FormatOption = OutputFormat.table,
+    write: Annotated[bool, typer.Option("--write", help="also (re)write report.md and plots/ in the bundle")] = False,
+) -> None:
+    """Show a results bundle's scores (recomputed from its episodes, so they always match them)."""
+    from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
+    from vla_bench.harness.run_report import write_run_report  # noqa: PLC0415
+    from vla_bench.harness.scoring import compute_scores  # noqa: PLC0415
+
+    bundle = read_bundle(directory)
+    summary = dict(bundle.summary)
+    summary["scores"] = compute_scores(bundle.protocol(), bundle.records)
+    summary["n_episodes_done"] = len(bundle.records)
+    _show(summary, report_format.value)
+    if write:
+        errors.print(f"wrote {write_run_report(directory, bundle.protocol(), summary, bundle.records)}",
+                     highlight=False, soft_wrap=True)
+
+
+@app.command("compare")
+def compare_command(
+    dir_a: Annotated[Path, typer.Argument(help="bundle A")],
+    dir_b: Annotated[Path, typer.Argument(help="bundle B")],
+    report_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+) -> None:
+    """Paired comparison of two bundles on identical episodes (bootstrap interval; McNemar for success)."""
+    from vla_bench.harness import report  # noqa: PLC0415
+    from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
+    from vla_bench.harness.compare import paired_comparison  # noqa: PLC0415
+
+    a, b = read_bundle(dir_a), read_bundle(dir_b)
+    if a.summary["protocol"]["sha256"] != b.summary["protocol"]["sha256"]:
+        raise UserError(f"the bundles were run under different protocols ({a.summary['protocol']['id']} vs "
+                        f"{b.summary['protocol']['id']}, or different versions of it): they cannot be paired")
+    result = paired_comparison(a.protocol(), a.records, b.records)
+    if report_format == "json":
+        sys.stdout.write(report.as_json(result) + "\n")
+    else:
+        report.print_comparison(result, a.summary["agent"]["name"], b.summary["agent"]["name"], console)
+
+
+@app.command("list")
+def list_command(
+    what: Annotated[str, typer.Argument(metavar="[benchmarks|protocols|agents|all]", help="what to list")] = "all",
+    patterns: Annotated[list[str] | None, typer.Argument(metavar="[FILTER]...", help="keep entries whose id or "
+                        "description contains each FILTER (a glob such as 'mujoco/*@v1' matches the id)")] = None,
+    benchmark: Annotated[str | None, typer.Option(metavar="NAME", help="only this benchmark's entries")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the entries as JSON")] = False,
+) -> None:
+    """List benchmarks, protocols and agents (full ids; one entry per line when piped)."""
+    from vla_bench.harness import listing, registry  # noqa: PLC0415
+    from vla_bench.spec.errors import unknown_name_error  # noqa: PLC0415
+
+    choices = (*listing.SECTIONS, "all")
+    if what not in choices:
+        raise unknown_name_error("listing", what, choices)
+    if benchmark is not None and benchmark not in registry.benchmark_names():
+        raise unknown_name_error("benchmark", benchmark, registry.benchmark_names())
+    sections = list(listing.SECTIONS) if what == "all" else [what]
+    rows = listing.collect(sections, patterns or [], benchmark)
+    if as_json:
+        sys.stdout.write(listing.as_json(rows) + "\n")
+    elif sys.stdout.isatty():
+        listing.print_tables(rows, sections, console)
+    else:
+        sys.stdout.write(listing.plain(rows, sections))
+
+
+# Commands owned by other parts: each module has `register(app)` and imports its heavy dependencies only inside
+# its commands, so `vla-bench --help` stays fast.
+COMMAND_MODULES = (
+    "vla_bench.server.cli",  # serve, submit, quickstart, server ...
+    "vla_bench.agents.serving",  # serve-policy
+    "vla_bench.harness.collect",  # collect
+    "vla_bench.agents.trainers.cli",  # train
+    "vla_bench.runtimes.cli",  # setup, doctor
+)
+for _module in COMMAND_MODULES:
+    importlib.import_module(_module).register(app)
+
+
+def main() -> None:
+    os.environ.setdefault("MUJOCO_GL", "egl")  # headless software rendering unless the user chose a backend
+    try:
+        app()
+    except UserError as exc:
+        errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        raise SystemExit(2) from None
+    except KeyboardInterrupt:
+        errors.print("interrupted")
+        raise SystemExit(130) from None
+    except Exception as exc:  # an unexpected failure: one line; the traceback only with --debug
+        if DEBUG["on"]:
+            raise
+        errors.print(f"[bold red]error:[/] {escape(describe_exception(exc))}\n(rerun with --debug for the "
+                     "traceback)", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None
+
+
+if __name__ == "__main__":
+    main()
