@@ -65,14 +65,6 @@ class TaskSpec:
             values[name] = tuple(values.get(name) or ())
         return cls(**values)
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> TaskSpec:
-        """The inverse of :meth:`to_json` (lists back to tuples)."""
-        values = dict(data)
-        for name in ("action_low", "action_high", "cameras"):
-            values[name] = tuple(values.get(name) or ())
-        return cls(**values)
-
 
 # Info key through which a chain session reports, at every step, how many subtasks of its chain are done so
 # far; the executor copies the last value into the record (benchmarks/chain.py).
