@@ -47,6 +47,15 @@ def test_eval_writes_a_bundle_and_prints_a_table_with_intervals(tmp_path: Path) 
     result = json.loads(compare.stdout)
     assert result["overall"]["n_pairs"] == 50
     assert result["only_in_a"] == result["only_in_b"] == 0
+    assert result["overall"]["a"]["mean"] is not None and result["a_agent"] == "baseline:random"
+    markdown = vla_bench("compare", str(tmp_path / "run"), str(tmp_path / "zero"), "--format", "markdown")
+    assert markdown.returncode == 0, markdown.stderr
+    assert markdown.stdout.startswith("### mujoco/hopper@v1 (normalized score): A = baseline:random, B = baseline:zero")
+    assert "| all tasks | 50 |" in markdown.stdout and f"**Verdict:** {result['verdict']}" in markdown.stdout
+    table = vla_bench("compare", str(tmp_path / "run"), str(tmp_path / "zero"))
+    assert f"verdict: {result['verdict']}" in table.stdout
+    bad = vla_bench("compare", str(tmp_path / "run"), str(tmp_path / "zero"), "--format", "yaml")
+    assert bad.returncode == 2 and "'yaml' is not one of" in bad.stderr
 
 
 def test_list_shows_benchmarks_protocols_and_agents() -> None:

@@ -93,6 +93,11 @@ def eval_command(
 ) -> None:
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl, report.md,
     plots/). Exit status: 0 done, 2 bad input, 3 too many errored episodes, 130 interrupted."""
+    if executor == "local" and not os.environ.get("NOPRE"):  # the env workers start (and load a file agent) while this process gets ready
+        from vla_bench.harness.prestart import prestart  # noqa: PLC0415
+
+        rebuildable = agent.startswith("baseline:") or agent.lower().endswith((".onnx", ".pt", ".pth"))
+        prestart(workers, protocol, agent if rebuildable and policy_placement != "central" else None)
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - keep `vla-bench --help` fast
     from vla_bench.harness.failures import summarize_failures  # noqa: PLC0415
     from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
@@ -186,9 +191,10 @@ def report_command(
 def compare_command(
     dir_a: Annotated[Path, typer.Argument(help="bundle A")],
     dir_b: Annotated[Path, typer.Argument(help="bundle B")],
-    report_format: Annotated[str, typer.Option("--format", help="table | json")] = "table",
+    report_format: FormatOption = OutputFormat.table,
 ) -> None:
-    """Paired comparison of two bundles on identical episodes (bootstrap interval; McNemar for success)."""
+    """Paired comparison of two bundles on identical episodes: both arms, B − A with a paired bootstrap interval,
+    for success rates McNemar's exact test and Newcombe's interval (percentage points), and a verdict."""
     from vla_bench.harness import report  # noqa: PLC0415
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
     from vla_bench.harness.compare import paired_comparison  # noqa: PLC0415
@@ -198,10 +204,13 @@ def compare_command(
         raise UserError(f"the bundles were run under different protocols ({a.summary['protocol']['id']} vs "
                         f"{b.summary['protocol']['id']}, or different versions of it): they cannot be paired")
     result = paired_comparison(a.protocol(), a.records, b.records)
-    if report_format == "json":
-        sys.stdout.write(report.as_json(result) + "\n")
+    names = a.summary["agent"]["name"], b.summary["agent"]["name"]
+    if report_format == OutputFormat.json:
+        sys.stdout.write(report.as_json({**result, "a_agent": names[0], "b_agent": names[1]}) + "\n")
+    elif report_format == OutputFormat.markdown:
+        sys.stdout.write(report.comparison_markdown(result, *names))
     else:
-        report.print_comparison(result, a.summary["agent"]["name"], b.summary["agent"]["name"], console)
+        report.print_comparison(result, *names, console)
 
 
 @app.command("list")

@@ -120,19 +120,68 @@ def as_json(document: dict[str, Any]) -> str:
     return json.dumps(document, indent=2)
 
 
+def _signed(value: float | None, percent: bool) -> str:
+    if value is None:
+        return "–"
+    return f"{100 * value:+.1f}" if percent else f"{value:+.2f}"
+
+
+def _difference(estimate: dict[str, Any], percent: bool) -> str:
+    low, high = estimate["ci95"]
+    unit = " pp" if percent else ""
+    return f"{_signed(estimate['mean'], percent)}{unit} [{_signed(low, percent)}, {_signed(high, percent)}]"
+
+
+def comparison_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Per task and over all tasks: both arms, the paired difference B − A, and the success-rate tests."""
+    percent = result["metric"] == "success_rate"
+    header = ["task", "pairs", "A (95% CI)", "B (95% CI)", "B − A (paired bootstrap 95%)"]
+    if percent:
+        header += ["B − A (Newcombe 95%)", "A only / B only", "McNemar p", "Holm p"]
+    rows = []
+    for name, entry in [*result["tasks"].items(), ("all tasks", result["overall"])]:
+        row = [name, str(entry["n_pairs"]), _estimate(entry.get("a"), percent), _estimate(entry.get("b"), percent),
+               _difference(entry["difference"], percent)]
+        if percent:
+            test = entry["mcnemar"]
+            holm = test.get("p_holm")
+            row += [_difference(entry["newcombe"], percent), f"{test['a_only']} / {test['b_only']}",
+                    f"{test['p_value']:.3g}", f"{holm:.3g}" if holm is not None else "–"]
+        rows.append(row)
+    return header, rows
+
+
+def _comparison_notes(result: dict[str, Any]) -> list[str]:
+    notes = []
+    if result.get("multiple_comparisons"):
+        notes.append(f"note: {result['multiple_comparisons']}")
+    if result["only_in_a"] or result["only_in_b"]:
+        notes.append(f"unpaired episodes left out: {result['only_in_a']} only in A, {result['only_in_b']} only in B")
+    return notes
+
+
+def _comparison_title(result: dict[str, Any], name_a: str, name_b: str) -> str:
+    return f"{result['protocol']} ({METRIC_LABELS[result['metric']]}): A = {name_a}, B = {name_b}"
+
+
 def print_comparison(result: dict[str, Any], name_a: str, name_b: str, console: Console | None = None) -> None:
     console = console or Console()
-    percent = result["metric"] == "success_rate"
-    table = Table(title=f"{result['protocol']}: B − A ({METRIC_LABELS[result['metric']]}); A = {name_a}, B = {name_b}",
-                  title_justify="left")
-    for column in ("task", "pairs", "difference B−A (paired 95% CI)", "A only / B only", "McNemar p"):
-        table.add_column(column, justify="left" if column == "task" else "right")
-    entries = [*result["tasks"].items(), ("all tasks", result["overall"])]
-    for name, entry in entries:
-        test = entry.get("mcnemar")
-        table.add_row(name, str(entry["n_pairs"]), _estimate(entry["difference"], percent),
-                      f"{test['a_only']} / {test['b_only']}" if test else "–",
-                      f"{test['p_value']:.3g}" if test else "–")
-    console.print(table)
-    if result["only_in_a"] or result["only_in_b"]:
-        console.print(f"unpaired episodes left out: {result['only_in_a']} only in A, {result['only_in_b']} only in B")
+    header, rows = comparison_rows(result)
+    table = Table(title=_comparison_title(result, name_a, name_b), title_justify="left")
+    for index, column in enumerate(header):
+        table.add_column(column, justify="left" if index == 0 else "right", no_wrap=index > 0)
+    for row in rows:
+        table.add_row(*row)
+    print_unwrapped(table, console)
+    for note in _comparison_notes(result):
+        console.print(note, soft_wrap=True)
+    console.print(f"verdict: {result['verdict']}", soft_wrap=True)
+
+
+def comparison_markdown(result: dict[str, Any], name_a: str, name_b: str) -> str:
+    header, rows = comparison_rows(result)
+    lines = [f"### {_comparison_title(result, name_a, name_b)}", "", "| " + " | ".join(header) + " |",
+             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    lines += ["", *_comparison_notes(result), f"**Verdict:** {result['verdict']}"]
+    return "\n".join(lines) + "\n"
