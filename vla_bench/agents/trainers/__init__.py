@@ -22,7 +22,7 @@ OFFLINE: dict[str, tuple[str, str, str]] = {
 }
 # online: Stable-Baselines3 (ppo, sac; .online) and DAgger with a queryable expert (.dagger)
 ONLINE: dict[str, str] = {"ppo": "vla_bench.agents.trainers.online", "sac": "vla_bench.agents.trainers.online",
-                          "dagger": "vla_bench.agents.trainers.dagger"}
+                          "dagger": "vla_bench.agents.trainers.dagger", "grpo": "vla_bench.agents.trainers.grpo_train"}
 
 
 def offline_algorithm(name: str) -> tuple[type[Any], type[Any]]:

@@ -47,6 +47,7 @@ from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 
 ONLINE_ADAPTERS = ("mujoco",)
+SESSION_ADAPTERS = ("pandapickcube",)  # trained on the adapter's session (agents.trainers.envs)
 
 
 @dataclass
@@ -94,10 +95,14 @@ def resolve_protocol(protocol: str | Protocol) -> Protocol:
     return get_protocol(protocol)
 
 
-def make_env(protocol: Protocol) -> Any:
+def make_env(protocol: Protocol, seed: int = 0) -> Any:
     """The protocol's environment as the ``mujoco`` adapter builds it (one task, state observations)."""
     import gymnasium as gym  # noqa: PLC0415
 
+    if protocol.adapter in SESSION_ADAPTERS:  # no Gymnasium registration of the scored task: the adapter's own
+        from vla_bench.agents.trainers.envs import SessionEnv  # noqa: PLC0415
+
+        return SessionEnv(protocol, seed=seed)
     if protocol.adapter not in ONLINE_ADAPTERS:
         raise UserError(f"online training builds Gymnasium environments directly and supports the "
                         f"{', '.join(ONLINE_ADAPTERS)} benchmarks; {protocol.id} uses adapter {protocol.adapter!r}. "
@@ -243,7 +248,7 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     recorders: list[TransitionRecorder] = []
 
     def build_env() -> Any:
-        env = make_env(resolved)
+        env = make_env(resolved, seed=opts.seed)
         if opts.record_rollouts:
             recorders.append(TransitionRecorder(env))
             return recorders[-1]

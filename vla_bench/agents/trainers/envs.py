@@ -1,0 +1,80 @@
+"""A benchmark's environment as a Gymnasium env for online trainers, built from the protocol's own adapter.
+
+:class:`SessionEnv` drives the adapter's :class:`~vla_bench.benchmarks.base.EnvSession` - the very object the
+harness evaluates with - so a policy trains on exactly the task it is scored on (PandaPickCube's serl reward,
+home pose and block draw live in its adapter, not in any Gymnasium registration). State observations; the
+step limit is the protocol's; ``info["success"]`` is the protocol's success rule. Every reset draws the
+episode seed from the env's own seeded generator, or takes the one it is given (GRPO's groups start G
+rollouts from one seed). Benchmarks that run in their own runtime (another interpreter) are refused.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+
+from vla_bench.spec import EpisodeSpec, Protocol
+from vla_bench.spec.errors import UserError
+
+
+def make_session(protocol: Protocol, task_index: int = 0) -> Any:
+    """The adapter's session for one task (as the harness's env workers build it)."""
+    from vla_bench.benchmarks import ADAPTERS, RUNTIMES  # noqa: PLC0415 - lazy module:attr strings
+
+    name = protocol.adapter
+    if name in RUNTIMES:
+        raise UserError(f"{protocol.id} runs in its own runtime ({name}); online training needs its simulator in "
+                        "this interpreter")
+    path = name if ":" in name else ADAPTERS.get(name)
+    if path is None:
+        raise UserError(f"unknown benchmark adapter {name!r}")
+    module, _, attr = path.partition(":")
+    adapter = getattr(importlib.import_module(module), attr)()
+    return adapter.make_session(protocol, protocol.tasks[task_index])
+
+
+class SessionEnv(gym.Env):
+    """A Gymnasium env over one task's adapter session."""
+
+    def __init__(self, protocol: Protocol, *, seed: int = 0, task_index: int = 0) -> None:
+        super().__init__()
+        if protocol.observation.mode != "state":
+            raise UserError(f"{protocol.id} observes {protocol.observation.mode!r}; SessionEnv trains on state")
+        self.protocol, self.task_index = protocol, task_index
+        self.session = make_session(protocol, task_index)
+        spec = self.session.task_spec
+        if spec.state_dim is None:
+            raise UserError(f"{protocol.id} gives no state")
+        self.observation_space: gym.spaces.Box = gym.spaces.Box(-np.inf, np.inf, (spec.state_dim,), np.float32)
+        self.action_space: gym.spaces.Box = gym.spaces.Box(np.asarray(spec.action_low, np.float32),
+                                           np.asarray(spec.action_high, np.float32), dtype=np.float32)
+        self.rng = np.random.default_rng(seed)
+        self.episodes, self.t = 0, 0
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        episode_seed = int(self.rng.integers(2**31 - 1)) if seed is None else int(seed)
+        task = self.protocol.tasks[self.task_index]
+        obs = self.session.reset(EpisodeSpec(task=task.name, task_index=self.task_index,
+                                             episode_index=self.episodes, seed=episode_seed))
+        self.episodes, self.t = self.episodes + 1, 0
+        return self._state(obs), {"episode_seed": episode_seed}
+
+    def step(self, action: NDArray[np.floating[Any]]) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        clipped = np.clip(np.asarray(action, np.float32), self.action_space.low, self.action_space.high)
+        result = self.session.step(clipped)
+        self.t += 1
+        terminated = bool(result.terminated or (result.success and self.protocol.terminate_on_success))
+        truncated = bool(result.truncated or self.t >= self.protocol.max_steps)
+        return self._state(result.observation), float(result.reward), terminated, truncated, {
+            "success": bool(result.success), "is_success": bool(result.success)}
+
+    @staticmethod
+    def _state(observation: Any) -> NDArray[np.float32]:
+        return np.asarray(observation["state"], dtype=np.float32)
+
+    def close(self) -> None:
+        self.session.close()
