@@ -3,13 +3,21 @@ and a message naming the field, the database is unchanged, and the pages of acce
 
 from __future__ import annotations
 
+import copy
+import datetime as dt
 import json
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, Server
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from server.leaderboard_testing import Bundles, DatabaseFactory, Server, make_server
+
+from vla_bench.harness.registry import get_protocol
+from vla_bench.harness.scoring import compute_scores
+from vla_bench.spec import EpisodeRecord
 
 URL = "/api/v1/submissions"
 Doc = dict[str, Any]
@@ -125,3 +133,101 @@ def test_admin_routes_refuse_huge_ids_with_422(client: TestClient, server: Serve
     for method in ("PATCH", "DELETE"):
         response = client.request(method, f"{URL}/9223372036854775808", json={"hidden": True}, headers=server.admin)
         assert response.status_code == 422, response.text
+
+
+# --- property: whatever is accepted renders on every page --------------------------------------------------
+_text = st.text(max_size=40)
+_scalar = st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.floats(allow_nan=False,
+                                                                                   allow_infinity=False) | _text
+_json = st.recursive(_scalar, lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_text, inner, max_size=3),
+                     max_leaves=8)
+
+
+@st.composite
+def _timestamps(draw: st.DrawFn) -> str:
+    offset = dt.timezone(dt.timedelta(minutes=draw(st.integers(-14 * 60, 14 * 60))))
+    moment = draw(st.datetimes(min_value=dt.datetime(1, 1, 2), max_value=dt.datetime(9999, 12, 30)))
+    return moment.replace(tzinfo=offset).isoformat()
+
+
+@st.composite
+def _edits(draw: st.DrawFn) -> list[tuple[str, Any]]:
+    """(dotted path, value) edits of the rendered fields of a real bundle."""
+    edits: list[tuple[str, Any]] = [("summary.agent.name", draw(st.text(min_size=1, max_size=60)))]
+    options: list[tuple[str, st.SearchStrategy[Any]]] = [
+        ("summary.agent.spec", _text), ("summary.agent.kind", _text), ("summary.agent.details", st.dictionaries(
+            _text, _json, max_size=4)),
+        ("summary.provenance.git", st.fixed_dictionaries({}, optional={
+            "revision": st.none() | st.text("0123456789abcdef", min_size=4, max_size=64) | _json,
+            "dirty": _json})),
+        ("summary.provenance.renderer", st.none() | _text),
+        ("summary.provenance.machine", st.dictionaries(_text, _json, max_size=4)),
+        ("summary.provenance.simulator", st.dictionaries(_text, _json, max_size=4)),
+        ("summary.provenance.packages", st.dictionaries(_text, _text, max_size=4)),
+        ("summary.provenance.command", st.lists(_text, max_size=5)),
+        ("summary.run", st.dictionaries(_text.filter(lambda k: k != "limit_episodes"), _json, max_size=4)),
+        ("summary.finished_at", st.none() | _timestamps()), ("summary.created_at", _timestamps()),
+    ]
+    for path, strategy in options:
+        if draw(st.booleans()):
+            edits.append((path, draw(strategy)))
+    for index in draw(st.lists(st.integers(0, 49), max_size=3, unique=True)):
+        length = draw(st.integers(0, 1200))
+        edits += [(f"episodes.{index}.length", length),
+                  (f"episodes.{index}.total_return", draw(st.floats(-1e13, 1e13))),
+                  (f"episodes.{index}.success_step", draw(st.none() | st.integers(1, 1200))),
+                  (f"episodes.{index}.timings", draw(st.dictionaries(_text, st.floats(-1, 1e13), max_size=3)))]
+    return edits
+
+
+def _rescored(document: Doc) -> None:
+    """Claim the scores the server will recompute, so that the edits (not a score mismatch) decide."""
+    try:
+        records = [EpisodeRecord.from_json(line) for line in document["episodes"]]
+        scores = compute_scores(get_protocol("mujoco/hopper@v1"), records)
+        document["summary"]["scores"] = json.loads(json.dumps(scores, allow_nan=False))
+    except (ValueError, TypeError, KeyError):
+        pass  # a record the harness cannot read: the server must refuse it (checked by the caller)
+
+
+PAGES = ("/submissions/{id}", "/api/v1/submissions/{id}", "/api/v1/submissions/{id}/bundle",
+         "/leaderboard/mujoco/hopper@v1", "/leaderboard/mujoco/hopper@v1?sort=agent",
+         "/api/v1/leaderboards/mujoco/hopper@v1", "/api/v1/leaderboards", "/", "/compare?a={first}&b={id}",
+         "/api/v1/compare?a={first}&b={id}")
+
+
+def test_every_accepted_bundle_renders_on_every_page(databases: DatabaseFactory, bundles: Bundles) -> None:
+    server = make_server(databases.fresh(), submit_rate_limit=10_000)
+    with TestClient(server.app) as client:
+        _render_accepted(client, server, bundles)
+    server.db.dispose()
+
+
+def _render_accepted(client: TestClient, server: Server, bundles: Bundles) -> None:
+    base = bundles.document("random")
+    first = client.post(URL, json=base, headers=server.user).json()["id"]
+    outcomes: list[int] = []
+
+    @settings(max_examples=25, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow,
+                                     HealthCheck.data_too_large])
+    @given(edits=_edits())
+    def accepted_bundles_render(edits: list[tuple[str, Any]]) -> None:
+        document = copy.deepcopy(base)
+        for path, value in edits:
+            _set(path, value)(document)
+        _rescored(document)
+        response = client.post(URL, content=json.dumps(document), headers={**server.user,
+                                                                          "Content-Type": "application/json"})
+        assert response.status_code in (200, 201, 422), response.text
+        outcomes.append(response.status_code)
+        if response.status_code == 422:
+            assert response.json()["detail"], response.text
+            return
+        submission = response.json()["id"]
+        for page in PAGES:
+            shown = client.get(page.format(id=submission, first=first))
+            assert shown.status_code == 200, (page, shown.text[-500:])
+
+    accepted_bundles_render()
+    assert outcomes.count(201) >= 3, outcomes  # the generator must reach the pages, not only the refusals

@@ -56,7 +56,7 @@ def parse_float(text: str) -> float:
 
 
 def parse_int(text: str) -> int:
-    if len(text.lstrip("-")) > 19 or abs(value := int(text)) > MAX_INT:
+    if len(text.lstrip("-")) > 19 or not -MAX_INT - 1 <= (value := int(text)) <= MAX_INT:
         raise NumberRangeError(f"the integer {text[:40]} is out of range: integers must fit in 64 bits")
     return value
 
