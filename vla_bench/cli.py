@@ -93,7 +93,7 @@ def eval_command(
 ) -> None:
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl, report.md,
     plots/). Exit status: 0 done, 2 bad input, 3 too many errored episodes, 130 interrupted."""
-    if executor == "local" and not os.environ.get("NOPRE"):  # the env workers start (and load a file agent) while this process gets ready
+    if executor == "local":  # the env workers start (and load a file agent) while this process gets ready
         from vla_bench.harness.prestart import prestart  # noqa: PLC0415
 
         rebuildable = agent.startswith("baseline:") or agent.lower().endswith((".onnx", ".pt", ".pth"))

@@ -87,6 +87,15 @@ def test_ray_records_equal_local_records_with_chunks_clipping_and_policy_errors(
     assert sum(r["clipped_steps"] for r in on_ray.values()) > 0
 
 
+def test_ray_with_the_policy_in_its_workers_gives_the_local_central_records(ray_address: str) -> None:
+    from vlab_fakes import WorkerSafeLinearPolicy
+
+    protocol = fake_protocol(episodes=5)
+    central = _records(protocol, WorkerSafeLinearPolicy, "local", policy_placement="central")
+    on_ray = _records(protocol, WorkerSafeLinearPolicy, "ray", policy_placement="worker")
+    assert on_ray == central and len(on_ray) == 10
+
+
 def test_ray_env_faults_crashes_and_hangs_match_the_local_executor(ray_address: str) -> None:
     tasks = [
         {"name": "a", "env_id": "fake", "env_kwargs": {"fault": "exit", "fault_episode": 1, "fault_step": 2}},

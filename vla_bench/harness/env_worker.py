@@ -19,6 +19,7 @@ import os
 import signal
 import socket
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,11 +142,15 @@ def _open_video(path: Path, fps: float) -> Any:
     return imageio.get_writer(str(path), fps=fps, codec="libx264", quality=7, macro_block_size=1)
 
 
-def serve(sock: socket.socket) -> None:
+def serve(sock: socket.socket, preload: threading.Thread | None = None) -> None:
     ours = identity()
     try:
         hello = recv_message(sock)
+        if preload is not None:
+            preload.join()  # it imported the simulator (and maybe loaded the agent) while we waited
         refused = None if isinstance(hello, Hello) else "the orchestrator's hello is not a Hello"
+    except PeerClosed:  # a prestarted worker nobody took
+        return
     except ValueError as exc:  # another message layout: an orchestrator of another version
         hello, refused = None, f"env worker version mismatch: cannot read the orchestrator's hello ({exc})"
     refused = refused or mismatch(hello.identity if isinstance(hello, Hello) else None, ours)
@@ -188,15 +193,33 @@ def serve(sock: socket.socket) -> None:
         worker.close()
 
 
+def _preload(protocol: str, agent: str | None) -> None:
+    """Best effort: whatever fails here is done again, and reported, once the hello says what to run."""
+    with contextlib.suppress(Exception):
+        from vla_bench.harness.registry import load_protocol, resolve_adapter  # noqa: PLC0415
+
+        resolve_adapter(load_protocol(protocol).adapter)
+        if agent:
+            from vla_bench.harness.worker_policy import preload_agent  # noqa: PLC0415
+
+            preload_agent(agent)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--preload-protocol", help="import this protocol's benchmark while waiting for the hello")
+    parser.add_argument("--preload-agent", help="load this agent while waiting (used when the hello asks for it)")
     args = parser.parse_args()
     # Ctrl-C in a terminal reaches the whole process group: the orchestrator decides what stops, not us
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     sock = socket.socket(fileno=args.fd)
+    preload = None
+    if args.preload_protocol:
+        preload = threading.Thread(target=_preload, args=(args.preload_protocol, args.preload_agent), daemon=True)
+        preload.start()
     try:
-        serve(sock)
+        serve(sock, preload)
     finally:
         sock.close()
 

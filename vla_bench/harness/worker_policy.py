@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from vla_bench.agents.policy import Policy, is_batched
+from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
 from vla_bench.harness.env_worker import EnvWorker
 from vla_bench.harness.episode import Episode, EpisodeRules, trajectory_to_wire
 from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, call_directly
@@ -27,6 +27,20 @@ from vla_bench.spec.errors import describe_exception
 from vla_bench.spec.messages import AgentRef, Batch, Finished, ItemError, PolicyHung, Reply, Result, RunItem
 
 HUNG_EXIT = 86  # the exit code of a worker whose policy call overran (after it said so)
+
+
+_PRELOADED: dict[str, LoadedAgent] = {}
+
+
+def _load(spec: str) -> LoadedAgent:
+    from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - only with the policy placed here
+
+    return load_agent(spec)
+
+
+def preload_agent(spec: str) -> None:
+    """Load the agent before the hello asks for it (a prestarted worker); its hash is checked then."""
+    _PRELOADED[spec] = _load(spec)
 
 
 class Watchdog:
@@ -68,9 +82,7 @@ class PolicyHost:
     """Runs episodes with the agent loaded in this process; :meth:`handle` answers one batch."""
 
     def __init__(self, worker: EnvWorker, agent: AgentRef, send: Callable[[Reply], None]) -> None:
-        from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - only with the policy placed here
-
-        loaded = load_agent(agent.spec)
+        loaded = _PRELOADED.pop(agent.spec, None) or _load(agent.spec)
         if agent.sha256 is not None and loaded.sha256 != agent.sha256:
             raise RuntimeError(f"agent {agent.spec!r} here has sha256 {loaded.sha256}, the orchestrator's "
                                f"{agent.sha256}: the file differs on this machine")

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from vla_bench.harness import prestart
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.harness.framing import recv_message, send_message
 from vla_bench.harness.handshake import identity, mismatch
@@ -81,6 +82,10 @@ class SubprocessLauncher:
         self._dir = tempfile.TemporaryDirectory(prefix="vla-bench-workers-")
 
     def launch(self, index: int) -> Launched:
+        config = self.config
+        waiting = prestart.take(config.python, config.isolated, config.worker_env, config.workers)
+        if waiting is not None:  # started while the orchestrator was getting ready
+            return Launched(waiting.process, waiting.sock, lambda lines: _tail(waiting.log, lines))
         parent, child = socket.socketpair()
         log = Path(self._dir.name) / f"worker-{index}-{time.monotonic_ns()}.log"
         env = dict(os.environ)
