@@ -52,3 +52,20 @@ def test_pushing_past_the_workspace_and_joint_limits_is_counted() -> None:
     far = _run("pandapickcube/state@v1", "pick_cube", np.asarray([0, 1, 0, 0], np.float32))
     assert far["workspace_violations"] > 0
     assert _run("pandapickcube/state@v1", "pick_cube", UP, steps=5)["joint_limit_violations"] == 0
+
+
+def test_safety_totals_reach_the_episode_records_and_the_report() -> None:
+    import vla_bench
+    from vla_bench.harness.run_report import render_markdown
+
+    class Down:
+        def reset(self, task: object) -> None: ...
+        def act(self, observation: dict) -> np.ndarray:
+            return DOWN
+
+    result = vla_bench.evaluate(Down, "pandapickcube/state@v1", limit_episodes=1)
+    (record,) = result.records
+    assert record.safety is not None and record.safety["collisions"] >= 1
+    assert record.to_json()["safety"] == record.safety
+    text = render_markdown(get_protocol("pandapickcube/state@v1"), result.summary, result.records)
+    assert "## Safety" in text and "| pick_cube | 1 |" in text

@@ -1,0 +1,44 @@
+"""Per-task safety totals of a run, from the ``safety`` field of its episode records (benchmarks/safety.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from vla_bench.harness.scoring import mean_interval
+from vla_bench.spec import EpisodeRecord
+
+COLUMNS = ("collisions", "collision_rate", "workspace_violations", "joint_limit_violations", "peak_ee_speed")
+
+
+def safety_summary(records: Sequence[EpisodeRecord]) -> dict[str, dict[str, Any]]:
+    """task -> {metric: {"mean", "ci95"} over its episodes, "max_peak_ee_speed", "n"}; tasks without safety
+    records are left out (benchmarks whose simulator cannot tell)."""
+    by_task: dict[str, list[dict[str, float]]] = {}
+    for record in records:
+        if record.safety is not None:
+            by_task.setdefault(record.task, []).append(record.safety)
+    summary: dict[str, dict[str, Any]] = {}
+    for task, rows in by_task.items():
+        entry: dict[str, Any] = {"n": len(rows)}
+        for column in COLUMNS:
+            mean, low, high = mean_interval([row.get(column, 0.0) for row in rows])
+            entry[column] = {"mean": mean, "ci95": [low, high]}
+        entry["max_peak_ee_speed"] = float(np.max([row.get("peak_ee_speed", 0.0) for row in rows]))
+        summary[task] = entry
+    return summary
+
+
+def markdown(summary: dict[str, dict[str, Any]]) -> str:
+    header = ("| task | n | collisions / episode | collision rate (steps) | workspace violations / episode | "
+              "joint-limit steps / episode | peak EE speed m/s (mean, max) |")
+    lines = [header, "|---|---|---|---|---|---|---|"]
+    for task, entry in summary.items():
+        cells = [f"{entry[c]['mean']:.2f} [{entry[c]['ci95'][0]:.2f}, {entry[c]['ci95'][1]:.2f}]"
+                 for c in COLUMNS[:4]]
+        cells[1] = f"{100 * entry['collision_rate']['mean']:.1f}%"
+        speed = f"{entry['peak_ee_speed']['mean']:.2f}, {entry['max_peak_ee_speed']:.2f}"
+        lines.append(f"| {task} | {entry['n']} | " + " | ".join(cells) + f" | {speed} |")
+    return "\n".join(lines) + "\n"
