@@ -386,3 +386,25 @@ def requeue_verification(submission_id: int, db: DbOption = None) -> None:
         database.dispose()
     typer.echo(f"submission {submission_id}: verification attempt {queued.attempt} queued ({queued.n_episodes} "
                "episodes)")
+
+
+@server_app.command("verify-baselines")
+def verify_baselines(
+    agents_dir: Annotated[Path | None, typer.Option(help="committed ONNX exports, one directory per baseline "
+                                                          "[default: RESULTS_DIR/agents]")] = None,
+    db: DbOption = None,
+) -> None:
+    """Queue the verification of the reference baselines from their committed ONNX models (a verify-worker
+    then re-runs them like any submission)."""
+    from vla_bench.server.verification.service import queue_baselines  # noqa: PLC0415
+
+    settings = load_settings(db)
+    root = agents_dir or (settings.results_dir / "agents" if settings.results_dir else None)
+    if root is None or not root.is_dir():
+        raise UserError(f"no agents directory {root}: pass --agents-dir")
+    database = _open(db)
+    try:
+        for submission_id, what in queue_baselines(database, settings, root):
+            typer.echo(f"submission {submission_id}: {what}")
+    finally:
+        database.dispose()

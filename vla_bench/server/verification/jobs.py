@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy import ColumnElement, CursorResult, Result, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from vla_bench.harness.plan import full_plan
@@ -56,6 +56,11 @@ def enqueue(session: Session, submission: Submission, *, source: str, secret: by
     return job
 
 
+def _rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE matched (a DML statement's result is a CursorResult)."""
+    return int(cast(CursorResult[Any], result).rowcount)
+
+
 def _claimable(now: dt.datetime) -> ColumnElement[bool]:
     return or_(VerificationJob.state == "queued",
                and_(VerificationJob.state == "running", VerificationJob.lease_expires_at < now))
@@ -79,12 +84,12 @@ def claim(db: Database, owner: str, lease_s: float) -> Claim | None:
         if db.backend == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
         for job_id in session.scalars(candidates).all():
-            won = session.execute(
+            won = _rowcount(session.execute(
                 update(VerificationJob).where(VerificationJob.id == job_id, _claimable(now))
                 .values(state="running", lease_owner=owner, lease_expires_at=now + dt.timedelta(seconds=lease_s),
                         claims=VerificationJob.claims + 1, started_at=func.coalesce(VerificationJob.started_at, now))
                 .execution_options(synchronize_session=False)
-            ).rowcount
+            ))
             if won == 1:
                 job = session.get(VerificationJob, job_id, populate_existing=True)
                 assert job is not None
@@ -107,12 +112,12 @@ def renew(db: Database, claim_: Claim, lease_s: float) -> bool:
     """Extend the lease; False when this worker no longer holds the job (it expired and was re-claimed)."""
     with db.write() as session:
         now = utcnow()
-        done = session.execute(
+        done = _rowcount(session.execute(
             update(VerificationJob).where(VerificationJob.id == claim_.job_id, VerificationJob.state == "running",
                                           VerificationJob.lease_owner == claim_.owner)
             .values(lease_expires_at=now + dt.timedelta(seconds=lease_s))
-            .execution_options(synchronize_session=False)).rowcount
-    return bool(done == 1)
+            .execution_options(synchronize_session=False)))
+    return done == 1
 
 
 def finish(db: Database, claim_: Claim, outcome: str, message: str, evidence: dict[str, Any] | None) -> bool:

@@ -7,7 +7,10 @@ A submitter attaches a policy once, while the submission is unverified: after th
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit
+
+from sqlalchemy import select
 
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database
@@ -48,6 +51,12 @@ def _owned_submission(db: Database, submission_id: int, caller: User) -> Submiss
 def attach_artifact(db: Database, settings: Settings, submission_id: int, caller: User, data: bytes) -> Queued:
     """Check and store the artifact, then queue the verification; nothing is stored when it is refused."""
     submission = _owned_submission(db, submission_id, caller)
+    return _store_and_queue(db, settings, submission, data, uploaded_by=caller.id, actor=caller.name)
+
+
+def _store_and_queue(db: Database, settings: Settings, submission: Submission, data: bytes, *,
+                     uploaded_by: int | None, actor: str) -> Queued:
+    submission_id = submission.id
     checked = check_artifact(data, expected_sha256=submission.agent_sha256, max_bytes=settings.max_artifact_bytes)
     store = ArtifactStore(artifacts_root(settings))
     relative, created = store.put(checked)
@@ -58,12 +67,12 @@ def attach_artifact(db: Database, settings: Settings, submission_id: int, caller
                 raise ArtifactRejectedError(404, f"no submission {submission_id}")
             if session.get(PolicyArtifact, checked.sha256) is None:
                 session.add(PolicyArtifact(sha256=checked.sha256, format=checked.format,
-                                           size_bytes=checked.size_bytes, path=relative, uploaded_by=caller.id,
+                                           size_bytes=checked.size_bytes, path=relative, uploaded_by=uploaded_by,
                                            created_at=utcnow()))
                 session.flush()
             job = jobs.enqueue(session, current, source="artifact", artifact_sha256=checked.sha256,
                                secret=sample_secret(settings), policy=sampling_policy(settings, current.protocol_id),
-                               requested_by=caller.name)
+                               requested_by=actor)
             return _queued(job)
     except BaseException:
         if created:
@@ -110,3 +119,28 @@ def requeue(db: Database, settings: Settings, submission_id: int, actor: str) ->
                            secret=sample_secret(settings), policy=sampling_policy(settings, current.protocol_id),
                            requested_by=actor)
         return _queued(job)
+
+
+def queue_baselines(db: Database, settings: Settings, agents_dir: Path) -> list[tuple[int, str]]:
+    """Queue the verification of every unverified reference baseline whose policy is a committed ONNX export
+    (``agents_dir/NAME/model.onnx`` for ``baseline:NAME``): (submission id, what happened) for each baseline."""
+    with db.session() as session:
+        baselines = list(session.scalars(select(Submission).where(Submission.is_baseline.is_(True))
+                                         .order_by(Submission.id)))
+        session.expunge_all()
+    report = []
+    for submission in baselines:
+        name = submission.agent_spec.removeprefix("baseline:")
+        model = agents_dir / name / "model.onnx"
+        if submission.verification != "unverified":
+            report.append((submission.id, f"already {submission.verification}"))
+        elif "/" in name or not model.is_file():
+            report.append((submission.id, f"skipped: {submission.agent_spec} has no committed ONNX model"))
+        else:
+            try:
+                queued = _store_and_queue(db, settings, submission, model.read_bytes(), uploaded_by=None,
+                                          actor="results/")
+                report.append((submission.id, f"queued: {queued.n_episodes} episodes ({model})"))
+            except ArtifactRejectedError as exc:
+                report.append((submission.id, f"refused: {exc.message}"))
+    return report
