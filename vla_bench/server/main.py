@@ -75,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.rate_limiter = RateLimiter(settings.submit_rate_limit, settings.submit_rate_window_s)
+    app.state.rate_limiter = RateLimiter(db, settings.submit_rate_limit, settings.submit_rate_window_s)
     app.state.ingest_slots = Slots(settings.ingest_slots, max_queue=settings.max_queue,
                                    timeout_s=settings.queue_timeout_s)
     app.include_router(api_router, prefix=API_PREFIX)

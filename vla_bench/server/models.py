@@ -238,3 +238,15 @@ class VerificationJob(Base):
     message: Mapped[str | None] = mapped_column(Text, default=None)
     evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
     requested_by: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class RateLimitHit(Base):
+    """One counted attempt of a rate-limited action (a submission) by one key (a token): shared by every
+    worker process and replica, unlike a limit kept in one process's memory."""
+
+    __tablename__ = "rate_limit_hits"
+    __table_args__ = (Index("ix_rate_limit_hits_key_at", "key", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(128))
+    at: Mapped[float] = mapped_column(Double)  # seconds since the epoch: one clock for every process

@@ -63,7 +63,7 @@ async def create_submission(*, request: Request, caller: CurrentCaller, settings
     recomputes every score from the episodes; anything that fails is refused with the JSON path of the
     problem and nothing is stored. The same agent + protocol + episode outcomes answers with the existing
     submission (200) instead of creating a new one (201)."""
-    wait = limiter.acquire(str(caller.token_id))
+    wait = await run_in_threadpool(limiter.acquire, f"submit:{caller.token_id}")
     if wait is not None:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS,
                             f"rate limit: at most {limiter.limit} submissions per {limiter.window_s:g} s per token; "
