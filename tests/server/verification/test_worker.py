@@ -63,9 +63,13 @@ def _verification(running: LiveServer, submission: int) -> dict[str, Any]:
 def test_an_honest_onnx_bundle_with_its_artifact_is_verified_by_a_worker_process(
         live: tuple[Server, LiveServer], artifacts: Path) -> None:
     server, running = live
-    submission = _submit(running, server, ppo_document())
-    ok, guarantee = attach_policy(running.url, server.user_token, submission, artifact=PPO_MODEL.parent)  # export dir
-    assert ok and "caught with probability" in guarantee
+    submitted = subprocess.run(  # the submitter's command: the bundle, then its `vla-bench train` export directory
+        [sys.executable, "-m", "vla_bench.cli", "submit", str(ROOT / "results" / "mujoco-hopper--baseline-ppo-hopper"),
+         "--server", running.url, "--token", server.user_token, "--artifact", str(PPO_MODEL.parent)],
+        capture_output=True, text=True, timeout=300, check=False)
+    assert submitted.returncode == 0, submitted.stderr[-3000:]
+    assert "verification queued" in submitted.stderr and "caught with probability" in submitted.stderr
+    submission = int(submitted.stdout.strip().rsplit("/", 1)[1])
     done = run_worker(server.settings.database_url, artifacts)
     assert done.returncode == 0, done.stderr[-3000:]
     state = _verification(running, submission)
