@@ -22,7 +22,7 @@ def test_each_benchmark_gets_a_status(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(benchmarks.RUNTIMES, "mujoco", "runtime_fakes:UNSATISFIABLE")
     monkeypatch.setitem(benchmarks.RUNTIMES, "metaworld", "runtime_fakes:HOPPER_RUNTIME")
     found = {s.benchmark: s for s in doctor.statuses()}
-    assert set(found) == set(benchmarks.ADAPTERS)
+    assert set(found) == set(benchmarks.ADAPTERS) | set(benchmarks.RUNTIMES)  # and policy runtimes (lerobot)
     assert (found["d4rl"].runtime, found["d4rl"].python, found["d4rl"].ok) == ("main", sys.executable, True)
     assert found["metaworld"].ok and "runtime 'hopper-test'" in found["metaworld"].detail
     missing = found["mujoco"]

@@ -41,6 +41,10 @@ def load_agent(spec: str) -> LoadedAgent:
         from vla_bench.agents.vlaeval_client import load_vlaeval  # noqa: PLC0415 - a vla-eval model server
 
         return load_vlaeval(spec)
+    if spec.startswith("lerobot:"):
+        from vla_bench.agents.lerobot_client import load_lerobot  # noqa: PLC0415 - in the lerobot runtime
+
+        return load_lerobot(spec)
     lowered = spec.lower()
     if lowered.endswith((".onnx", ".pt", ".pth")):
         path = Path(spec).expanduser()

@@ -21,6 +21,7 @@ ADAPTERS: dict[str, str] = {
 RUNTIMES: dict[str, str] = {
     "calvin": "vla_bench.benchmarks.calvin.runtime:RUNTIME",
     "libero": "vla_bench.benchmarks.libero.runtime:RUNTIME",
+    "lerobot": "vla_bench.agents.lerobot_runtime:RUNTIME",  # a policy runtime (--agent lerobot:PATH), not a benchmark
 }
 
 DESCRIPTIONS: dict[str, str] = {

@@ -69,6 +69,30 @@ def _run(command: Sequence[str], what: str, echo: Echo) -> None:
                         f"runtime is rebuilt from scratch by the next `vla-bench setup`")
 
 
+def base_interpreter(spec: RuntimeSpec) -> str:
+    """The Python to build ``spec``'s venv from: this one if its version fits ``spec.python``, else the first of
+    ``python3.N`` on PATH or pyenv's installed versions that does (a runtime may need another Python: lerobot 3.12)."""
+    from packaging.specifiers import SpecifierSet  # noqa: PLC0415
+
+    wanted = SpecifierSet(spec.python or WORKER_PYTHON)
+    if wanted.contains(".".join(map(str, sys.version_info[:3]))):
+        return sys.executable
+    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    candidates = sorted(pyenv.glob("3.*/bin/python3"), reverse=True) if pyenv.is_dir() else []
+    for minor in range(20, 10, -1):
+        found = shutil.which(f"python3.{minor}")
+        if found:
+            candidates.append(Path(found))
+    for candidate in candidates:
+        done = subprocess.run([str(candidate), "-c", "import platform; print(platform.python_version())"],
+                              capture_output=True, text=True, check=False)
+        if done.returncode == 0 and wanted.contains(done.stdout.strip()):
+            return str(candidate)
+    raise UserError(f"runtime {spec.name!r} needs Python {spec.python}; none found (this is "
+                    f"{sys.version.split()[0]}; looked on PATH and in {pyenv}). Install one (`pyenv install 3.12`), "
+                    f"or adopt an interpreter that has the requirements: `vla-bench setup {spec.name} --python PATH`")
+
+
 def build_runtime(spec: RuntimeSpec, *, force: bool = False, echo: Echo = print, system_site_packages: bool = False,
                   worker_requirements: Sequence[str] = WORKER_REQUIREMENTS,
                   pip_options: Sequence[str] = ()) -> SetupResult:
@@ -86,9 +110,10 @@ def build_runtime(spec: RuntimeSpec, *, force: bool = False, echo: Echo = print,
         echo(f"removing {'the previous' if force else 'a half-built'} runtime at {directory}")
         shutil.rmtree(directory)
     started = time.perf_counter()
-    echo(f"[1/3] creating a virtual environment for runtime {spec.name!r} at {directory}")
+    base = base_interpreter(spec)
+    echo(f"[1/3] creating a virtual environment for runtime {spec.name!r} at {directory} (from {base})")
     directory.parent.mkdir(parents=True, exist_ok=True)
-    _run([sys.executable, "-m", "venv", *(["--system-site-packages"] if system_site_packages else []),
+    _run([base, "-m", "venv", *(["--system-site-packages"] if system_site_packages else []),
           str(directory)], "creating the virtual environment", echo)
     requirements = [*spec.requirements, *worker_requirements]
     echo(f"[2/3] installing {len(requirements)} requirements: {' '.join(requirements)}")

@@ -94,11 +94,12 @@ def renderer_status() -> tuple[str, bool, str]:
 
 
 def statuses(benchmark: str | None = None) -> list[BenchmarkStatus]:
+    known = {*benchmarks.ADAPTERS, *benchmarks.RUNTIMES}  # policy runtimes (lerobot) beside the benchmarks
     if benchmark is not None:
-        if benchmark not in benchmarks.ADAPTERS:
-            raise unknown_name_error("benchmark", benchmark, benchmarks.ADAPTERS)
+        if benchmark not in known:
+            raise unknown_name_error("benchmark", benchmark, known)
         return [benchmark_status(benchmark, check_imports=True)]
-    return [benchmark_status(name) for name in sorted(benchmarks.ADAPTERS)]
+    return [benchmark_status(name) for name in sorted(known)]
 
 
 def describe_locations() -> dict[str, str]:
