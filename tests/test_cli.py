@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from vla_bench.harness.sequential_run import decision_line
+
 TESTS = Path(__file__).resolve().parent
 
 
@@ -230,3 +232,32 @@ def test_ctrl_c_prints_the_resume_command(tmp_path: Path) -> None:
                         "--format", "json", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr
     assert json.loads(resumed.stdout)["n_episodes_done"] == 20
+
+
+def test_sequential_compare_stops_when_decided_and_says_it_is_a_decision(tmp_path: Path) -> None:
+    protocol = _fake_setup(tmp_path, tasks=1, episodes=60)
+    text = protocol.read_text().replace("success_at = 1.0", "success_at = 2.5")
+    protocol.write_text(text)
+    (tmp_path / "myagents.py").write_text(AGENTS + '''
+class Push(Lin):
+    def act(self, observation): return np.sign(np.resize(observation["state"], self.dim)).astype(np.float32)
+
+class Still(Lin):
+    def act(self, observation): return np.zeros(self.dim, dtype=np.float32)
+
+def push(): return Push()
+def still(): return Still()
+''')
+    run = vla_bench("compare", "--sequential", "myagents:still", "myagents:push", "--protocol", str(protocol),
+                    "--out", "seq", "--format", "json", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout)
+    assert result["kind"] == "sequential decision (not a score)" and result["decision"] == "B better"
+    assert result["e_value"] >= 20 and result["pairs_used"] < result["max_pairs"] == 60
+    assert result["pairs_run"] < 60  # it stopped running episodes once decided
+    summary = json.loads((tmp_path / "seq" / "b" / "summary.json").read_text())
+    assert summary["official"] is False  # the runs behind a decision are never an official score
+    assert "e-value" in run.stderr
+    assert decision_line(result).startswith(f"decision: myagents:push (B better) after {result['pairs_used']} of 60")
+    missing = vla_bench("compare", "--sequential", "myagents:still", "myagents:push", cwd=tmp_path)
+    assert missing.returncode == 2 and "--sequential needs --protocol" in missing.stderr

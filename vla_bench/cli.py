@@ -79,7 +79,7 @@ def eval_command(
                                                          "episodes")] = False,
     limit_episodes: Annotated[int | None, typer.Option(min=1, help="episodes per task (unofficial run)")] = None,
     record: Annotated[int, typer.Option(min=0, help="record MP4 videos of the first K episodes")] = 0,
-    policy_timeout: Annotated[float, typer.Option(help="seconds a policy call may take (0: no limit)")] = 60.0,
+    policy_timeout: Annotated[float, typer.Option(min=0.0, help="seconds a policy call may take (0: no limit)")] = 60.0,
     env_timeout: Annotated[float, typer.Option(help="seconds an env worker may take per request")] = 300.0,
     executor: Annotated[str, typer.Option(metavar="local|ray", help="where env workers run")] = "local",
     address: Annotated[str | None, typer.Option(metavar="ADDRESS", help="Ray cluster address (--executor ray)")] = None,
@@ -189,17 +189,34 @@ def report_command(
 
 @app.command("compare")
 def compare_command(
-    dir_a: Annotated[Path, typer.Argument(help="bundle A")],
-    dir_b: Annotated[Path, typer.Argument(help="bundle B")],
+    first: Annotated[str, typer.Argument(metavar="A", help="bundle A (with --sequential: agent A)")],
+    second: Annotated[str, typer.Argument(metavar="B", help="bundle B (with --sequential: agent B)")],
     report_format: FormatOption = OutputFormat.table,
+    sequential: Annotated[bool, typer.Option("--sequential", help="run agents A and B on paired episodes of "
+                                             "--protocol until an anytime-valid test decides (a decision, not a "
+                                             "score)")] = False,
+    protocol: Annotated[str | None, typer.Option(metavar="ID", help="protocol (with --sequential)")] = None,
+    alpha: Annotated[float, typer.Option(min=0.0001, max=0.5, metavar="ALPHA", help="error rate of the "
+                                         "sequential decision")] = 0.05,
+    out: Annotated[Path | None, typer.Option(metavar="DIR", help="with --sequential: where both runs go "
+                                             "[default: runs/sequential-<time>]")] = None,
+    max_episodes: Annotated[int | None, typer.Option(min=1, metavar="N", help="with --sequential: at most N "
+                                                     "episodes per task [default: the protocol's]")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="env worker processes (with --sequential)")] = 1,
 ) -> None:
     """Paired comparison of two bundles on identical episodes: both arms, B − A with a paired bootstrap interval,
-    for success rates McNemar's exact test and Newcombe's interval (percentage points), and a verdict."""
+    for success rates McNemar's exact test and Newcombe's interval (percentage points), and a verdict.
+    With --sequential: run two agents until decided (see the README's "Sequential comparison")."""
     from vla_bench.harness import report  # noqa: PLC0415
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
     from vla_bench.harness.compare import paired_comparison  # noqa: PLC0415
 
-    a, b = read_bundle(dir_a), read_bundle(dir_b)
+    if sequential:
+        _sequential(first, second, protocol, alpha, out, max_episodes, workers, report_format)
+        return
+    if protocol is not None:
+        raise UserError("--protocol goes with --sequential; two bundles already name theirs")
+    a, b = read_bundle(Path(first)), read_bundle(Path(second))
     if a.summary["protocol"]["sha256"] != b.summary["protocol"]["sha256"]:
         raise UserError(f"the bundles were run under different protocols ({a.summary['protocol']['id']} vs "
                         f"{b.summary['protocol']['id']}, or different versions of it): they cannot be paired")
@@ -211,6 +228,29 @@ def compare_command(
         sys.stdout.write(report.comparison_markdown(result, *names))
     else:
         report.print_comparison(result, *names, console)
+
+
+def _sequential(agent_a: str, agent_b: str, protocol_id: str | None, alpha: float, out: Path | None,
+                max_episodes: int | None, workers: int, report_format: OutputFormat) -> None:
+    import time  # noqa: PLC0415
+
+    from vla_bench.agents.loaders import load_agent  # noqa: PLC0415
+    from vla_bench.harness import report  # noqa: PLC0415
+    from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
+    from vla_bench.harness.runner import RunOptions  # noqa: PLC0415
+    from vla_bench.harness.sequential_run import decision_line, sequential_comparison  # noqa: PLC0415
+
+    if protocol_id is None:
+        raise UserError("--sequential needs --protocol ID: the protocol whose episodes both agents run")
+    directory = out or Path("runs") / f"sequential-{time.strftime('%Y%m%d-%H%M%S')}"
+    result = sequential_comparison(load_protocol(protocol_id), load_agent(agent_a), load_agent(agent_b), directory,
+                                   alpha=alpha, base=RunOptions(workers=workers), max_per_task=max_episodes,
+                                   log=lambda line: errors.print(line, highlight=False, soft_wrap=True))
+    if report_format == OutputFormat.json:
+        sys.stdout.write(report.as_json(result) + "\n")
+    else:
+        prefix = "**Sequential decision (not a score):** " if report_format == OutputFormat.markdown else ""
+        sys.stdout.write(prefix + decision_line(result) + f"\nmethod: {result['method']}\n")
 
 
 @app.command("list")
@@ -248,6 +288,7 @@ COMMAND_MODULES = (
     "vla_bench.harness.collect",  # collect
     "vla_bench.agents.trainers.cli",  # train
     "vla_bench.runtimes.cli",  # setup, doctor
+    "vla_bench.harness.offline_cli",  # eval-offline, robustness
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
