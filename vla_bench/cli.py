@@ -68,7 +68,8 @@ def _options(
 @app.command("eval")
 def eval_command(
     agent: Annotated[str, typer.Option(metavar="AGENT", help="baseline:NAME, model.onnx, model.pt, "
-                                       "package.module:factory, or ws://HOST:PORT[?keys=PRESET] (a policy server)")],
+                                       "package.module:factory, ws://HOST:PORT[?keys=PRESET] (a policy server), "
+                                       "vlaeval://HOST:PORT (a vla-eval model server) or lerobot:PATH")],
     protocol: Annotated[str, typer.Option(metavar="ID", help="protocol id, e.g. mujoco/hopper@v1 "
                                                              "(see `vla-bench list protocols`)")],
     out: Annotated[Path | None, typer.Option(metavar="DIR", help="bundle directory "

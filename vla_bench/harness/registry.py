@@ -96,5 +96,9 @@ def agent_names() -> dict[str, str]:
         "ws://HOST:PORT[?keys=PRESET]": "a remote policy server speaking openpi's websocket protocol "
                                         "(e.g. `vla-bench serve-policy`, an openpi server; presets: "
                                         "vla-bench, openpi-libero, lerobot)",
+        "vlaeval://HOST:PORT[?keys=PRESET]": "a vla-eval model server (allenai's vla-eval protocol 1; presets: "
+                                             "vla-eval, vla-eval-libero, vla-eval-libero-noproprio)",
+        "lerobot:PATH_OR_REPO_ID": "a LeRobot PreTrainedPolicy, run in the lerobot runtime "
+                                   "(`vla-bench setup lerobot`)",
     })
     return names
