@@ -20,7 +20,9 @@ ALLOWED: dict[str, set[str]] = {
     "runtimes": {"spec", "benchmarks"},  # benchmark runtimes: the lightweight registry only, never an adapter
 }
 # single modules allowed more than their part: the verify-worker's re-run (never imported by the API server)
-MODULE_EXTRAS: dict[str, set[str]] = {"server/verification/rerun.py": {"harness", "agents", "runtimes"}}
+MODULE_EXTRAS: dict[str, set[str]] = {"server/verification/rerun.py": {"harness", "agents", "runtimes"},
+                                      # --agent lerobot:PATH finds its policy runtime's interpreter
+                                      "agents/lerobot_client.py": {"runtimes.resolve"}}
 
 
 def _imports(path: Path) -> set[str]:
