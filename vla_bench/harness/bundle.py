@@ -44,6 +44,28 @@ class EpisodeLog:
         self._handle.close()
 
 
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON (bundles write non-finite numbers as null)")
+
+
+def jsonl_lines(path: Path, raw: bytes, what: str = "episode record") -> list[tuple[int, Any]]:
+    """(line number, value) of every non-blank line of a JSON-lines file; a line that is not UTF-8 or not
+    strict JSON (NaN, Infinity) is a :class:`BundleError` naming the file, the line and the problem."""
+    values = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
+        try:
+            text = line.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise BundleError(f"{path}:{number}: not UTF-8 text (byte {exc.start + 1} of the line)") from None
+        if not text.strip():
+            continue
+        try:
+            values.append((number, json.loads(text, parse_constant=_refuse_constant)))
+        except ValueError as exc:
+            raise BundleError(f"{path}:{number}: not a valid {what}: {exc}") from None
+    return values
+
+
 def read_episodes(path: Path, *, repair: bool = False) -> list[EpisodeRecord]:
     """Records of an ``episodes.jsonl``. A final line without its newline is the trace of a killed writer:
     it is ignored (and cut off with ``repair``). Anything else malformed is an error naming the line."""
@@ -56,11 +78,9 @@ def read_episodes(path: Path, *, repair: bool = False) -> list[EpisodeRecord]:
             handle.truncate(complete_end)
     records: list[EpisodeRecord] = []
     seen: set[tuple[str, int]] = set()
-    for number, line in enumerate(raw[:complete_end].decode("utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
+    for number, value in jsonl_lines(path, raw[:complete_end]):
         try:
-            record = EpisodeRecord.from_json(json.loads(line))
+            record = EpisodeRecord.from_json(value)
         except (ValueError, TypeError) as exc:
             raise BundleError(f"{path}:{number}: not a valid episode record: {exc}") from exc
         if record.key in seen:

@@ -62,7 +62,9 @@ def get_protocol(protocol_id: str, *, allow_deprecated: bool = False) -> Protoco
 def load_protocol(reference: str) -> Protocol:
     """A registered protocol id, or the path of a protocol TOML file (for developing a new protocol)."""
     path = Path(reference)
-    if reference.endswith(".toml") and path.is_file():
+    if reference.endswith(".toml") and not path.is_file():  # a path, not an id: say so, not "unknown protocol"
+        raise UserError(f"protocol file {path}: file not found")
+    if reference.endswith(".toml"):
         try:
             return Protocol.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
         except (ValueError, tomllib.TOMLDecodeError) as exc:

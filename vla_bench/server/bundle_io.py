@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from vla_bench.harness.bundle import EPISODES_FILE, SUMMARY_FILE
+from vla_bench.harness.bundle import EPISODES_FILE, SUMMARY_FILE, jsonl_lines
 from vla_bench.spec.errors import UserError
 
 __all__ = ["EPISODES_FILE", "SUMMARY_FILE", "is_bundle_dir", "read_bundle_document"]
@@ -26,16 +26,13 @@ def read_bundle_document(directory: Path) -> dict[str, Any]:
                         "(written by `vla-bench eval --out DIR`)")
     summary_path = directory / SUMMARY_FILE
     try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+        summary = json.loads(summary_path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UserError(f"{summary_path} is not valid JSON: {exc}") from None
-    episodes: list[Any] = []
     episodes_path = directory / EPISODES_FILE
-    for number, line in enumerate(episodes_path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            episodes.append(json.loads(line))
-        except ValueError as exc:
-            raise UserError(f"{episodes_path}:{number} is not valid JSON: {exc}") from None
+    episodes = [value for _, value in jsonl_lines(episodes_path, episodes_path.read_bytes())]
     return {"summary": summary, "episodes": episodes}
+
+
+def _refuse_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON (bundles write non-finite numbers as null)")
