@@ -91,6 +91,10 @@ class FakeSession(EnvSession):
 class FakeAdapter(BenchmarkAdapter):
     name = "fake"
 
+    @property
+    def env_memory_gb(self) -> float | None:  # a declared cost per environment, for the scheduling tests
+        return float(os.environ["VLAB_FAKE_ENV_GB"]) if os.environ.get("VLAB_FAKE_ENV_GB") else None
+
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return FakeSession(protocol, task)
 

@@ -65,6 +65,16 @@ def test_ten_episodes_on_two_workers_run_five_on_each(policy: type, monkeypatch:
     assert executor.placement == ("worker" if policy is WorkerSafeLinearPolicy else "central")
 
 
+def test_a_benchmark_declaring_a_large_memory_cost_gets_fewer_environments_per_worker(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    protocol = fake_protocol(episodes=6, tasks=[{"name": "a", "env_id": "fake"}])
+    monkeypatch.setenv("VLAB_FAKE_ENV_GB", "1000000")  # no machine holds two of these
+    executor = LocalExecutor(protocol, agent_from_object(LinearPolicy), ExecutorConfig(workers=1, envs_per_worker=8))
+    records: list = []  # type: ignore[type-arg]
+    executor.run(limited_plan(protocol, None), records.append)
+    assert len(records) == 6 and executor._envs == 1
+
+
 def test_the_placement_is_recorded_in_the_bundle_and_can_be_forced(tmp_path: Path) -> None:
     protocol = fake_protocol(episodes=1)
     vla_bench.evaluate(WorkerSafeLinearPolicy, protocol, out=tmp_path / "auto")

@@ -177,7 +177,9 @@ def serve(sock: socket.socket, preload: threading.Thread | None = None) -> None:
         except BaseException as exc:  # noqa: BLE001 - the agent cannot be loaded here: the orchestrator decides
             send_message(sock, Ready(False, ours, error=describe_exception(exc), kind="policy"))
             return
-    send_message(sock, Ready(True, ours, pid=os.getpid(), simulator=simulator))
+    cost = getattr(adapter, "env_memory_gb", None)  # declared by heavy benchmarks (GB per environment)
+    send_message(sock, Ready(True, ours, pid=os.getpid(), simulator=simulator,
+                             env_memory_gb=float(cost) if isinstance(cost, int | float) else None))
     try:
         while True:
             request = recv_message(sock)

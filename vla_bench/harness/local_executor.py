@@ -79,7 +79,6 @@ class LocalExecutor:
                                 collect=self.config.trajectory_sink is not None)
         self._queue = EpisodeQueue([Episode(spec, rules) for spec in specs])
         count = max(1, min(self.config.workers, len(specs)))
-        self._envs = envs_per_worker(len(specs), count, self.config.envs_per_worker)
         book = Book(rules, self.config, self._queue, sink)
         try:
             self.pool.agent = agent_ref
@@ -91,6 +90,9 @@ class LocalExecutor:
                 self.placement, self.placement_reason = "central", f"fell back: {exc}"
                 self.pool.agent = None
                 self._start_all(count)
+            # spread the episodes, and hold no more environments than free memory does (the workers said the cost)
+            self._envs = envs_per_worker(len(specs), count, self.config.envs_per_worker,
+                                         env_memory_gb=self.pool.env_memory_gb)
             self._driver = WorkerDriver(book) if self.placement == "worker" else CentralDriver(book, self._policies)
             for worker in self._workers:
                 self._add_lanes(worker)

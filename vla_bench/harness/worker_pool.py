@@ -163,6 +163,7 @@ class WorkerPool:
         self.protocol, self.config, self.launcher = protocol, config, launcher
         self.agent: AgentRef | None = None  # set when the policy is placed in the workers
         self.simulator: dict[str, Any] = {}
+        self.env_memory_gb: float | None = None  # the benchmark's declared cost per environment
 
     def start(self, index: int) -> Worker:
         worker = Worker(index=index, launched=self.launcher.launch(index), identity=identity())
@@ -204,6 +205,7 @@ class WorkerPool:
             "python": theirs.get("python"), "python_version": theirs.get("python_version"),
             "vla_bench": theirs.get("vla_bench")}}
         worker.pid = reply.pid
+        self.env_memory_gb = reply.env_memory_gb
         worker.sock.settimeout(self.config.env_timeout)  # bounds reading the rest of a started frame
 
     def stop(self, worker: Worker, *, graceful: bool) -> None:

@@ -50,6 +50,7 @@ class Ready:
     simulator: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     kind: str | None = None  # "version_mismatch" | "policy" (the agent cannot be loaded in the worker) | None
+    env_memory_gb: float | None = None  # what one environment of this benchmark costs, as its adapter declares
 
 
 @dataclass(frozen=True)
