@@ -223,6 +223,8 @@ class VlaEvalPolicy:
 
     def reset(self, task: TaskSpec) -> None:
         with self._lock:
+            if self._link is None or self._link.broken:
+                self._task = None  # a new connection: nothing to re-announce, the new episode starts below
             link = self._connected()
             if self._in_episode:
                 link.send("episode_end", {"task": {"name": self._task.name if self._task else ""}})
