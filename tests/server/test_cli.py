@@ -120,7 +120,7 @@ def test_quickstart_runs_the_whole_loop(tmp_path: Path) -> None:
     lines = dict(line.split(": ", 1) for line in done.stdout.splitlines() if ": " in line)
     assert lines["leaderboard"].strip() == f"http://localhost:{port}/leaderboard/mujoco/hopper@v1"
     assert lines["submission"].strip() == f"http://localhost:{port}/submissions/1"
-    bundle = tmp_path / "data" / "vla-bench" / "quickstart" / "mujoco--hopper@v1--baseline-random"
+    bundle = tmp_path / "data" / "vla-bench" / "quickstart" / "mujoco--hopper@v1--baseline-zero"
     assert (bundle / "summary.json").is_file()
     again = _run(env, "quickstart", "--port", str(port), "--exit")  # reuses the run: the same submission
     assert again.returncode == 0 and "submissions/1 (already there)" in again.stdout

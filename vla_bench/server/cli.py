@@ -99,7 +99,7 @@ def serve(
 
 def quickstart(
     *,
-    agent: Annotated[str, typer.Option(help="the agent to evaluate")] = "baseline:random",
+    agent: Annotated[str, typer.Option(help="the agent to evaluate")] = "baseline:zero",
     protocol: Annotated[str, typer.Option(help="the protocol to run it under")] = "mujoco/hopper@v1",
     port: Annotated[int, typer.Option(help="TCP port of the leaderboard")] = 8000,
     host: Annotated[str, typer.Option(help="interface to listen on")] = "127.0.0.1",

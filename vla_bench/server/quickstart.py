@@ -8,6 +8,7 @@ package never imports the runner (DESIGN.md: the API server runs where no simula
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +30,42 @@ from vla_bench.server.serving import check_exposure, own_public_url
 from vla_bench.spec.errors import UserError
 
 QUICKSTART_USER = "quickstart"
+DEFAULT_AGENT = "baseline:zero"  # not one of the bundled reference runs, so the user's run is a row of its own
+
+
+def check_port_free(host: str, port: int) -> None:
+    """Fail before the evaluation, with the fix, when the leaderboard could not listen on ``host:port``."""
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: TIME_WAIT is no conflict
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise UserError(f"port {port} on {host} is not free ({exc.strerror}); another leaderboard or program "
+                            f"is using it: stop it, or pass a free port, e.g. --port {free_port_near(host, port)}"
+                            ) from None
+
+
+def free_port_near(host: str, port: int) -> int:
+    for candidate in range(port + 1, min(port + 50, 65535)):
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as probe:
+            try:
+                probe.bind((host, candidate))
+            except OSError:
+                continue
+            return candidate
+    return 0
+
+
+def next_steps(url: str, protocol: str, bundle: Path) -> list[str]:
+    """What to do after the quickstart: the commands, ready to paste."""
+    return [
+        "next steps:",
+        f"  evaluate your own policy   vla-bench eval --agent my_package.my_module:make_policy --protocol {protocol}",
+        f"  read a run                 vla-bench report {bundle}   (or open {bundle / 'report.md'})",
+        "  compare two runs           vla-bench compare RUN_A RUN_B",
+        "  get a token                vla-bench server create-user NAME && vla-bench server create-token NAME",
+        f"  submit                     vla-bench submit RUN --server {url} --token TOKEN",
+    ]
 
 
 def bundle_is_complete(directory: Path) -> bool:
@@ -83,6 +120,11 @@ class SubmitStep:
             if outcome.accepted:
                 typer.echo(f"submission:  {outcome.url}{' (already there)' if outcome.duplicate else ''}")
                 typer.echo(f"leaderboard: {self.url}/leaderboard/{self.protocol}")
+                if outcome.duplicate:
+                    typer.echo("this run is identical to that entry (same agent, protocol and episodes), so it is "
+                               "shown as that row; evaluate another agent to see a row of your own", err=True)
+                for line in next_steps(self.url, self.protocol, self.bundle):
+                    typer.echo(line, err=True)
                 if not self.stop_after:
                     typer.echo("the server keeps running; Ctrl-C stops it", err=True)
             else:
@@ -108,6 +150,7 @@ class SubmitStep:
 def quickstart(*, agent: str, protocol: str, out: Path, settings: Settings, host: str, port: int,
                stop_after: bool) -> bool:
     """Returns True when the bundle ended up on the leaderboard."""
+    check_port_free(host, port)  # before minutes of evaluation, not after
     run_evaluation(agent, protocol, out)
     check_exposure(settings, host)
     if settings.public_url is None:  # links in answers point at this listener, never at a request's Host header
