@@ -12,6 +12,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- baselines:start -->", "<!-- baselines:end -->"
+ALGO_NAMES = {"bc": "BC", "dagger": "DAgger", "ppo": "PPO", "sac": "SAC", "iql": "IQL", "cql": "CQL", "td3bc": "TD3+BC"}
 # the anchors REFERENCE.md gives for these protocols (rl-zoo3 benchmark.md, PPO, v3 envs, one run: §6.3)
 ANCHORS = {("mujoco/hopper@v1", "ppo"): "rl-zoo3 PPO Hopper-v3: 2410 return",
            ("mujoco/walker2d@v1", "ppo"): "rl-zoo3 PPO Walker2d-v3: see REFERENCE.md §6.3",
@@ -35,7 +36,8 @@ def _training(agent: str, times: dict[str, float]) -> tuple[str, str]:
     unit = "env steps" if manifest.get("algo") in ("ppo", "sac") else "gradient steps"
     seconds = times.get(f"train {name}")
     wall = f"{seconds / 60:.1f} min" if seconds is not None else "-"
-    return f"{manifest.get('steps', 0):,} {unit}", wall
+    algo = ALGO_NAMES.get(str(manifest.get("algo")), str(manifest.get("algo")))
+    return f"{algo}, {manifest.get('steps', 0):,} {unit}", wall
 
 
 def rows(results: Path, times: dict[str, float]) -> list[list[str]]:

@@ -69,10 +69,12 @@ def trained_on(manifest: dict[str, Any]) -> str:
     if dataset:
         stem = str(dataset.get("path", "")).rsplit("/", 1)[-1].removesuffix(".hdf5") or "a dataset"
         text = f"{name} on the {stem} dataset ({dataset.get('n_steps', '?'):,} transitions)"
+    elif manifest.get("expert") and algo == "bc":
+        text = f"{name} of {manifest.get('aggregate_size', '?'):,} demonstration steps by {manifest['expert']}"
     elif manifest.get("expert"):
         text = f"{name} imitating {manifest['expert']}"
         if "iterations" in config:
-            text += f" ({config['iterations']} iteration(s), {manifest.get('aggregate_size', '?'):,} labelled steps)"
+            text += f" ({config['iterations']} iterations, {manifest.get('aggregate_size', '?'):,} labelled steps)"
     else:
         text = f"{name}" + (f" ({manifest['library']})" if manifest.get("library") else "")
         if isinstance(steps, int):
