@@ -114,6 +114,7 @@ def test_records_do_not_depend_on_where_the_policy_runs_fake_env() -> None:
         assert _outcomes(run) == reference, schedule
 
 
+@pytest.mark.slow  # ~20 s on a loaded 2-core machine; the fake-env tests above cover the same invariance
 def test_a_batched_onnx_policy_gives_the_same_records_in_the_workers_and_centrally_on_mujoco() -> None:
     protocol = get_protocol("mujoco/hopper@v1")
     central = vla_bench.evaluate("baseline:ppo-hopper", protocol, limit_episodes=4, policy_placement="central")
