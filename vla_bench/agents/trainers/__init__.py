@@ -22,7 +22,8 @@ OFFLINE: dict[str, tuple[str, str, str]] = {
 }
 # online: Stable-Baselines3 (ppo, sac; .online) and DAgger with a queryable expert (.dagger)
 ONLINE: dict[str, str] = {"ppo": "vla_bench.agents.trainers.online", "sac": "vla_bench.agents.trainers.online",
-                          "dagger": "vla_bench.agents.trainers.dagger", "grpo": "vla_bench.agents.trainers.grpo_train"}
+                          "dagger": "vla_bench.agents.trainers.dagger", "grpo": "vla_bench.agents.trainers.grpo_train",
+                          "gail": "vla_bench.agents.trainers.gail_train"}
 
 
 def offline_algorithm(name: str) -> tuple[type[Any], type[Any]]:

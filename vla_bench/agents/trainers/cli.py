@@ -22,7 +22,8 @@ def parse_options(pairs: list[str] | None) -> dict[str, Any]:
 
 def train_command(
     algo: Annotated[str, typer.Argument(help="bc | iql | td3bc | cql | dt (offline, need --dataset); ppo | sac "
-                                             "(online, Stable-Baselines3); grpo (online); dagger (needs --expert)")],
+                                             "(online, Stable-Baselines3); grpo (online); gail (online, --dataset of "
+                                             "expert demonstrations); dagger (needs --expert)")],
     protocol: Annotated[str | None, typer.Option(help="protocol id for periodic evaluation, e.g. "
                                                       "mujoco/hopper@v1 (omit: no evaluation)")] = None,
     dataset: Annotated[Path | None, typer.Option(help="D4RL-format HDF5 file (offline algorithms; "
@@ -77,6 +78,13 @@ def train_command(
                 raise UserError("dagger queries an expert in every visited state: pass --expert AGENT, e.g. "
                                 "--expert baseline:metaworld-scripted")
             result = train_dagger(expert, protocol, out, options=options)
+        elif key == "gail":
+            from vla_bench.agents.trainers.gail_train import train_gail  # noqa: PLC0415
+
+            if dataset is None:
+                raise UserError("gail imitates demonstrations: pass --dataset EXPERT.hdf5 (make one with `vla-bench "
+                                "collect --agent EXPERT --protocol P --episodes N --out EXPERT.hdf5`)")
+            result = train_gail(dataset, protocol, out, options=options)
         elif key == "grpo":
             from vla_bench.agents.trainers.grpo_train import train_grpo  # noqa: PLC0415
 

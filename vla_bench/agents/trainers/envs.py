@@ -56,6 +56,8 @@ class SessionEnv(gym.Env):
         self.episodes, self.t = 0, 0
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
+        if seed is not None:  # Gymnasium's rule: a given seed reseeds the env (later episodes follow from it)
+            self.rng = np.random.default_rng(seed)
         episode_seed = int(self.rng.integers(2**31 - 1)) if seed is None else int(seed)
         task = self.protocol.tasks[self.task_index]
         obs = self.session.reset(EpisodeSpec(task=task.name, task_index=self.task_index,

@@ -99,7 +99,8 @@ def make_env(protocol: Protocol, seed: int = 0) -> Any:
     """The protocol's environment as the ``mujoco`` adapter builds it (one task, state observations)."""
     import gymnasium as gym  # noqa: PLC0415
 
-    if protocol.adapter in SESSION_ADAPTERS:  # no Gymnasium registration of the scored task: the adapter's own
+    # the adapter's own session where no Gymnasium id builds the scored task (or for a plug-in adapter)
+    if protocol.adapter in SESSION_ADAPTERS or ":" in protocol.adapter:
         from vla_bench.agents.trainers.envs import SessionEnv  # noqa: PLC0415
 
         return SessionEnv(protocol, seed=seed)

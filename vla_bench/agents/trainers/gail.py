@@ -1,0 +1,144 @@
+"""GAIL (Ho & Ermon, "Generative Adversarial Imitation Learning", NeurIPS 2016): the pieces.
+
+A discriminator ``D(s, a)`` learns to tell expert transitions from the generator's (binary cross-entropy on
+logits, "expert is high"); the generator - Stable-Baselines3's PPO - maximizes the learned reward
+``-log(1 - D(s, a)) = softplus(logit)`` (the ``imitation`` library's GAIL reward), never the environment's.
+
+Why hand-written: the ``imitation`` library (HumanCompatibleAI, 1.0.1 on PyPI) pins ``gymnasium~=0.29`` and
+``stable-baselines3~=2.2``; this stack runs gymnasium 1.4 and SB3 2.9 (``pip install --dry-run imitation``
+would downgrade both). Its defaults are kept: 2 discriminator updates per round
+(``n_disc_updates_per_round``), one round = one PPO rollout (``gen_train_timesteps = n_steps * n_envs``),
+generator samples from that round only (``gen_replay_buffer_capacity = gen_train_timesteps``), discriminator
+= ``BasicRewardNet`` on (state, action) with 32x32 ReLU layers, Adam with torch's default lr 1e-3.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F  # noqa: N812
+from torch import nn
+
+from vla_bench.agents.trainers.common import mlp
+
+
+@dataclass
+class GAILConfig:
+    # the generator: SB3 PPO's defaults (as vla-bench train ppo)
+    learning_rate: float = 3e-4
+    n_steps: int = 2048
+    batch_size: int = 64
+    n_epochs: int = 10
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    clip_range: float = 0.2
+    ent_coef: float = 0.0
+    vf_coef: float = 0.5
+    max_grad_norm: float = 0.5
+    hidden: int = 64
+    """units of the 2 hidden layers of PPO's actor and critic (SB3: 64)"""
+    normalize_obs: bool = True
+    normalize_reward: bool = True
+    """VecNormalize on the learned reward (rl-zoo's MuJoCo setting)"""
+    # the discriminator: imitation's defaults
+    disc_hidden: int = 32
+    """units of its 2 hidden layers (imitation BasicRewardNet: (32, 32))"""
+    disc_lr: float = 1e-3
+    """Adam learning rate (imitation: torch's default, 1e-3)"""
+    disc_updates: int = 2
+    """discriminator steps per round (imitation n_disc_updates_per_round: 2)"""
+    demo_batch_size: int = 0
+    """expert (and as many generator) transitions per discriminator step; 0: n_steps"""
+
+
+class Discriminator(nn.Module):
+    """``(state, action)`` -> logit that the transition is the expert's; inputs standardized with the
+    demonstrations' statistics (fixed buffers, saved with the weights)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, obs_dim: int, action_dim: int, hidden: int) -> None:
+        super().__init__()
+        self.net = mlp(obs_dim + action_dim, 1, hidden, 2)
+        self.register_buffer("mean", torch.zeros(obs_dim + action_dim))
+        self.register_buffer("std", torch.ones(obs_dim + action_dim))
+
+    def fit(self, states: np.ndarray, actions: np.ndarray) -> None:
+        x = torch.as_tensor(np.concatenate([states, actions], axis=1), dtype=torch.float64)
+        with torch.no_grad():
+            self.mean.copy_(x.mean(0).float())
+            self.std.copy_((x.std(0, correction=0) + 1e-3).float())
+
+    def forward(self, states: torch.Tensor, actions: torch.Tensor) -> torch.Tensor:
+        x = (torch.cat([states, actions], dim=-1) - self.mean) / self.std
+        out: torch.Tensor = self.net(x).squeeze(-1)
+        return out
+
+    @torch.no_grad()
+    def reward(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+        """GAIL's generator reward ``-log(1 - D) = softplus(logit)``."""
+        logits = self(torch.as_tensor(states, dtype=torch.float32), torch.as_tensor(actions, dtype=torch.float32))
+        out: np.ndarray = F.softplus(logits).numpy().astype(np.float32)
+        return out
+
+
+def discriminator_step(disc: Discriminator, optimizer: torch.optim.Optimizer, expert: dict[str, torch.Tensor],
+                       generated: dict[str, torch.Tensor]) -> dict[str, float]:
+    """One BCE step on a balanced batch (expert labelled 1, generator 0)."""
+    states = torch.cat([expert["obs"], generated["obs"]])
+    actions = torch.cat([expert["actions"], generated["actions"]])
+    labels = torch.cat([torch.ones(len(expert["obs"])), torch.zeros(len(generated["obs"]))])
+    logits = disc(states, actions)
+    loss = F.binary_cross_entropy_with_logits(logits, labels)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    with torch.no_grad():
+        predicted = logits > 0
+        n = len(expert["obs"])
+        return {"disc_loss": loss.item(), "disc_acc_expert": float(predicted[:n].float().mean()),
+                "disc_acc_gen": float((~predicted[n:]).float().mean())}
+
+
+def reward_wrapper(venv: Any, disc: Discriminator) -> Any:
+    """Wrap ``venv`` (raw observations) so that ``step`` returns GAIL rewards; ``.transitions`` holds the
+    (state, action) pairs since the last ``clear()``."""
+    from stable_baselines3.common.vec_env import VecEnvWrapper  # noqa: PLC0415
+
+    class _Wrapper(VecEnvWrapper):
+        def __init__(self) -> None:
+            super().__init__(venv)
+            self.last_obs: Any = None
+            self.actions: np.ndarray | None = None
+            self.states: list[np.ndarray] = []
+            self.taken: list[np.ndarray] = []
+
+        def reset(self) -> Any:
+            self.last_obs = self.venv.reset()
+            return self.last_obs
+
+        def step_async(self, actions: np.ndarray) -> None:
+            self.actions = np.asarray(actions, dtype=np.float32)
+            self.venv.step_async(actions)
+
+        def step_wait(self) -> Any:
+            obs, _env_reward, dones, infos = self.venv.step_wait()
+            assert self.last_obs is not None and self.actions is not None
+            rewards = disc.reward(np.asarray(self.last_obs, np.float32), self.actions)
+            self.states.append(np.asarray(self.last_obs, np.float32))
+            self.taken.append(self.actions)
+            self.last_obs = obs
+            return obs, rewards, dones, infos
+
+        def clear(self) -> None:
+            self.states, self.taken = [], []
+
+        def transitions(self) -> dict[str, torch.Tensor]:
+            return {"obs": torch.as_tensor(np.concatenate(self.states)),
+                    "actions": torch.as_tensor(np.concatenate(self.taken))}
+
+    return _Wrapper()
