@@ -62,6 +62,15 @@ class EnvSession(abc.ABC):
         """Observation camera name -> MuJoCo camera name of the cameras a camera perturbation moves."""
         return {camera: camera for camera in self.task_spec.cameras}
 
+    def scene_rebuilt_on_reset(self) -> bool:
+        """True where every reset builds a new model (robosuite's hard reset): scene edits then follow the
+        reset, and the first observation is recomputed with ``refresh_observation``."""
+        return False
+
+    def refresh_observation(self) -> Observation:
+        """The current observation, recomputed after the scene was edited (needed when the scene is rebuilt)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot recompute its observation")
+
     def initial_state_fields(self) -> frozenset[str]:
         """The initial-state perturbation fields (``object_shift``, ``init_range``, ...) ``reset_perturbed``
         applies."""

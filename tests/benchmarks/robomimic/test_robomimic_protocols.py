@@ -54,7 +54,8 @@ def _parts(protocol_id: str) -> tuple[str, str, bool]:
 
 
 def test_shipped_protocols_are_the_combinations_robomimic_publishes() -> None:
-    assert set(protocol_ids("robomimic")) == EXPECTED_IDS
+    robustness = {"robomimic/lift-ph-image-robust@v1"}  # tested in tests/benchmarks/perturbations
+    assert set(protocol_ids("robomimic")) == EXPECTED_IDS | robustness
     assert len(EXPECTED_IDS) == 18  # ph x 5 tasks + mh x 4 (no tool_hang mh), each low-dim and image
 
 

@@ -59,7 +59,8 @@ class PerturbedSession(EnvSession):
 
     def reset(self, episode: EpisodeSpec) -> Observation:
         level, seed = self._level, episode.seed
-        if self._editor is not None:
+        rebuilt = self._editor is not None and self._inner.scene_rebuilt_on_reset()
+        if self._editor is not None and not rebuilt:
             self._editor.apply(level, seed, self._axis)
         fields = level.fields_set()
         self._control = ControlPerturbation(level, seed, self._axis, self._low, self._high) \
@@ -72,6 +73,12 @@ class PerturbedSession(EnvSession):
             observation = self._inner.reset_perturbed(episode, level, self._axis)
         else:
             observation = self._inner.reset(episode)
+        if rebuilt:  # a new model each reset: edit it now (its own nominal values) and observe again
+            scene = self._inner.scene()
+            assert scene is not None
+            self._editor = SceneEditor(scene[0], self._inner.scene_cameras())
+            self._editor.apply(level, seed, self._axis)
+            observation = self._inner.refresh_observation()
         return self._observe(observation)
 
     def step(self, action: NDArray[np.float32]) -> StepResult:

@@ -49,8 +49,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, info_flag_success
+from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import ensure_headless_gl
+from vla_bench.benchmarks.robomimic.placement import scale_placements
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
+from vla_bench.spec.perturbation import PerturbationLevel
 
 TASK_OPTIONS = frozenset({"robosuite", "state_keys"})
 # Set by this session from the protocol's observation spec, never by a protocol.
@@ -248,6 +251,29 @@ class RobomimicSession(EnvSession):
         self._last_frame = None
         return self._observation(raw)
 
+    # Perturbation hooks (benchmarks/perturbations): robosuite rebuilds its model at every (hard) reset.
+    def scene(self) -> tuple[Any, Any] | None:
+        sim = self._env.sim
+        return sim.model._model, sim.data._data
+
+    def scene_rebuilt_on_reset(self) -> bool:
+        return True
+
+    def refresh_observation(self) -> Observation:
+        self._env.sim.forward()
+        return self._observation(self._env._get_observations(force_update=True))
+
+    def initial_state_fields(self) -> frozenset[str]:
+        return frozenset({"init_range"})
+
+    def reset_perturbed(self, episode: EpisodeSpec, level: PerturbationLevel, axis: str) -> Observation:
+        """``reset``, then every object placed by a uniform placement sampler moved so that its offset from
+        the centre of the sampler's range is multiplied by ``init_range`` (the range widened about its centre;
+        the orientation robosuite drew is kept)."""
+        self.reset(episode)
+        scale_placements(self._env, level.init_range or 1.0)
+        return self.refresh_observation()
+
     def step(self, action: NDArray[np.float32]) -> StepResult:
         raw, reward, _done, _info = self._env.step(np.asarray(action, dtype=np.float64))
         success = bool(self._env._check_success())  # robomimic EnvRobosuite.is_success()["task"]
@@ -281,7 +307,7 @@ class RobomimicAdapter(BenchmarkAdapter):
     name = "robomimic"
 
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
-        return RobomimicSession(protocol, task, render=render)
+        return perturb(protocol, task, RobomimicSession(protocol, task, render=render))
 
     def describe(self) -> dict[str, Any]:
         import mujoco  # noqa: PLC0415
