@@ -4,9 +4,11 @@
    Gymnasium loop doing the same episodes (same seeds, same actions) in one process. Goal: ratio >= 0.95.
    The two must also agree on every episode's return, or the comparison is void.
 2. Episodes/s with 2 workers against 1 worker on a slow (rendering) environment: Hopper with 84x84 pixel
-   observations. Goal: ratio >= 1.8 on 2 cores. Measured twice: as the harness runs by default (Mesa's
-   software renderer gets the machine's cores split between the workers, so one worker renders on two
-   threads), and with one render thread per process (``LP_NUM_THREADS=1``: pure process scaling).
+   observations. Goal: ratio >= 1.8 on 2 cores. Measured twice: as the harness runs by default (render
+   threads chosen per worker: a lone worker renders on every core, several get one each,
+   ``worker_pool.render_threads``), and with one render thread per process forced (``LP_NUM_THREADS=1``).
+   The policy (``baseline:zero``) runs in the env workers (default placement); both placements are timed
+   for the state protocol.
 
 Run: ``.venv/bin/python bench/harness_overhead.py [--episodes N] [--pixel-episodes N] [--repeats R]``
 """
@@ -58,9 +60,11 @@ def bare_loop(protocol: Protocol) -> tuple[float, list[float]]:
     return time.perf_counter() - started, returns
 
 
-def harness(protocol: Protocol, workers: int, envs_per_worker: int) -> tuple[float, list[float]]:
+def harness(protocol: Protocol, workers: int, envs_per_worker: int, placement: str = "auto"
+            ) -> tuple[float, list[float]]:
     started = time.perf_counter()
-    result = vla_bench.evaluate("baseline:zero", protocol, workers=workers, envs_per_worker=envs_per_worker)
+    result = vla_bench.evaluate("baseline:zero", protocol, workers=workers, envs_per_worker=envs_per_worker,
+                                policy_placement=placement)
     elapsed = time.perf_counter() - started
     by_key = {r.key: r.total_return for r in result.records}
     return elapsed, [by_key[spec.key] for spec in full_plan(protocol)]
@@ -88,25 +92,31 @@ def main() -> None:
     args = parser.parse_args()
 
     state = bench_protocol("mujoco/hopper@v1", args.episodes)
-    bare_times, harness_times = [], []
+    bare_times, harness_times, central_times = [], [], []
     for _ in range(args.repeats):
         seconds, bare_returns = bare_loop(state)
         bare_times.append(seconds)
         seconds, harness_returns = harness(state, workers=1, envs_per_worker=4)
         harness_times.append(seconds)
-        if not np.allclose(bare_returns, harness_returns, rtol=0, atol=1e-9):
+        seconds, central_returns = harness(state, workers=1, envs_per_worker=4, placement="central")
+        central_times.append(seconds)
+        if not (np.allclose(bare_returns, harness_returns, rtol=0, atol=1e-9)
+                and np.allclose(bare_returns, central_returns, rtol=0, atol=1e-9)):
             raise SystemExit("the harness and the bare loop disagree on episode returns: comparison void")
     bare_rate = args.episodes / statistics.median(bare_times)
     harness_rate = args.episodes / statistics.median(harness_times)
     print(f"Hopper-v5 state, zero policy, {args.episodes} episodes (median of {args.repeats}):")
     print(f"  bare Gymnasium loop      {bare_rate:8.1f} episodes/s")
-    print(f"  vla-bench, 1 worker      {harness_rate:8.1f} episodes/s   (includes worker start-up)")
+    central_rate = args.episodes / statistics.median(central_times)
+    print(f"  vla-bench, 1 worker      {harness_rate:8.1f} episodes/s   (policy in the worker; includes start-up)")
     print(f"  ratio harness / bare     {harness_rate / bare_rate:8.3f}   (goal >= 0.95)")
+    print(f"  same, policy central     {central_rate:8.1f} episodes/s   ratio {central_rate / bare_rate:.3f}")
 
     pixels = bench_protocol("mujoco/hopper-pixels@v1", args.pixel_episodes)
     print(f"Hopper-v5 84x84 pixels, zero policy, {args.pixel_episodes} episodes (median of {args.repeats}):")
     print(f"  single-process render loop {pixel_bare_loop_rate(pixels, 200):8.1f} steps/s (for scale)")
-    for label, render_threads in (("cores split between workers (default)", None), ("one render thread each", "1")):
+    for label, render_threads in (("render threads chosen per worker (default)", None),
+                                  ("one render thread each", "1")):
         if render_threads is not None:
             os.environ["LP_NUM_THREADS"] = render_threads
         one, two = [], []
