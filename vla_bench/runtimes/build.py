@@ -179,8 +179,23 @@ def setup(benchmark: str, *, python: str | None = None, force: bool = False, for
         if python is None:
             return SetupResult(benchmark, "main", sys.executable)
     if python is not None:
-        return adopt_interpreter(spec, python, force=force, echo=echo)
-    if store.adopted(spec.name) is not None:
-        echo(f"note: runtime {spec.name!r} uses an adopted interpreter, which comes before a built runtime; "
-             f"`vla-bench setup {benchmark} --forget` stops using it")
-    return build_runtime(spec, force=force, echo=echo)
+        result = adopt_interpreter(spec, python, force=force, echo=echo)
+    else:
+        if store.adopted(spec.name) is not None:
+            echo(f"note: runtime {spec.name!r} uses an adopted interpreter, which comes before a built runtime; "
+                 f"`vla-bench setup {benchmark} --forget` stops using it")
+        result = build_runtime(spec, force=force, echo=echo)
+    _report_data(benchmark, spec, result, echo)
+    return result
+
+
+def _report_data(benchmark: str, spec: RuntimeSpec, result: SetupResult, echo: Echo) -> None:
+    """What pip could not install (LIBERO's assets, CALVIN's dataset): present, or how to provide it."""
+    from vla_bench.runtimes.data_check import data_problem  # noqa: PLC0415
+
+    env = {**os.environ, **runtime_env(spec, result.directory or Path(result.python).parent.parent)}
+    problem = data_problem(benchmark, result.python, env)
+    if problem is not None:
+        echo(f"not ready yet: {problem}")
+    elif spec.user_provided:
+        echo(f"{benchmark}: what pip cannot install was found too (checked by `vla-bench doctor {benchmark}`)")

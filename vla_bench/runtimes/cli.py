@@ -53,14 +53,16 @@ def doctor_command(
 
     found = doctor.statuses(benchmark)
     table = Table(title="benchmarks", title_justify="left")
-    for column in ("benchmark", "runtime", "interpreter", "status"):
-        table.add_column(column, overflow="fold")
+    for column in ("benchmark", "status", "runtime", "interpreter"):
+        table.add_column(column, no_wrap=column != "interpreter", overflow="fold")
     for status in found:
         mark = "[green]ok[/]" if status.ok else "[red]not ready[/]"
         where = "(this interpreter)" if status.python == sys.executable else status.python or "-"
-        table.add_row(status.benchmark, status.runtime, escape(where),
-                      f"{mark} {escape(status.detail)}")
+        table.add_row(status.benchmark, mark, status.runtime, escape(where))
     console.print(table)
+    for status in found:  # details as wrapped paragraphs: a table column 20 characters wide is unreadable
+        if not status.ok or benchmark is not None:
+            console.print(f"[bold]{status.benchmark}[/]: {escape(status.detail)}", highlight=False)
 
     backend, works, detail = doctor.renderer_status()
     console.print(f"renderer: MUJOCO_GL={backend} " + ("[green]works[/]" if works else "[red]fails[/]")

