@@ -11,7 +11,7 @@
 3. Worker throughput: verification jobs per minute with 1 and with 2 `vla-bench server verify-worker`
    processes on one SQLite queue (4 Hopper jobs of 4 episodes each).
 
-Run: ``.venv/bin/python bench/verification_cost.py [--skip-mt10] [--skip-throughput]``
+Run: ``.venv/bin/python bench/verification_cost.py [--protocols mujoco/hopper@v1] [--skip-throughput]``
 """
 
 from __future__ import annotations
@@ -147,10 +147,10 @@ def throughput(n_jobs: int = 4, episodes: int = 4) -> dict[int, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--skip-mt10", action="store_true", help="Hopper only (MT10's full evaluation is slow)")
+    parser.add_argument("--protocols", default=",".join(CASES), help=f"comma-separated, of {', '.join(CASES)}")
     parser.add_argument("--skip-throughput", action="store_true")
     args = parser.parse_args()
-    protocols = ["mujoco/hopper@v1"] + ([] if args.skip_mt10 else ["metaworld/mt10@v1"])
+    protocols = [p for p in args.protocols.split(",") if p]
     print("1-2. spread and cost (configs are env worker processes x episodes per policy batch)")
     for protocol_id in protocols:
         result = spread_and_cost(protocol_id)

@@ -89,3 +89,12 @@ def test_stochastic_honest_claims_raise_false_alarms_at_most_alpha_and_inflated_
                        alpha=alpha)
     assert inflated.outcome == "verification_failed" and inflated.test is not None
     assert inflated.test["tests"]["success"]["p_value"] < alpha / 2
+
+
+def test_an_episode_claimed_as_an_error_is_no_evidence_against_the_bundle() -> None:
+    claimed = _claims([_record(0, None, error_kind="policy_timeout"), _record(1, 5.0)])
+    verdict = compare(claimed, [_record(0, 7.0), _record(1, 5.0)], claimed_provenance=PROV, verifier_provenance=PROV)
+    assert verdict.outcome == "verified"
+    timed_out = compare(claimed, [_record(0, 7.0), _record(1, None, error_kind="policy_timeout")],
+                        claimed_provenance=PROV, verifier_provenance=PROV)
+    assert timed_out.outcome == "inconclusive" and "'t' #1" in timed_out.message

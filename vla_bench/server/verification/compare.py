@@ -12,7 +12,9 @@ against the reverse. Under an honest claim each discordant pair goes either way 
 the test's false-alarm rate is at most ``alpha`` (split evenly between the two tests when both apply).
 
 A mismatch is *inconclusive* instead of failed when the verifier's simulator or outcome-relevant packages
-differ from the bundle's (named in the message), or when the verifier's own environment failed.
+differ from the bundle's (named in the message), or when the verifier's own environment failed or the policy
+timed out in the re-run. An episode the bundle itself records as an error is no evidence either way: errors
+count as failures, so claiming one can only lower a score.
 """
 
 from __future__ import annotations
@@ -29,7 +31,8 @@ from vla_bench.spec import EpisodeRecord
 # Packages whose version can change an episode's numbers (besides the simulator versions the env workers report).
 OUTCOME_PACKAGES = ("mujoco", "gymnasium", "gymnasium-robotics", "metaworld", "robosuite", "gym-hil", "numpy",
                     "onnxruntime")
-VERIFIER_FAULTS = frozenset({"env_error", "env_crash", "env_timeout"})
+# a re-run episode that ends like this says nothing about the claim (the verifier's machine or the endpoint failed)
+VERIFIER_FAULTS = frozenset({"env_error", "env_crash", "env_timeout", "policy_timeout"})
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,8 @@ def _row(claimed: EpisodeRecord, rerun: EpisodeRecord, tolerance: Tolerance) -> 
         reasons.append("subtasks_completed")
     if (claimed.error_kind is None) != (rerun.error_kind is None):
         reasons.append("error")
+    if claimed.error_kind is not None:
+        reasons = []  # an episode claimed as failed by an error only lowers the claim: nothing to catch there
     return {
         "task": claimed.task, "episode_index": claimed.episode_index,
         "claimed_return": c_ret, "rerun_return": r_ret, "abs_diff": diff,
