@@ -28,6 +28,7 @@ from vla_bench.harness import prestart
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.harness.framing import recv_message, send_message
 from vla_bench.harness.handshake import identity, mismatch
+from vla_bench.harness.worker_path import worker_sys_path
 from vla_bench.spec import Protocol as EvalProtocol
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.messages import AgentRef, Close, Hello, Ready
@@ -173,11 +174,12 @@ class WorkerPool:
         return worker
 
     def _sys_path(self) -> list[str]:
+        paths = worker_sys_path(sys.path, agent_spec=self.agent.spec if self.agent else None)  # not the user's cwd
         if not self.config.isolated:
-            return sys.path
+            return paths
         # drop this environment's stdlib and site-packages: a runtime pins other versions of those packages
         own = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
-        return [p for p in sys.path if not any(Path(p or ".").resolve().is_relative_to(o) for o in own)]
+        return [p for p in paths if not any(Path(p or ".").resolve().is_relative_to(o) for o in own)]
 
     def handshake(self, worker: Worker) -> None:
         """Wait for the worker's Ready; raises :class:`WorkerStartError` (or :class:`PolicyLoadError`)."""
