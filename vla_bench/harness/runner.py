@@ -25,6 +25,7 @@ from vla_bench.harness.bundle import (
 from vla_bench.harness.executors import ExecutorConfig, make_executor
 from vla_bench.harness.plan import limited_plan, shard_plan
 from vla_bench.harness.progress import RunProgress
+from vla_bench.harness.results import Score, headline, per_task
 from vla_bench.harness.run_report import write_run_report
 from vla_bench.harness.trajectory import TrajectorySink
 from vla_bench.runtimes.resolve import require as require_runtime
@@ -62,6 +63,15 @@ class EvalResult:
     def scores(self) -> dict[str, Any]:
         scores: dict[str, Any] = self.summary["scores"]
         return scores
+
+    @property
+    def score(self) -> Score | None:
+        """The primary metric over all tasks with its 95% interval (``float(result.score)`` is the number)."""
+        return headline(self.summary["scores"])
+
+    @property
+    def task_scores(self) -> dict[str, Score]:
+        return per_task(self.summary["scores"])
 
 
 def default_out_dir(protocol: Protocol, agent: LoadedAgent) -> Path:
