@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vla_bench.agents.policy import LoadedAgent
-from vla_bench.agents.remote import RemotePolicy, parse_remote_spec
+from vla_bench.agents.remote import RemotePolicy, RemoteSettings, parse_remote_spec
 from vla_bench.spec.errors import UserError
 
 RUNTIME = "lerobot"
@@ -45,6 +45,8 @@ class PolicyProcess:
             self.process = subprocess.Popen([python, "-m", "vla_bench.agents.lerobot_serve", target],
                                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log, env=env)
         _LIVE.add(self)
+        # ends the process once neither the agent nor any of its policies refers to this object any more
+        self._finalizer = weakref.finalize(self, _stop, self.process, self._dir)
         self.reply = self._first_line(timeout)
 
     def _first_line(self, timeout: float) -> dict[str, Any]:
@@ -75,15 +77,27 @@ class PolicyProcess:
 
     def close(self) -> None:
         _LIVE.discard(self)
-        with contextlib.suppress(Exception):
-            if self.process.stdin is not None:
-                self.process.stdin.close()  # the server's cue to stop
-            self.process.wait(timeout=10)
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-        with contextlib.suppress(Exception):
-            self._dir.cleanup()
+        self._finalizer()
+
+
+def _stop(process: subprocess.Popen[bytes], folder: tempfile.TemporaryDirectory[str]) -> None:
+    with contextlib.suppress(Exception):
+        if process.stdin is not None:
+            process.stdin.close()  # the server's cue to stop
+        process.wait(timeout=10)
+    if process.poll() is None:
+        process.kill()
+        process.wait(timeout=10)
+    with contextlib.suppress(Exception):
+        folder.cleanup()
+
+
+class LeRobotRemotePolicy(RemotePolicy):
+    """A slot's connection to the policy server; holding it keeps the server running."""
+
+    def __init__(self, settings: RemoteSettings, server: PolicyProcess) -> None:
+        super().__init__(settings)
+        self.server = server
 
 
 _LIVE: weakref.WeakSet[PolicyProcess] = weakref.WeakSet()
@@ -119,11 +133,10 @@ def load_lerobot(spec: str, *, timeout: float = START_TIMEOUT) -> LoadedAgent:
     identity: dict[str, Any] = server.reply.get("agent") or {}
     settings = parse_remote_spec(f"ws://127.0.0.1:{int(server.reply['port'])}?timeout=300")
 
-    def factory() -> RemotePolicy:
-        return RemotePolicy(settings)
+    def factory() -> LeRobotRemotePolicy:
+        return LeRobotRemotePolicy(settings, server)
 
     details = {**(identity.get("details") or {}), "checkpoint": target, "runtime_python": resolution.python}
     agent = LoadedAgent(spec=spec, kind="lerobot", factory=factory, name=spec, sha256=identity.get("sha256"),
                         details=details)
-    weakref.finalize(agent, server.close)
     return agent
