@@ -66,3 +66,21 @@ def test_the_migration_backfills_the_same_returns_hash_as_the_server_computes() 
     lines = "".join(json.dumps(line) + "\n" for line in reversed(document["episodes"]))
     records = [EpisodeRecord.from_json(line) for line in document["episodes"]]
     assert module._returns_sha256(lines) == returns_sha256(records)
+
+
+def test_two_owners_racing_with_one_result_store_it_once(vserver: Server) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+    from server.leaderboard_testing import LiveServer
+
+    bodies = []
+    for name, headers in (("theirs", vserver.admin), ("mine", vserver.user)):
+        document = ppo_document()
+        document["summary"]["agent"]["name"] = name
+        bodies.append((json.dumps(document), headers))
+    with LiveServer(vserver.app) as live, ThreadPoolExecutor(max_workers=2) as pool:
+        responses = list(pool.map(lambda b: httpx.post(live.url + SUBMISSIONS, content=b[0], timeout=120,
+                                                       headers={**b[1], "Content-Type": "application/json"}), bodies))
+    assert sorted(r.status_code for r in responses) == [201, 409]
+    assert vserver.counts()["submissions"] == 1

@@ -12,7 +12,12 @@ from vla_bench.server import crud
 from vla_bench.server.core.db import Database
 from vla_bench.server.models import User
 from vla_bench.server.validation import AcceptedBundle, BundleRejectedError
-from vla_bench.server.verification.duplicates import copy_message, find_copy, returns_sha256
+from vla_bench.server.verification.duplicates import (
+    copy_message,
+    find_copy,
+    returns_sha256,
+    serialize_same_returns,
+)
 
 
 @dataclass(frozen=True)
@@ -25,6 +30,7 @@ class StoreResult:
 def refuse_copies(session: Session, accepted: AcceptedBundle, user_id: int | None) -> str:
     """Refuse (409) a bundle whose outcomes or returns equal another owner's submission; its returns hash."""
     returns_hash = returns_sha256(accepted.records)
+    serialize_same_returns(session, returns_hash)
     original = find_copy(session, protocol_sha256=accepted.protocol.sha256(),
                          episodes_sha256=accepted.episodes_sha256, returns_sha=returns_hash, owner_id=user_id)
     if original is not None:

@@ -8,7 +8,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, text
 from sqlalchemy.orm import Session
 
 from vla_bench.server.models import Submission
@@ -46,3 +46,11 @@ def copy_message(original: Submission, same_outcomes: bool) -> str:
     what = "the same episode outcomes" if same_outcomes else "the same return in every episode"
     return (f"this bundle has {what} as submission {original.id} ({original.agent_name!r} on "
             f"{original.protocol_id}, by {owner}): a copy of another user's results is refused")
+
+
+def serialize_same_returns(session: Session, returns_sha: str) -> None:
+    """On PostgreSQL, make concurrent submissions of the same returns wait for each other until commit, so that
+    two owners racing with one copy cannot both pass :func:`find_copy` (SQLite writers are serialized already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        key = int.from_bytes(bytes.fromhex(returns_sha[:16]), "big", signed=True)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
