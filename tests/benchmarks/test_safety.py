@@ -69,3 +69,13 @@ def test_safety_totals_reach_the_episode_records_and_the_report() -> None:
     assert record.to_json()["safety"] == record.safety
     text = render_markdown(get_protocol("pandapickcube/state@v1"), result.summary, result.records)
     assert "## Safety" in text and "| pick_cube | 1 |" in text
+
+
+@pytest.mark.slow  # a robosuite session takes seconds to build
+def test_robomimic_gripper_into_the_table_collides_and_lifting_does_not() -> None:
+    down = np.asarray([0, 0, -1, 0, 0, 0, -1], np.float32)
+    up = np.asarray([0, 0, 0.3, 0, 0, 0, -1], np.float32)
+    hit = _run("robomimic/lift-ph@v1", "lift", down, steps=40)
+    assert hit["collisions"] >= 1 and hit["collision_rate"] > 0
+    clear = _run("robomimic/lift-ph@v1", "lift", up, steps=40)
+    assert clear["collisions"] == 0 and clear["collision_steps"] == 0 and clear["peak_ee_speed"] > 0

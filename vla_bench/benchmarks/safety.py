@@ -82,7 +82,7 @@ class SafetyMonitor:
         self.workspace_violations = self.joint_limit_violations = 0
         self.peak_ee_speed = 0.0
         self._touching: set[tuple[int, int]] = set()
-        self._last_ee = None if ee_position is None else np.array(ee_position, dtype=np.float64)
+        self._last_ee = None if ee_position is None else np.atleast_2d(np.array(ee_position, dtype=np.float64))
 
     def contacts(self) -> set[tuple[int, int]]:
         """(robot body, other body) pairs in contact above the force threshold right now."""
@@ -102,20 +102,21 @@ class SafetyMonitor:
         return pairs
 
     def update(self, ee_position: NDArray[np.float64]) -> dict[str, float]:
-        """Account for one control step that ended in the current simulator state; the running totals."""
+        """Account for one control step that ended in the current simulator state; the running totals.
+        ``ee_position``: [3], or [n_arms, 3] (workspace checked for every arm, peak speed of the fastest)."""
         self.steps += 1
         touching = self.contacts()
         self.collisions += len(touching - self._touching)
         self.collision_steps += bool(touching)
         self._touching = touching
-        ee = np.asarray(ee_position, dtype=np.float64)
+        ee = np.atleast_2d(np.asarray(ee_position, dtype=np.float64))  # [n_arms, 3]
         if np.any(ee < self._box_low) or np.any(ee > self._box_high):
             self.workspace_violations += 1
         qpos = np.asarray(self._data.qpos)[self._qpos_index]
         if np.any(qpos < self._low) or np.any(qpos > self._high):
             self.joint_limit_violations += 1
         if self._last_ee is not None:
-            speed = float(np.linalg.norm(ee - self._last_ee)) / self.spec.control_dt
+            speed = float(np.max(np.linalg.norm(ee - self._last_ee, axis=1))) / self.spec.control_dt
             self.peak_ee_speed = max(self.peak_ee_speed, speed)
         self._last_ee = ee.copy()
         return self.totals()

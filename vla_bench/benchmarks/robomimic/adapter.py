@@ -52,6 +52,8 @@ from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, 
 from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import ensure_headless_gl
 from vla_bench.benchmarks.robomimic.placement import scale_placements
+from vla_bench.benchmarks.robomimic.safety import end_effectors, robosuite_monitor
+from vla_bench.benchmarks.safety import SAFETY_KEY, SafetyMonitor
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
 from vla_bench.spec.perturbation import PerturbationLevel
 
@@ -190,6 +192,7 @@ class RobomimicSession(EnvSession):
         self._video_camera = cameras[0] if cameras else VIDEO_CAMERA
         self._last_frame: NDArray[np.uint8] | None = None
         self._fps = float(kwargs["control_freq"])
+        self._safety: SafetyMonitor | None = None
         self._task_spec = TaskSpec(
             name=task.name,
             instruction=task.instruction,
@@ -249,6 +252,8 @@ class RobomimicSession(EnvSession):
         self._env._destroy_sim()
         raw = self._env.reset()
         self._last_frame = None
+        self._safety = robosuite_monitor(self._env)  # the model was rebuilt: body ids and arrays are new
+        self._safety.reset(end_effectors(self._env))
         return self._observation(raw)
 
     # Perturbation hooks (benchmarks/perturbations): robosuite rebuilds its model at every (hard) reset.
@@ -277,7 +282,9 @@ class RobomimicSession(EnvSession):
     def step(self, action: NDArray[np.float32]) -> StepResult:
         raw, reward, _done, _info = self._env.step(np.asarray(action, dtype=np.float64))
         success = bool(self._env._check_success())  # robomimic EnvRobosuite.is_success()["task"]
-        info = {"success": float(success)}
+        info: dict[str, Any] = {"success": float(success)}
+        if self._safety is not None:
+            info[SAFETY_KEY] = self._safety.update(end_effectors(self._env))
         return StepResult(
             observation=self._observation(raw),
             reward=float(reward),
