@@ -25,9 +25,19 @@ def setup_command(
     force: Annotated[bool, typer.Option(help="rebuild a built runtime; with --python: adopt even if requirements "
                                              "are missing")] = False,
     forget: Annotated[bool, typer.Option(help="stop using the interpreter adopted for this runtime")] = False,
+    print_requirements: Annotated[bool, typer.Option(
+        "--print-requirements", help="print what an interpreter needs for this runtime, one per line")] = False,
 ) -> None:
     """Build a benchmark's runtime (a virtual environment with its pinned requirements), or adopt an interpreter."""
-    from vla_bench.runtimes.build import setup  # noqa: PLC0415
+    from vla_bench.runtimes.build import setup, with_worker_requirements  # noqa: PLC0415
+    from vla_bench.runtimes.registry import runtime_spec  # noqa: PLC0415
+
+    if print_requirements:
+        spec = runtime_spec(benchmark)
+        if spec is None:
+            raise UserError(f"benchmark {benchmark!r} runs in the main interpreter: it has no runtime requirements")
+        sys.stdout.write("".join(f"{r}\n" for r in with_worker_requirements(spec).requirements))
+        return
 
     err = Console(stderr=True)
     setup(benchmark, python=python, force=force, forget=forget, echo=lambda text: err.print(escape(text),
