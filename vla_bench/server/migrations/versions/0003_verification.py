@@ -102,6 +102,7 @@ def downgrade() -> None:
     op.drop_table("policy_artifacts")
     op.drop_index("ix_submissions_returns", table_name="submissions")
     op.drop_index("ix_submissions_episodes", table_name="submissions")
-    with op.batch_alter_table("submissions") as batch:
-        batch.drop_column("returns_sha256")
-        batch.drop_column("verification")
+    # Plain ALTER TABLE ... DROP COLUMN (SQLite >= 3.35 has it): a batch copy of the table would drop the old
+    # one, and with foreign keys on, that cascades to every submission's bundle and events.
+    op.execute("ALTER TABLE submissions DROP COLUMN returns_sha256")
+    op.execute("ALTER TABLE submissions DROP COLUMN verification")
