@@ -3,6 +3,7 @@ function of the episode seed only, and the clean arm is the clean protocol bit f
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -144,7 +145,7 @@ def test_paired_arms_through_the_harness(tmp_path: Path) -> None:
         def act(self, observation: dict) -> np.ndarray:
             return np.zeros(3, np.float32)
 
-    one = vla_bench.evaluate(Zero, robust, workers=1, limit_episodes=1)
+    one = vla_bench.evaluate(Zero, robust, workers=1, limit_episodes=1, out=tmp_path / "run")
     two = vla_bench.evaluate(Zero, robust, workers=2, envs_per_worker=3, limit_episodes=1, schedule_seed=3)
     assert sorted((r.key, r.outcome()) for r in one.records) == sorted((r.key, r.outcome()) for r in two.records)
     # locomotion@v1 restricted to its hopper task: the same id, so the same seeds
@@ -156,3 +157,13 @@ def test_paired_arms_through_the_harness(tmp_path: Path) -> None:
     assert all(r.seed == by_index[r.episode_index] for r in one.records)
     dynamics = sorted((r for r in one.records if r.task == "hopper.dynamics.1"), key=lambda r: r.key)
     assert [r.total_return for r in dynamics] != [r.total_return for r in clean_arm]
+    # the run's report and `vla-bench robustness` show the per-axis table, paired on these episodes
+    assert "## Robustness" in (tmp_path / "run" / "report.md").read_text()
+    from typer.testing import CliRunner
+
+    from vla_bench.cli import app
+
+    shown = CliRunner().invoke(app, ["robustness", str(tmp_path / "run"), "--format", "json"])
+    assert shown.exit_code == 0, shown.output
+    table = json.loads(shown.output)
+    assert set(table["axes"]) == {a.name for a in robust.perturbation.axes} and table["n_pairs"] == {"hopper": 1}
