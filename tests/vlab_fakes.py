@@ -241,3 +241,9 @@ class MisbehavingPolicy(LinearPolicy):
                 while time.monotonic() < end:
                     pass
         return super().act(observation)
+
+
+class CentralMisbehavingPolicy(MisbehavingPolicy):
+    """The same, not declared safe per process: the harness keeps it central (in a policy process)."""
+
+    vla_bench_per_process = False

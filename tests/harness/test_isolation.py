@@ -26,17 +26,18 @@ from vla_bench.harness.plan import episode_spec
 TESTS = Path(__file__).resolve().parents[1]
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, mode: str, placement: str, **options: float) -> dict:
+def _run(monkeypatch: pytest.MonkeyPatch, mode: str, placement: str, agent: str = "vlab_fakes:MisbehavingPolicy",
+         **options: float) -> dict:
     protocol = fake_protocol(episodes=3)
     bad = episode_spec(protocol, "a", 1)
     monkeypatch.setenv("VLAB_BAD_SEED", str(bad.seed))
     monkeypatch.setenv("VLAB_MODE", mode)
-    result = vla_bench.evaluate("vlab_fakes:MisbehavingPolicy", protocol, workers=1, envs_per_worker=3,
-                                policy_placement=placement, **options)
+    result = vla_bench.evaluate(agent, protocol, workers=1, envs_per_worker=3, policy_placement=placement, **options)
     assert result.summary["run"]["policy_placement"] == placement
     records = {r.key: r for r in result.records}
     assert len(records) == 6, "the run must finish every episode"
-    assert all(r.error is None for key, r in records.items() if key != ("a", 1))
+    clean = {r.key: r.outcome() for r in vla_bench.evaluate("vlab_fakes:LinearPolicy", protocol).records}
+    assert all(r.outcome() == clean[key] for key, r in records.items() if key != ("a", 1))  # the others: as if clean
     return records[("a", 1)].to_json()
 
 
@@ -61,14 +62,28 @@ def test_a_central_policy_raising_systemexit_or_keyboardinterrupt_fails_only_its
     assert ("SystemExit" if mode == "exit" else "KeyboardInterrupt") in failed["error"]
 
 
-def test_a_timed_out_policy_in_the_worker_leaves_no_thread_burning_a_core(monkeypatch: pytest.MonkeyPatch) -> None:
-    threads = threading.active_count()
+@pytest.mark.parametrize(("mode", "kind", "fragment"), [
+    ("os_exit", "policy_error", "policy process died (exited with code 1)"),
+    ("segfault", "policy_error", "SIGSEGV"),
+    ("spin", "policy_timeout", "per-step limit of 0.5 s (at step 1)"),
+])
+def test_an_undeclared_factory_runs_centrally_in_a_process_that_takes_its_faults(
+        monkeypatch: pytest.MonkeyPatch, mode: str, kind: str, fragment: str) -> None:
     started = time.process_time()
+    failed = _run(monkeypatch, mode, "central", "vlab_fakes:CentralMisbehavingPolicy", policy_timeout=0.5)
+    assert failed["error_kind"] == kind and fragment in failed["error"], failed
+    assert time.process_time() - started < 10.0  # the spinning call was killed with its process, not left here
+
+
+def test_a_timed_out_policy_in_the_worker_leaves_no_thread_burning_a_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    policy_threads = [t for t in threading.enumerate() if t.name == "vla-bench-policy"]
     failed = _run(monkeypatch, "spin", "worker", policy_timeout=0.5)
     assert failed["error_kind"] == "policy_timeout" and "at step 1" in failed["error"]
-    # the spinning call died with its worker process: nothing of it runs here, nor anywhere after the run
-    assert threading.active_count() == threads
-    assert time.process_time() - started < 5.0  # this process did not spin (the policy would for 30 s)
+    # the spinning call died with its worker process: no thread of it here, nothing burning a core after the run
+    assert [t for t in threading.enumerate() if t.name == "vla-bench-policy"] == policy_threads
+    before = time.process_time()
+    time.sleep(1.0)
+    assert time.process_time() - before < 0.5  # the policy would spin for 30 s
     children = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True).stdout.split()
     assert children == []
 

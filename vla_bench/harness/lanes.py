@@ -165,3 +165,12 @@ class WorkerDriver:
 
     def forget(self, lane: Lane, slot: int) -> None:
         pass
+
+
+def hand_back(workers: list[Worker], lost: set[tuple[int, int]], queue: EpisodeQueue) -> None:
+    """Take the episodes of these (worker index, slot) pairs off their lanes and queue them to run again."""
+    for worker in workers:
+        for lane in worker.lanes:
+            for slot in [s for s in lane.episodes if (worker.index, s) in lost]:
+                episode = lane.episodes.pop(slot)
+                queue.put_back(Episode(episode.spec, episode.rules, episode.attempt))

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import random
 import selectors
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -29,8 +30,9 @@ from vla_bench.harness.central_policies import CentralPolicies
 from vla_bench.harness.episode import Episode, EpisodeRules
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.harness.framing import recv_message, send_message
-from vla_bench.harness.lanes import Book, CentralDriver, Lane, RecordSink, WorkerDriver
-from vla_bench.harness.placement import choose_placement
+from vla_bench.harness.lanes import Book, CentralDriver, Lane, RecordSink, WorkerDriver, hand_back
+from vla_bench.harness.placement import central_process_spec, choose_placement
+from vla_bench.harness.policy_process import PolicyProcess
 from vla_bench.harness.scheduling import EpisodeQueue, envs_per_worker
 from vla_bench.harness.worker_pool import (
     Launcher,
@@ -73,6 +75,10 @@ class LocalExecutor:
             random.Random(self.config.schedule_seed).shuffle(specs)
         self.placement, agent_ref, self.placement_reason = choose_placement(self.agent, self.config,
                                                                               remote_workers=self.remote_workers)
+        in_process = central_process_spec(self.agent) if self.placement == "central" else None
+        if in_process is not None:  # a factory not declared per-process safe: its own process, not a thread here
+            self._policies = CentralPolicies(self.agent, self.config.policy_timeout,
+                                             PolicyProcess(in_process, list(sys.path)))
         if not specs:
             return
         rules = EpisodeRules.of(self.protocol, action_noise=self.config.action_noise,
@@ -114,15 +120,9 @@ class LocalExecutor:
             for worker in self._workers:
                 self.pool.stop(worker, graceful=False)
             self._workers = []
-            raise fault if isinstance(fault, PolicyLoadError) else self._no_workers(fault)
+            raise fault if isinstance(fault, PolicyLoadError) else _no_workers(fault, self._queue)
         for worker in self._workers:
             self._selector.register(worker.sock, selectors.EVENT_READ, worker)
-
-    def _no_workers(self, fault: WorkerStartError) -> WorkerStartError:
-        """No env worker can run: the run stops; episodes not run yet are not recorded (``--resume`` runs them)."""
-        left = len(self._queue.pending) + len(self._queue.retries)
-        return WorkerStartError(f"{fault} ({left} episodes not run yet; nothing was recorded for them: "
-                                f"fix the cause and finish the run with --resume)")
 
     def _add_lanes(self, worker: Worker) -> None:
         assert self._driver is not None
@@ -153,7 +153,7 @@ class LocalExecutor:
                         self._advance(lane)
                 if not any(worker.in_flight for worker in self._workers):
                     return
-            for key, _ in self._selector.select(timeout=self._seconds_to_next_deadline()):
+            for key, _ in self._selector.select(timeout=_seconds_to_deadline(self._workers, self.config.env_timeout)):
                 self._on_readable(key.data)
             now = time.perf_counter()
             for worker in list(self._workers):
@@ -178,6 +178,7 @@ class LocalExecutor:
         assert self._driver is not None
         for result in reply.results:
             self._driver.on_result(lane, result)
+        self._requeue_lost()
         if reply.hung is not None:  # the worker exits now: its hung episodes fail, the others run again
             hung = reply.hung
             for slot, length in zip(hung.slots, hung.lengths, strict=True):
@@ -193,17 +194,13 @@ class LocalExecutor:
         for other in worker.lanes:
             self._advance(other)  # an idle lane may have work now (a freed worker, a retry)
 
-    def _seconds_to_next_deadline(self) -> float:
-        now = time.perf_counter()
-        deadlines = [w.busy_since + self.config.env_timeout - now for w in self._workers if w.in_flight]
-        return max(0.0, min(deadlines)) if deadlines else 0.0
-
     def _advance(self, lane: Lane) -> None:
         """Send the lane's next request, if it has one and none is in flight."""
         worker = lane.worker
         if lane in worker.in_flight or worker not in self._workers or self._driver is None:
             return
         items = self._driver.items(lane)
+        self._requeue_lost()
         if items is None:
             return
         lane.sent_at = time.perf_counter()
@@ -214,6 +211,10 @@ class LocalExecutor:
             send_message(worker.sock, Batch(items))
 
     # ---------------------------------------------------------------------------------------- failures
+    def _requeue_lost(self) -> None:
+        """Episodes whose central policy instance died with another's call run again from the start."""
+        hand_back(self._workers, set(self._policies.take_lost()), self._queue)
+
     def _replace_worker(self, worker: Worker, kind: str, reason: str, *, blameless: bool = False) -> None:
         assert self._driver is not None
         live = [(lane, slot, ep) for lane in worker.lanes for slot, ep in lane.episodes.items()]
@@ -237,7 +238,7 @@ class LocalExecutor:
             self.pool.stop(replacement, graceful=False)
             self._workers.remove(worker)  # the run goes on with the others, if any
             if not self._workers:
-                raise self._no_workers(exc) from None
+                raise _no_workers(exc, self._queue) from None
         else:
             self._workers[self._workers.index(worker)] = replacement
             self._selector.register(replacement.sock, selectors.EVENT_READ, replacement)
@@ -246,3 +247,16 @@ class LocalExecutor:
             if not other.in_flight:
                 for lane in other.lanes:
                     self._advance(lane)
+
+
+def _seconds_to_deadline(workers: list[Worker], env_timeout: float) -> float:
+    now = time.perf_counter()
+    deadlines = [w.busy_since + env_timeout - now for w in workers if w.in_flight]
+    return max(0.0, min(deadlines)) if deadlines else 0.0
+
+
+def _no_workers(fault: WorkerStartError, queue: EpisodeQueue) -> WorkerStartError:
+    """No env worker can run: the run stops; episodes not run yet are not recorded (``--resume`` runs them)."""
+    left = len(queue.pending) + len(queue.retries)
+    return WorkerStartError(f"{fault} ({left} episodes not run yet; nothing was recorded for them: "
+                            f"fix the cause and finish the run with --resume)")

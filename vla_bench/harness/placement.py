@@ -39,6 +39,13 @@ def choose_placement(agent: LoadedAgent, config: ExecutorConfig, *, remote_worke
     return "worker", _ref(spec, agent, config), f"{agent.kind} agent built in each env worker"
 
 
+def central_process_spec(agent: LoadedAgent) -> str | None:
+    """The ``--agent`` string of a central policy to run in its own process (a ``package.module:factory`` that
+    did not declare itself safe per process), or None to run it on a thread here (remote ``ws://`` agents wait on
+    the network; artifacts are trusted data; objects handed to the API are the caller's own)."""
+    return worker_spec(agent, declared_only=False) if agent.kind == "python" and not agent.shared else None
+
+
 def _ref(spec: str, agent: LoadedAgent, config: ExecutorConfig) -> AgentRef:
     return AgentRef(spec=spec, sha256=agent.sha256, policy_timeout=config.policy_timeout,
                     action_noise=config.action_noise, collect=config.trajectory_sink is not None)

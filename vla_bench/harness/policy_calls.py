@@ -25,6 +25,15 @@ class PolicyFault(Exception):
         self.kind = kind
 
 
+class PolicyLost(RuntimeError):
+    """The policy instance is gone through no fault of its own (its process was replaced): its episode runs again
+    from the start (kind ``policy_lost``: never recorded)."""
+
+
+class RemoteCallError(RuntimeError):
+    """What a policy raised in another process, already described there."""
+
+
 class TimedCaller:
     """Runs calls on a daemon thread and waits at most ``timeout`` seconds for each.
 
@@ -135,12 +144,14 @@ def call_directly(requests: Sequence[PolicyRequest], before: Callable[[list[int]
     return [r for r in results if r is not None]
 
 
-def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, timeout: float | None) -> list[Outcome]:
+def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, timeout: float | None,
+                    on_timeout: Callable[[], None] | None = None) -> list[Outcome]:
     """One chunk (or fault) per request, in order.
 
     Requests sharing one batched policy are answered by one ``act_batch`` call; the others call ``act`` one
     by one. All calls of a batch run in one hand-off to the policy thread (a hand-off costs tens of µs);
     the time limit applies to each call, and a call that overruns fails its own episodes only.
+    ``on_timeout`` runs before the calls after a hung one (e.g. to kill the process the hung call is in).
     """
     pending = _groups(requests)
     raw: dict[int, Any] = {}  # group position -> outputs, or the exception the call raised
@@ -166,6 +177,8 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
             with lock:
                 cancelled[0] = True
                 raw[len(raw)] = TimeoutError()  # results arrive in order: the first missing one hung
+            if on_timeout is not None:
+                on_timeout()
     results: list[Outcome | None] = [None] * len(requests)
     for position, indices in enumerate(pending):
         for index, outcome in zip(indices, _outcomes(raw[position], indices, requests, timeout), strict=True):
@@ -180,6 +193,10 @@ def _outcomes(output: Any, indices: list[int], requests: Sequence[PolicyRequest]
         return [fault] * len(indices)
     if isinstance(output, PolicyFault):
         return [output] * len(indices)
+    if isinstance(output, PolicyLost):
+        return [PolicyFault("policy_lost", str(output))] * len(indices)
+    if isinstance(output, RemoteCallError):
+        return [PolicyFault("policy_error", f"policy raised {output}")] * len(indices)
     if isinstance(output, BaseException):
         return [PolicyFault("policy_error", f"policy raised {describe_exception(output)}")] * len(indices)
     try:

@@ -150,7 +150,26 @@ class Reply:
     hung: PolicyHung | None = None
 
 
-Message = Hello | Ready | Batch | Close | Reply
+@dataclass(frozen=True)
+class PolicyCall:
+    """To a policy process (central placement of a Python factory): ``op`` is load (``spec``, ``sys_path``),
+    make (a new instance: ``handle``), reset (``task``), act or act_batch (``observations``)."""
+
+    op: str
+    handle: int = 0
+    spec: str | None = None
+    sys_path: list[str] = field(default_factory=list)
+    task: TaskSpec | None = None
+    observations: list[Observation] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PolicyAnswer:
+    value: Any = None  # act: an action or chunk; act_batch: one per observation; make: whether it is batched
+    error: str | None = None  # what the call raised, described
+
+
+Message = Hello | Ready | Batch | Close | Reply | PolicyCall | PolicyAnswer
 
 
 # ------------------------------------------------------------------------------------------------ encoding
@@ -199,6 +218,12 @@ def encode(message: Message) -> bytes:
         data = {"t": "ready", **message.__dict__}
     elif isinstance(message, Close):
         data = {"t": "close"}
+    elif isinstance(message, PolicyCall):
+        data = {"t": "call", "op": message.op, "handle": message.handle, "spec": message.spec,
+                "sys_path": message.sys_path, "task": None if message.task is None else message.task.to_json(),
+                "observations": message.observations}
+    elif isinstance(message, PolicyAnswer):
+        data = {"t": "answer", "value": message.value, "error": message.error}
     else:
         raise WireError(f"not a worker message: {type(message).__name__}")
     return packb(data)
@@ -255,6 +280,12 @@ def decode(payload: bytes) -> Message:
             return Ready(**data)
         if kind == "close":
             return Close()
+        if kind == "call":
+            task = data.get("task")
+            return PolicyCall(str(data["op"]), int(data["handle"]), data.get("spec"), list(data.get("sys_path") or []),
+                              None if task is None else TaskSpec.from_json(task), list(data.get("observations") or []))
+        if kind == "answer":
+            return PolicyAnswer(data.get("value"), data.get("error"))
     except (KeyError, TypeError, ValueError, IndexError) as exc:
         raise WireError(f"malformed {kind!r} message: {exc}") from exc
     raise WireError(f"unknown worker message type {kind!r}")
