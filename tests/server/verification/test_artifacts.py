@@ -95,8 +95,9 @@ def test_only_the_owner_or_an_admin_attaches_a_policy(vclient: TestClient, vserv
     refused = vclient.put(f"{SUBMISSIONS}/{submission}/artifact", content=ppo_model(), headers=vserver.user)
     assert refused.status_code == 403
     assert vclient.put(f"{SUBMISSIONS}/999/artifact", content=ppo_model(), headers=vserver.user).status_code == 404
-    bad = vclient.put(f"{SUBMISSIONS}/{submission}/endpoint", json={"url": "http://x"}, headers=vserver.admin)
-    assert bad.status_code == 422 and "ws://" in bad.json()["detail"]
+    for url in ("http://x", "ws://[::1", "ws://host:99999", "ws://"):
+        bad = vclient.put(f"{SUBMISSIONS}/{submission}/endpoint", json={"url": url}, headers=vserver.admin)
+        assert bad.status_code == 422 and "ws://" in bad.json()["detail"]
 
 
 def test_an_onnx_model_with_external_weights_or_custom_ops_is_refused() -> None:

@@ -81,8 +81,12 @@ def _store_and_queue(db: Database, settings: Settings, submission: Submission, d
 
 
 def check_endpoint_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname or len(url) > MAX_URL_CHARS:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname if parts.port is None or parts.port > 0 else None
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range
+        host = None
+    if not host or parts.scheme not in ("ws", "wss") or len(url) > MAX_URL_CHARS:
         raise ArtifactRejectedError(422, f"the endpoint must be a ws:// or wss:// URL of a policy server "
                                          f"(openpi wire format, e.g. `vla-bench serve-policy`), not {url[:100]!r}")
     return url
