@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from vla_bench.harness.plan import episode_spec
@@ -99,3 +100,25 @@ def test_bad_perturbation_sections_are_refused_with_the_reason(override: dict, m
 def test_a_level_names_the_fields_it_sets() -> None:
     level = PerturbationLevel(camera_shift=0.05, camera_rotate=3.0, cameras=("front",))
     assert level.fields_set() == {"camera_shift", "camera_rotate"}
+
+
+def test_the_libero_draft_carries_libero_pros_values_and_pairs_with_libero_spatial() -> None:
+    from pathlib import Path
+
+    from vla_bench.harness.registry import load_protocol
+
+    draft = load_protocol(str(Path(__file__).parents[2] / "docs" / "protocols" / "libero-spatial-robust@v1.toml"))
+    clean = get_protocol("libero/spatial@v1")
+    assert draft.perturbation is not None and draft.perturbation.clean_protocol == clean.id
+    pose = draft.perturbation.axis("camera").level(2).camera_pose
+    assert pose is not None and (pose.position, pose.quaternion) == ((0.48, 0.24, 1.62), (0.61, 0.36, 0.36, 0.61))
+    glare = draft.perturbation.axis("lighting").level(2)
+    assert glare.light is not None and (glare.light.ambient, glare.light.diffuse, glare.light.specular,
+                                        glare.brightness) == (0.02, 0.16, 0.01, 0.68)
+    assert draft.perturbation.axis("image_noise").level(1).image_noise == 12.0
+    moved = draft.perturbation.axis("object_pose").level(2)
+    assert moved.object_offset == (0.17, -0.06) and moved.object_yaw_rad == pytest.approx(np.pi / 4)
+    task = clean.task_names[3]
+    for index in (0, 49):
+        a, b = episode_spec(draft, f"{task}.object_pose.2", index), episode_spec(clean, task, index)
+        assert (a.seed, a.init_index) == (b.seed, b.init_index)

@@ -47,8 +47,11 @@ from vla_bench.benchmarks.libero.suites import (
     STATE_DIM,
     SUITES,
 )
+from vla_bench.benchmarks.perturbations import perturb, perturbation_rng
+from vla_bench.benchmarks.perturbations.scene import quat_multiply
 from vla_bench.benchmarks.rendering import ensure_headless_gl
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
+from vla_bench.spec.perturbation import PerturbationLevel
 
 TASK_OPTIONS = frozenset({"settle_steps", "settle_action", "image_transform", "state"})
 IMAGE_TRANSFORMS = ("rotate180",)
@@ -191,6 +194,49 @@ class LiberoSession(EnvSession):
         return observation
 
     def reset(self, episode: EpisodeSpec) -> Observation:
+        return self._reset(episode, None)
+
+    # Perturbation hooks (benchmarks/perturbations). robosuite's hard reset rebuilds the model; the layer edits
+    # the model LIBERO built, after the settle steps (cameras and lights do not change the physics).
+    def scene(self) -> tuple[Any, Any] | None:
+        sim = self._env.env.sim
+        return sim.model._model, sim.data._data
+
+    def scene_rebuilt_on_reset(self) -> bool:
+        return True
+
+    def refresh_observation(self) -> Observation:
+        self._env.env.sim.forward()
+        return self._observation(self._env.env._get_observations(force_update=True))
+
+    def initial_state_fields(self) -> frozenset[str]:
+        return frozenset({"object_offset", "object_shift", "object_yaw_rad"})
+
+    def reset_perturbed(self, episode: EpisodeSpec, level: PerturbationLevel, axis: str) -> Observation:
+        """The objects of interest of the task's BDDL (``obj_of_interest``) moved in xy by ``object_offset``
+        (LIBERO-PRO: (0.17, -0.06)) plus U(-s, s) per coordinate, and turned about the vertical by
+        ``object_yaw_rad``, right after ``set_init_state`` and before the settle steps."""
+        offset = np.zeros(2)
+        if level.object_offset is not None:
+            offset += level.object_offset
+        if level.object_shift:
+            offset += level.object_shift * perturbation_rng(episode.seed, axis, "object_shift").uniform(-1.0, 1.0, 2)
+        return self._reset(episode, (offset, float(level.object_yaw_rad or 0.0)))
+
+    def _move_objects(self, offset: NDArray[np.float64], yaw: float) -> None:
+        inner = self._env.env
+        turn = np.asarray([np.cos(yaw / 2.0), 0.0, 0.0, np.sin(yaw / 2.0)])
+        for name in inner.obj_of_interest:
+            obj = inner.objects_dict.get(name)
+            if obj is None or not obj.joints:
+                continue  # a fixture (site or fixed body): not movable
+            qpos = np.array(inner.sim.data.get_joint_qpos(obj.joints[0]), dtype=np.float64)
+            qpos[:2] += offset
+            qpos[3:7] = quat_multiply(turn, qpos[3:7])  # a free joint: xyz, then the (w, x, y, z) quaternion
+            inner.sim.data.set_joint_qpos(obj.joints[0], qpos)
+        inner.sim.forward()
+
+    def _reset(self, episode: EpisodeSpec, move: tuple[NDArray[np.float64], float] | None) -> Observation:
         index = check_init_index(episode.init_index, len(self.init_states))
         self._env.seed(episode.seed)
         self._env.reset()
@@ -201,6 +247,8 @@ class LiberoSession(EnvSession):
             raise RuntimeError(f"the simulator state after set_init_state differs from initial state {index} "
                                f"(shapes {state.shape} vs {target.shape}); the robosuite/libero versions changed?")
         self.initial_sim_state = state
+        if move is not None:
+            self._move_objects(*move)
         for _ in range(self._settle_steps):  # not counted in max_steps; success during them is ignored (openpi)
             raw, _, _, _ = self._env.step(self._settle_action)
         return self._observation(raw)
@@ -236,7 +284,7 @@ class LiberoAdapter(BenchmarkAdapter):
     name = "libero"
 
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
-        return LiberoSession(protocol, task, render=render)
+        return perturb(protocol, task, LiberoSession(protocol, task, render=render))
 
     def describe(self) -> dict[str, Any]:
         versions = {name: metadata.version(name) for name in ("libero", "robosuite", "mujoco", "numpy")}

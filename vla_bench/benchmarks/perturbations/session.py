@@ -73,11 +73,12 @@ class PerturbedSession(EnvSession):
             observation = self._inner.reset_perturbed(episode, level, self._axis)
         else:
             observation = self._inner.reset(episode)
-        if rebuilt:  # a new model each reset: edit it now (its own nominal values) and observe again
+        if rebuilt:  # edited after the reset, on the model it built, then observed again
             scene = self._inner.scene()
-            assert scene is not None
-            self._editor = SceneEditor(scene[0], self._inner.scene_cameras())
-            self._editor.apply(level, seed, self._axis)
+            assert scene is not None and self._editor is not None
+            if scene[0] is not self._editor.model:  # a new model: its own nominal values
+                self._editor = SceneEditor(scene[0], self._inner.scene_cameras())
+            self._editor.apply(level, seed, self._axis)  # restores what the editor changed before, if reused
             observation = self._inner.refresh_observation()
         return self._observe(observation)
 
