@@ -70,6 +70,8 @@ def serve(
                                                                     "[default: VLA_BENCH_WORKERS, else 1]")] = None,
     threads: Annotated[int | None, typer.Option(min=1, max=256, help="requests served at once per worker; the "
                                                 "database pool is derived from it [default: 16]")] = None,
+    ingest_processes: Annotated[int, typer.Option(min=0, max=16, help="child processes per worker that validate "
+                                                  "submissions (0: in the worker, whose readers then wait)")] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
 ) -> None:
     """Run the leaderboard server (API under /api/v1, web pages under /)."""
@@ -80,7 +82,7 @@ def serve(
 
     _show_server_log()
     settings = load_settings(db, results_dir=results_dir, migrate_on_start=False if no_migrate else None,
-                             workers=workers, threads=threads)
+                             workers=workers, threads=threads, ingest_processes=ingest_processes)
     serving.check_exposure(settings, host)
     if settings.public_url is None:
         settings = settings.model_copy(update={"public_url": serving.own_public_url(host, port)})

@@ -3,6 +3,7 @@ and wires the API, the pages and the static files."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -28,7 +29,9 @@ from vla_bench.server.core.db import Database
 from vla_bench.server.core.headers import SecurityHeaders
 from vla_bench.server.core.migrate import ensure_schema
 from vla_bench.server.core.ratelimit import RateLimiter
+from vla_bench.server.core.response_cache import ResponseCache, board_version
 from vla_bench.server.services.baselines import load_baselines_on_first_start
+from vla_bench.server.services.ingestion import IngestOptions, Ingestor
 from vla_bench.server.validation import BundleRejectedError
 from vla_bench.web import STATIC_PACKAGE
 
@@ -65,6 +68,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # derived from the same numbers always has a connection for a thread that runs.
         anyio.to_thread.current_default_thread_limiter().total_tokens = settings.threads + settings.ingest_slots
         yield
+        app.state.ingestor.close()
         db.dispose()
 
     app = FastAPI(
@@ -76,12 +80,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.db = db
     app.state.rate_limiter = RateLimiter(db, settings.submit_rate_limit, settings.submit_rate_window_s)
+    app.state.ingestor = Ingestor(db, IngestOptions(settings.database_url, settings.score_rel_tol,
+                                                    settings.auto_publish), settings.ingest_processes)
     app.state.ingest_slots = Slots(settings.ingest_slots, max_queue=settings.max_queue,
                                    timeout_s=settings.queue_timeout_s)
     app.include_router(api_router, prefix=API_PREFIX)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(packages=[STATIC_PACKAGE]), name="static")
     app.state.admission = Slots(settings.threads, max_queue=settings.max_queue, timeout_s=settings.queue_timeout_s)
+    app.add_middleware(ResponseCache, version=functools.partial(board_version, db))
     app.add_middleware(Admission, slots=app.state.admission, retry_after_s=settings.retry_after_s,
                        exempt=_not_admitted)
     app.add_middleware(AllowedMethods, routes_of=app)

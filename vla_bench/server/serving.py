@@ -55,6 +55,7 @@ def worker_environment(settings: Settings) -> dict[str, str]:
         "DATABASE_URL": settings.database_url, "PUBLIC_URL": settings.base_url,
         "RESULTS_DIR": str(settings.results_dir or ""), "LOAD_BASELINES": "false", "MIGRATE_ON_START": "false",
         "THREADS": str(settings.threads), "WORKERS": str(settings.workers),
+        "INGEST_PROCESSES": str(settings.ingest_processes),
     }
     if settings.results_dir is None:
         del values["RESULTS_DIR"]

@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     db_pool_size: int | None = Field(default=None, gt=0, description="[threads + ingest_slots + 2]")
     db_pool_timeout_s: float = Field(default=5.0, gt=0, le=120)
     retry_after_s: int = Field(default=1, gt=0, le=3600)
+    # >0: submissions are validated in that many child processes, not in the serving process (whose readers
+    # would wait on the interpreter lock meanwhile); `vla-bench serve` uses 1 unless told otherwise.
+    ingest_processes: int = Field(default=0, ge=0, le=16)
 
     @field_validator("public_url")
     @classmethod

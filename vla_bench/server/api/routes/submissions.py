@@ -24,13 +24,10 @@ from vla_bench.server.api.deps import (
 )
 from vla_bench.server.core.admission import Slots
 from vla_bench.server.core.body import read_limited_body
-from vla_bench.server.core.config import Settings
-from vla_bench.server.core.db import Database
 from vla_bench.server.models import Submission, SubmissionBundle, User, utcnow
 from vla_bench.server.schemas import ErrorPublic, SubmissionBody, SubmissionCreated, SubmissionPublic, SubmissionUpdate
 from vla_bench.server.services import moderation
-from vla_bench.server.services.submissions import StoreResult, store_bundle
-from vla_bench.server.validation import parse_body, validate_bundle
+from vla_bench.server.services.ingestion import Ingestor
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
 
@@ -44,12 +41,6 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 _BODY = {"requestBody": {"required": True,
                          "content": {"application/json": {"schema": SubmissionBody.model_json_schema()}}}}
-
-
-def _validate_and_store(raw: bytes, caller_id: int, settings: Settings, db: Database,
-                        received_at: Any) -> StoreResult:
-    accepted = validate_bundle(parse_body(raw), rel_tol=settings.score_rel_tol)
-    return store_bundle(db, accepted, user_id=caller_id, received_at=received_at, publish=settings.auto_publish)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=SubmissionCreated, openapi_extra=_BODY,
@@ -71,12 +62,13 @@ async def create_submission(*, request: Request, caller: CurrentCaller, settings
     received_at = utcnow()
     raw = await read_limited_body(request, settings.max_body_bytes)
     slots: Slots = request.app.state.ingest_slots
+    ingestor: Ingestor = request.app.state.ingestor
     if not await slots.acquire():  # validation is CPU-bound: a bounded few at once, the rest told to retry
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE,
                             f"the server is busy validating other submissions: retry in {settings.retry_after_s} s",
                             headers={"Retry-After": str(settings.retry_after_s)})
     try:
-        result = await run_in_threadpool(_validate_and_store, raw, caller.user.id, settings, db, received_at)
+        result = await ingestor.submit(raw, caller.user.id, received_at)
     finally:
         slots.release()
     created = SubmissionCreated(id=result.submission_id, url=f"{base_url}/submissions/{result.submission_id}",
