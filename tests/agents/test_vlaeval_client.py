@@ -183,3 +183,30 @@ def test_spec_options_are_checked() -> None:
         parse_vlaeval_spec("vlaeval://h:1?replan=-1")
     with pytest.raises(UserError, match="must look like"):
         parse_vlaeval_spec("vlaeval:///nohost")
+
+
+def test_the_eval_command_with_a_vlaeval_agent_writes_the_in_process_records(tmp_path: Any) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tests = Path(__file__).resolve().parents[1]
+    reference = vla_bench.evaluate(LinearPolicy, "mujoco/hopper@v1", limit_episodes=2, out=tmp_path / "local")
+    with serving(PolicyModelServer(LinearPolicy)) as port:
+        run = subprocess.run([sys.executable, "-m", "vla_bench.cli", "eval", "--agent", f"vlaeval://127.0.0.1:{port}",
+                              "--protocol", "mujoco/hopper@v1", "--limit-episodes", "2", "--out",
+                              str(tmp_path / "remote"), "--format", "json"],
+                             capture_output=True, text=True, timeout=300,
+                             env=dict(os.environ, PYTHONPATH=str(tests)))
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout)["agent"]["details"]["server"] == "vla-eval"
+
+    def episodes(folder: Path) -> list[dict[str, Any]]:
+        rows = [json.loads(line) for line in (folder / "episodes.jsonl").read_text().splitlines()]
+        return sorted(({k: v for k, v in row.items() if k != "timings"}
+                       for row in rows), key=lambda row: (row["task"], row["episode_index"]))
+
+    assert len(reference.records) == 2
+    assert episodes(tmp_path / "remote") == episodes(tmp_path / "local")
