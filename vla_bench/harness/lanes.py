@@ -49,6 +49,14 @@ class Lane:
         return [s for s in self.slot_ids if s not in self.episodes]
 
 
+def make_lanes(worker: Worker, envs: int, parts: int) -> list[Lane]:
+    """The worker's ``envs`` slots (numbered after its index, so that slot ids are unique), in ``parts`` lanes."""
+    ids = list(range(worker.index * envs, worker.index * envs + envs))
+    parts = parts if envs > 1 else 1
+    size = (envs + parts - 1) // parts
+    return [Lane(worker, ids[i:i + size]) for i in range(0, envs, size)]
+
+
 class Book:
     """Starting episodes from the queue and handing finished ones to the sink (both placements)."""
 

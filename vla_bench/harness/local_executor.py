@@ -30,7 +30,7 @@ from vla_bench.harness.central_policies import CentralPolicies
 from vla_bench.harness.episode import Episode, EpisodeRules
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.harness.framing import recv_message, send_message
-from vla_bench.harness.lanes import Book, CentralDriver, Lane, RecordSink, WorkerDriver, hand_back
+from vla_bench.harness.lanes import Book, CentralDriver, Lane, RecordSink, WorkerDriver, hand_back, make_lanes
 from vla_bench.harness.placement import central_process_spec, choose_placement
 from vla_bench.harness.policy_process import PolicyProcess
 from vla_bench.harness.scheduling import EpisodeQueue, envs_per_worker
@@ -126,11 +126,7 @@ class LocalExecutor:
 
     def _add_lanes(self, worker: Worker) -> None:
         assert self._driver is not None
-        n = self._envs
-        ids = list(range(worker.index * n, worker.index * n + n))
-        parts = self._driver.lanes_per_worker if n > 1 else 1
-        size = (n + parts - 1) // parts
-        worker.lanes = [Lane(worker, ids[i:i + size]) for i in range(0, n, size)]
+        worker.lanes = make_lanes(worker, self._envs, self._driver.lanes_per_worker)
         for lane in worker.lanes:
             self._advance(lane)
 
@@ -153,15 +149,17 @@ class LocalExecutor:
                         self._advance(lane)
                 if not any(worker.in_flight for worker in self._workers):
                     return
-            for key, _ in self._selector.select(timeout=_seconds_to_deadline(self._workers, self.config.env_timeout)):
+            # with the policy in the worker, a request may include one policy call (bounded by its watchdog)
+            limit = self.config.env_timeout + (self.config.policy_timeout or 0.0 if self.placement == "worker" else 0.0)
+            for key, _ in self._selector.select(timeout=_seconds_to_deadline(self._workers, limit)):
                 self._on_readable(key.data)
             now = time.perf_counter()
             for worker in list(self._workers):
                 # a reply that arrived while this loop was busy elsewhere (policy calls, restarting another
                 # worker) is read on the next pass: only a worker that has not answered is hung
-                if worker.in_flight and now - worker.busy_since > self.config.env_timeout and not worker.readable():
+                if worker.in_flight and now - worker.busy_since > limit and not worker.readable():
                     self._replace_worker(worker, "env_timeout", f"env worker did not answer within "
-                                                                f"{self.config.env_timeout:g} s (hung); it was killed")
+                                                                f"{limit:g} s (hung); it was killed")
 
     def _on_readable(self, worker: Worker) -> None:
         if not worker.in_flight or worker not in self._workers:
