@@ -8,7 +8,15 @@ import time
 import numpy as np
 import pytest
 
-from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, TimedCaller, call_directly, compute_actions
+from vla_bench.harness.policy_calls import (
+    PolicyFault,
+    PolicyLost,
+    PolicyRequest,
+    RemoteCallError,
+    TimedCaller,
+    call_directly,
+    compute_actions,
+)
 
 
 class Scripted:
@@ -102,3 +110,20 @@ def test_one_batched_instance_is_called_once_for_all_its_requests() -> None:
     outcomes = call_directly([_request(shared), _request(Scripted()), _request(shared)], before=told.append)
     assert told == [[0, 2], [1]] and shared.calls == 2
     assert all(not isinstance(o, PolicyFault) for o in outcomes)
+
+
+def test_on_timeout_runs_before_the_calls_after_a_hung_one_and_lost_instances_are_not_faults_of_theirs() -> None:
+    events: list[str] = []
+
+    class Lost(Scripted):
+        def act(self, observation: object) -> np.ndarray:
+            events.append("lost")
+            raise PolicyLost("its policy process was replaced")
+
+    outcomes = compute_actions([_request(Scripted([5.0])), _request(Lost())], TimedCaller(), 0.1,
+                               on_timeout=lambda: events.append("killed"))
+    assert events == ["killed", "lost"]
+    assert isinstance(outcomes[0], PolicyFault) and outcomes[0].kind == "policy_timeout"
+    assert isinstance(outcomes[1], PolicyFault) and outcomes[1].kind == "policy_lost"
+    (remote,) = call_directly([_request(Scripted(raises=RemoteCallError("ValueError: bad (at p.py:3)")))])
+    assert str(remote) == "policy raised ValueError: bad (at p.py:3)"  # described once, where it was raised
