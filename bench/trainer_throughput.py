@@ -1,4 +1,5 @@
 """Gradient steps/s of the offline reference trainers at batch 256 on one thread (not a test; prints ratios).
+Decision Transformer runs at its own (CORL) batch of 64 windows of 20 steps.
 
 Every trainer is timed in the same run on the same synthetic Hopper-sized batches (11-d observations, 3-d
 actions), and reported relative to BC, the cheapest update, so the figures compare across machines.
@@ -22,6 +23,7 @@ import torch
 
 from vla_bench.agents.trainers import OFFLINE, offline_algorithm
 from vla_bench.agents.trainers.common import Problem, TensorReplay
+from vla_bench.datasets import OfflineDataset
 
 OBS_DIM, ACTION_DIM, ROWS, BATCH = 11, 3, 100_000, 256
 
@@ -38,17 +40,31 @@ def synthetic_replay(data: str, chunk: int) -> TensorReplay:
     return TensorReplay(arrays, seed=0)
 
 
+def synthetic_episodes() -> OfflineDataset:
+    generator = torch.Generator().manual_seed(0)
+    terminals = torch.zeros(ROWS, dtype=torch.bool)
+    terminals[999::1000] = True
+    return OfflineDataset.from_arrays({
+        "observations": torch.randn(ROWS, OBS_DIM, generator=generator).numpy(),
+        "actions": (torch.rand(ROWS, ACTION_DIM, generator=generator) * 2 - 1).numpy(),
+        "rewards": torch.randn(ROWS, generator=generator).numpy(), "terminals": terminals.numpy()})
+
+
 def steps_per_second(name: str, steps: int) -> float:
     algorithm_class, config_class = offline_algorithm(name)
     config = config_class()
     problem = Problem(OBS_DIM, ACTION_DIM, (-1.0,) * ACTION_DIM, (1.0,) * ACTION_DIM)
     algorithm = algorithm_class(config, problem)
-    replay = synthetic_replay(algorithm_class.data, algorithm.chunk)
+    if algorithm_class.data == "sequence":  # Decision Transformer: windows of 100 episodes of 1000 steps
+        replay = TensorReplay(algorithm.sequence_arrays(synthetic_episodes(), torch.nn.Identity()), seed=0)
+    else:
+        replay = synthetic_replay(algorithm_class.data, algorithm.chunk)
+    batch = int(getattr(config, "batch_size", BATCH)) if algorithm_class.data == "sequence" else BATCH
     for step in range(20):  # warm-up: allocator, first optimizer steps
-        algorithm.update(replay.sample(BATCH), step)
+        algorithm.update(replay.sample(batch), step)
     started = time.perf_counter()
     for step in range(20, 20 + steps):
-        algorithm.update(replay.sample(BATCH), step)
+        algorithm.update(replay.sample(batch), step)
     return steps / (time.perf_counter() - started)
 
 

@@ -1,0 +1,181 @@
+"""Our Decision Transformer and GAIL against peer implementations, measured in the same run (prints ratios).
+
+- DT: gradient steps/s of ``vla_bench.agents.trainers.dt`` vs d3rlpy's ``DecisionTransformer`` at equal batch
+  (64 windows), context (20), width (128), depth (3 blocks, 1 head), on the same synthetic Hopper-sized
+  episodes. Ours also fits its small reward model in every step (the peer has none to fit).
+- GAIL: environment steps/s of whole rounds (one PPO rollout of 2048 steps + PPO's 10 epochs + 2
+  discriminator steps) of ``vla-bench train gail`` vs the ``imitation`` library's ``GAIL``, both with SB3 PPO
+  (64x64) and a 32x32 discriminator on Pendulum-v1, synthetic demonstrations.
+
+The peers cannot join this environment (d3rlpy pins gymnasium==1.0.0; imitation pins gymnasium~=0.29 and
+stable-baselines3~=2.2), so each runs in its own throwaway virtualenv, e.g.::
+
+    python3 -m venv /tmp/peer-d3rlpy && /tmp/peer-d3rlpy/bin/pip install d3rlpy torch==2.13.0
+    python3 -m venv /tmp/peer-imitation && /tmp/peer-imitation/bin/pip install imitation torch==2.13.0
+
+Run: ``.venv/bin/python bench/trainer_peers.py [--d3rlpy /tmp/peer-d3rlpy/bin/python]
+[--imitation /tmp/peer-imitation/bin/python] [--dt-steps N] [--gail-rounds R]``. One math thread everywhere.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+OBS, ACT, EPISODES, LENGTH, BATCH, CONTEXT, WIDTH, LAYERS = 11, 3, 50, 1000, 64, 20, 128, 3
+
+D3RLPY = """
+import json, sys, time, numpy as np, torch, d3rlpy
+torch.set_num_threads(1)
+steps = int(sys.argv[1]); rng = np.random.default_rng(0)
+n = {episodes} * {length}
+terminals = np.zeros(n); terminals[{length} - 1::{length}] = 1
+dataset = d3rlpy.dataset.MDPDataset(rng.normal(size=(n, {obs})).astype(np.float32),
+    rng.uniform(-1, 1, size=(n, {act})).astype(np.float32), rng.normal(size=n).astype(np.float32), terminals)
+dt = d3rlpy.algos.DecisionTransformerConfig(batch_size={batch}, context_size={context}, num_heads=1,
+    num_layers={layers}, encoder_factory=d3rlpy.models.VectorEncoderFactory([{width}]), max_timestep={length},
+    learning_rate=1e-4).create(device="cpu:0")
+dt.build_with_dataset(dataset)
+def step():
+    dt.update(dataset.sample_trajectory_batch({batch}, length={context}))
+for _ in range(5): step()
+t = time.perf_counter()
+for _ in range(steps): step()
+print(json.dumps({{"steps_per_s": steps / (time.perf_counter() - t), "version": d3rlpy.__version__}}))
+"""
+
+IMITATION = """
+import json, sys, time, numpy as np, torch, gymnasium as gym, imitation
+from imitation.algorithms.adversarial.gail import GAIL
+from imitation.data.types import Transitions
+from imitation.rewards.reward_nets import BasicRewardNet
+from stable_baselines3 import PPO
+from stable_baselines3.common.vec_env import DummyVecEnv
+torch.set_num_threads(1)
+rounds = int(sys.argv[1]); rng = np.random.default_rng(0); n = 4096
+venv = DummyVecEnv([lambda: gym.make("Pendulum-v1")])
+demos = Transitions(obs=rng.normal(size=(n, 3)).astype(np.float32), acts=rng.uniform(-2, 2, (n, 1)).astype(np.float32),
+    infos=np.array([{{}}] * n), next_obs=rng.normal(size=(n, 3)).astype(np.float32), dones=np.zeros(n, bool))
+ppo = PPO("MlpPolicy", venv, n_steps=2048, batch_size=64, n_epochs=10, seed=0, device="cpu")
+net = BasicRewardNet(venv.observation_space, venv.action_space, hid_sizes=(32, 32))
+gail = GAIL(demonstrations=demos, demo_batch_size=2048, gen_replay_buffer_capacity=2048, n_disc_updates_per_round=2,
+    venv=venv, gen_algo=ppo, reward_net=net, allow_variable_horizon=True)
+gail.train(2048)  # warm-up round
+t = time.perf_counter()
+gail.train(2048 * rounds)
+print(json.dumps({{"steps_per_s": 2048 * rounds / (time.perf_counter() - t), "version": imitation.__version__}}))
+"""
+
+
+def ours_dt(steps: int) -> float:
+    from vla_bench.agents.trainers.common import Problem, TensorReplay
+    from vla_bench.agents.trainers.dt import DT, DTConfig
+    from vla_bench.datasets import OfflineDataset
+
+    rng = np.random.default_rng(0)
+    n = EPISODES * LENGTH
+    terminals = np.zeros(n, bool)
+    terminals[LENGTH - 1::LENGTH] = True
+    data = OfflineDataset.from_arrays({"observations": rng.normal(size=(n, OBS)).astype(np.float32),
+                                       "actions": rng.uniform(-1, 1, (n, ACT)).astype(np.float32),
+                                       "rewards": rng.normal(size=n).astype(np.float32), "terminals": terminals})
+    config = DTConfig(batch_size=BATCH, seq_len=CONTEXT, embedding_dim=WIDTH, num_layers=LAYERS, num_heads=1)
+    algorithm = DT(config, Problem(OBS, ACT, (-1.0,) * ACT, (1.0,) * ACT))
+    replay = TensorReplay(algorithm.sequence_arrays(data, torch.nn.Identity()), seed=0)
+    for step in range(5):
+        algorithm.update(replay.sample(BATCH), step)
+    started = time.perf_counter()
+    for step in range(steps):
+        algorithm.update(replay.sample(BATCH), step)
+    return steps / (time.perf_counter() - started)
+
+
+def ours_gail(rounds: int) -> float:
+    from vla_bench.agents.trainers.gail_train import train_gail
+    from vla_bench.agents.trainers.offline import TrainOptions
+    from vla_bench.datasets import OfflineDataset, write_d4rl
+    from vla_bench.harness.api import get_protocol
+    from vla_bench.spec import Protocol
+
+    data = get_protocol("mujoco/hopper@v1").model_dump(mode="json")
+    data.update(id="bench/pendulum@v1", primary_metric="mean_return", max_steps=200)
+    data["tasks"] = [{"name": "pendulum", "env_id": "Pendulum-v1"}]
+    protocol = Protocol.model_validate(data)
+    rng, n = np.random.default_rng(0), 4096
+    terminals = np.zeros(n, bool)
+    terminals[199::200] = True
+    demos = OfflineDataset.from_arrays({"observations": rng.normal(size=(n, 3)).astype(np.float32),
+                                        "actions": rng.uniform(-2, 2, (n, 1)).astype(np.float32),
+                                        "rewards": np.zeros(n, np.float32), "terminals": terminals})
+    options = {"n_steps": 2048, "batch_size": 64, "n_epochs": 10, "normalize_obs": False, "normalize_reward": False,
+               "demo_batch_size": 2048}
+    with tempfile.TemporaryDirectory() as tmp:
+        write_d4rl(Path(tmp) / "demos.hdf5", demos)
+
+        def run(steps: int, out: str) -> float:
+            started = time.perf_counter()
+            train_gail(Path(tmp) / "demos.hdf5", protocol, Path(tmp) / out, options=TrainOptions(
+                steps=steps, checkpoint_every=0, progress=False, evaluate_at_end=False, options=dict(options)))
+            return time.perf_counter() - started
+
+        warm = run(2048, "warm")  # one round: building, export, the round itself
+        whole = run(2048 * (rounds + 1), "timed")
+    return 2048 * rounds / max(whole - warm, 1e-9)
+
+
+def peer(python: str | None, script: str, argument: int) -> dict[str, object] | None:
+    if not python or not Path(python).exists():
+        return None
+    result = subprocess.run([python, "-c", script, str(argument)], capture_output=True, text=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False)
+    if result.returncode != 0:
+        print(f"peer {python} failed:\n{result.stderr[-2000:]}", file=sys.stderr)
+        return None
+    parsed: dict[str, object] = json.loads(result.stdout.strip().splitlines()[-1])
+    return parsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--d3rlpy", default="/tmp/peer-d3rlpy/bin/python", help="python of d3rlpy's venv")
+    parser.add_argument("--imitation", default="/tmp/peer-imitation/bin/python", help="python of imitation's venv")
+    parser.add_argument("--dt-steps", type=int, default=100)
+    parser.add_argument("--gail-rounds", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    fill = {"episodes": EPISODES, "length": LENGTH, "obs": OBS, "act": ACT, "batch": BATCH, "context": CONTEXT,
+            "width": WIDTH, "layers": LAYERS}
+    mine = ours_dt(args.dt_steps)
+    other = peer(args.d3rlpy, D3RLPY.format(**fill), args.dt_steps)
+    print(f"DT, batch {BATCH}, context {CONTEXT}, width {WIDTH}, {LAYERS} blocks: ours {mine:.1f} gradient steps/s",
+          end="")
+    if other:
+        rate = float(other["steps_per_s"])  # type: ignore[arg-type]
+        print(f"; d3rlpy {other['version']} {rate:.1f}; ratio {mine / rate:.2f} (goal >= 1.5)")
+    else:
+        print("; d3rlpy not measured (no peer venv)")
+    mine = ours_gail(args.gail_rounds)
+    other = peer(args.imitation, IMITATION.format(), args.gail_rounds)
+    print(f"GAIL rounds on Pendulum-v1 (PPO 2048 x 10 epochs, 2 discriminator steps): ours {mine:.1f} env steps/s",
+          end="")
+    if other:
+        rate = float(other["steps_per_s"])  # type: ignore[arg-type]
+        print(f"; imitation {other['version']} {rate:.1f}; ratio {mine / rate:.2f} (goal >= 1.5)")
+    else:
+        print("; imitation not measured (no peer venv)")
+
+
+if __name__ == "__main__":
+    main()
