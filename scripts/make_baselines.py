@@ -193,14 +193,64 @@ def imitation(name: str, iterations: int, scale: float) -> None:
     evaluate(f"baseline:{name}", MT10, workers=2)
 
 
+# Issue #19, scaled down for a 2-core CPU and labelled so in results/BASELINES.md: DT and GAIL on 10 episodes of
+# the bundled PPO Hopper policy (CORL trains DT 100k steps at batch 4096; GAIL runs ~1M env steps), PPO and GRPO
+# on PandaPickCube (43-75 env steps/s here; RLinf trains 128 envs for hours).
+DEMOS_HOPPER = ("baseline:ppo-hopper", 10, 3)  # agent, episodes, seed
+SEQUENCE_STEPS = {"dt": 1_000, "gail": 20_480}  # DT gradient steps; GAIL env steps (x --scale)
+PANDA = "pandapickcube/state@v1"
+PANDA_STEPS = {"ppo": 20_480, "grpo": 6_400}  # env steps
+PANDA_OPTIONS = {"ppo": ("hidden=256", "n_epochs=8", "batch_size=256"), "grpo": ("hidden=256",)}  # RLinf widths
+
+
+def hopper_demos() -> Path:
+    """Demonstrations from the committed PPO Hopper policy (no PPO training needed), Gaussian action noise."""
+    path = RUNS / "datasets" / "hopper-ppo-bundled.hdf5"
+    agent, episodes, seed = DEMOS_HOPPER
+    timed("collect hopper-ppo-bundled", path.is_file,
+          lambda: vla_bench("collect", "--agent", agent, "--protocol", "mujoco/hopper@v1", "--episodes", str(episodes),
+                            "--noise", str(COLLECT_NOISE), "--seed", str(seed), "--out", str(path)))
+    return path
+
+
+def sequence_and_adversarial(scale: float) -> None:
+    """Decision Transformer (offline) and GAIL (online, no reward) from the same Hopper demonstrations."""
+    demos = hopper_demos()
+    for algo, extra in (("dt", ("--log-every", "100", "--checkpoint-every", "500")),
+                        ("gail", ("--checkpoint-every", "4096"))):
+        name = f"{algo}-hopper-ppo-bundled"
+        run_dir = RUNS / name
+        steps = max(int(SEQUENCE_STEPS[algo] * scale), 1)
+        timed(f"train {name}", (run_dir / "model.onnx").is_file,
+              functools.partial(vla_bench, "train", algo, "--dataset", str(demos), "--protocol", "mujoco/hopper@v1",
+                                "--steps", str(steps), "--seed", "0", "--out", str(run_dir), "--eval-episodes", "5",
+                                "--no-progress", *extra))
+        install_agent(name, run_dir)
+        evaluate(f"baseline:{name}", "mujoco/hopper@v1")
+
+
+def pandapickcube() -> None:
+    for algo in ("ppo", "grpo"):
+        name = f"{algo}-pandapickcube-state"
+        run_dir = RUNS / name
+        options = [part for option in PANDA_OPTIONS[algo] for part in ("--option", option)]
+        timed(f"train {name}", (run_dir / "model.onnx").is_file,
+              functools.partial(vla_bench, "train", algo, "--protocol", PANDA, "--steps", str(PANDA_STEPS[algo]),
+                                "--seed", "0", "--out", str(run_dir), "--eval-episodes", "10", "--no-progress",
+                                *options))
+        install_agent(name, run_dir)
+        evaluate(f"baseline:{name}", PANDA)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--only", choices=("ppo", "hopper-offline", "metaworld", "random", "table"), action="append",
+    parser.add_argument("--only", action="append",
+                        choices=("ppo", "hopper-offline", "metaworld", "sequence", "panda", "random", "table"),
                         help="run only these parts (repeatable; default: all, in order)")
     parser.add_argument("--ppo-env", choices=PPO_ENVS, action="append", help="PPO only on these (repeatable)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the offline gradient-step budgets")
     args = parser.parse_args()
-    parts = args.only or ["ppo", "hopper-offline", "metaworld", "random", "table"]
+    parts = args.only or ["ppo", "hopper-offline", "metaworld", "sequence", "panda", "random", "table"]
     if "ppo" in parts:
         for env in args.ppo_env or PPO_ENVS:
             ppo(env)
@@ -212,6 +262,10 @@ def main() -> None:
     if "metaworld" in parts:
         imitation("bc-mt10", 1, args.scale)
         imitation("dagger-mt10", 4, args.scale)
+    if "sequence" in parts:
+        sequence_and_adversarial(args.scale)
+    if "panda" in parts:
+        pandapickcube()
     if "random" in parts:
         for protocol in RANDOM_PROTOCOLS:
             evaluate("baseline:random", protocol, workers=2)
