@@ -6,12 +6,13 @@ from __future__ import annotations
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode, checks
 from server.leaderboard_testing import Bundles, DatabaseFactory, make_server
 
 CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.status_code_conformance,
           checks.content_type_conformance]
-EXAMPLES = 8  # per operation and mode (valid, invalid requests): about 290 generated requests per backend
+EXAMPLES = 5  # per operation and mode (valid, invalid requests): about 180 generated requests per backend
 
 
 def test_no_server_errors_and_answers_match_the_document(databases: DatabaseFactory, bundles: Bundles) -> None:
@@ -39,4 +40,7 @@ def _check(operation: schemathesis.APIOperation, headers: dict[str, str], mode: 
     def conforms(case: schemathesis.Case) -> None:
         case.call_and_validate(headers=headers, checks=CHECKS)
 
-    conforms()
+    try:
+        conforms()
+    except Unsatisfiable:  # nothing to make invalid: an operation without parameters or body
+        assert mode is GenerationMode.NEGATIVE, operation.path

@@ -24,7 +24,8 @@ from vla_bench.server.bundle_limits import MAX_INT, STRING_LIMITS
 from vla_bench.spec.schemas import load_schema
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorPublic"}
-_STATUS_TEXT = {401: "no, invalid or revoked API token", 422: "a parameter or the body fails validation",
+_STATUS_TEXT = {400: "the body is not valid JSON",
+                401: "no, invalid or revoked API token", 422: "a parameter or the body fails validation",
                 503: "the server is busy; retry after the Retry-After header's seconds"}
 
 
@@ -107,7 +108,7 @@ def install_openapi(app: FastAPI, submit_path: str) -> None:
 
 def _declare_errors(operation: dict[str, Any]) -> None:
     responses = operation.setdefault("responses", {})
-    needed = [422, 503] + ([401] if operation.get("security") else [])
+    needed = [422, 503] + ([401] if operation.get("security") else []) + ([400] if "requestBody" in operation else [])
     for code in needed:
         entry = responses.setdefault(str(code), {"description": _STATUS_TEXT[code]})
         entry["content"] = {"application/json": {"schema": ERROR_REF}}
