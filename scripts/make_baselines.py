@@ -197,7 +197,7 @@ def imitation(name: str, iterations: int, scale: float) -> None:
 # the bundled PPO Hopper policy (CORL trains DT 100k steps at batch 4096; GAIL runs ~1M env steps), PPO and GRPO
 # on PandaPickCube (43-75 env steps/s here; RLinf trains 128 envs for hours).
 DEMOS_HOPPER = ("baseline:ppo-hopper", 10, 3)  # agent, episodes, seed
-SEQUENCE_STEPS = {"dt": 1_000, "gail": 20_480}  # DT gradient steps; GAIL env steps (x --scale)
+SEQUENCE_STEPS = {"dt": 500, "gail": 4_096}  # DT gradient steps; GAIL env steps (x --scale)
 PANDA = "pandapickcube/state@v1"
 PANDA_STEPS = {"ppo": 20_480, "grpo": 6_400}  # env steps
 PANDA_OPTIONS = {"ppo": ("hidden=256", "n_epochs=8", "batch_size=256"), "grpo": ("hidden=256",)}  # RLinf widths
