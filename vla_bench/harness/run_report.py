@@ -14,6 +14,7 @@ from typing import Any
 
 from vla_bench.harness import report
 from vla_bench.harness.failures import summarize_failures
+from vla_bench.harness.robustness import robustness_sections
 from vla_bench.spec import EpisodeRecord, Protocol
 
 REPORT_FILE = "report.md"
@@ -48,6 +49,7 @@ def render_markdown(protocol: Protocol, summary: dict[str, Any], records: Sequen
     parts = [report.markdown(summary, provenance_line=False)]
     failures = summarize_failures(records, protocol.task_names)
     parts.append("## Failures\n\n" + failures.markdown())
+    parts.extend(robustness_sections(protocol, records))
     if plots:
         parts.append("## Plots\n\n" + "\n".join(f"![{Path(p).stem}]({p})" for p in plots) + "\n")
     videos = [r for r in records if r.video]
@@ -61,16 +63,20 @@ def render_markdown(protocol: Protocol, summary: dict[str, Any], records: Sequen
 
 def write_run_report(directory: Path, protocol: Protocol, summary: dict[str, Any],
                      records: Sequence[EpisodeRecord]) -> Path:
-    """Write ``report.md`` and the plots; a plot that cannot be drawn is reported, never fatal to the run."""
+    """Write ``report.md`` and the plots. Never raises: it runs as a run ends, also when the run failed, and
+    must not hide that failure (or lose the bundle) behind its own; a problem is a warning on stderr."""
     plots: list[str] = []
-    if summary.get("scores") and records:
-        try:
+    path = directory / REPORT_FILE
+    try:
+        if summary.get("scores") and records:
             from vla_bench.harness.plots import write_plots  # noqa: PLC0415 - matplotlib only when writing
 
             written = write_plots(directory / PLOTS_DIR, protocol, summary["scores"], records)
-            plots = [str(path.relative_to(directory)) for path in written]
-        except (ImportError, OSError, ValueError, RuntimeError) as exc:
-            sys.stderr.write(f"warning: the plots could not be drawn ({type(exc).__name__}: {exc})\n")
-    path = directory / REPORT_FILE
-    path.write_text(render_markdown(protocol, summary, records, plots), encoding="utf-8")
+            plots = [str(p.relative_to(directory)) for p in written]
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        sys.stderr.write(f"warning: the plots could not be drawn ({type(exc).__name__}: {exc})\n")
+    try:
+        path.write_text(render_markdown(protocol, summary, records, plots), encoding="utf-8")
+    except Exception as exc:  # noqa: BLE001 - see the docstring
+        sys.stderr.write(f"warning: {path} could not be written ({type(exc).__name__}: {exc})\n")
     return path
