@@ -145,6 +145,17 @@ def episode_records(*, session: Session, submission_id: int) -> list[EpisodeReco
     return [EpisodeRecord.from_json(json.loads(line)) for line in bundle.episodes_jsonl.splitlines() if line]
 
 
+def first_episode_records(*, session: Session, submission_id: int, count: int) -> tuple[list[EpisodeRecord], int]:
+    """The first ``count`` episodes in plan order (task, index) and how many there are: only those shown are
+    turned into records (a 2,500-episode bundle's page needs 300 of them)."""
+    bundle = session.get(SubmissionBundle, submission_id, options=[undefer(SubmissionBundle.episodes_jsonl)])
+    if bundle is None:
+        return [], 0
+    lines = [json.loads(line) for line in bundle.episodes_jsonl.splitlines() if line]
+    lines.sort(key=lambda line: (line["task"], line["episode_index"]))
+    return [EpisodeRecord.from_json(line) for line in lines[:count]], len(lines)
+
+
 def record_event(*, session: Session, submission: Submission, state: str, actor: str | None,
                  note: str | None = None) -> None:
     session.add(SubmissionEvent(submission_id=submission.id, state=state, at=utcnow(), actor=actor, note=note))

@@ -31,13 +31,13 @@ def make_engine(database_url: str, *, pool_size: int = DEFAULT_POOL_SIZE,
     url = make_url(database_url)
     pool = {"pool_size": pool_size, "max_overflow": 0, "pool_timeout": pool_timeout_s}
     if url.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **pool)  # type: ignore[arg-type]
+        return create_engine(url, pool_pre_ping=True, **pool)
     if url.database and url.database != ":memory:":
         Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
     else:
         pool = {}  # an in-memory database lives in one connection (SingletonThreadPool)
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
-                           **pool)  # type: ignore[arg-type]
+                           **pool)
     _configure_sqlite(engine)
     return engine
 

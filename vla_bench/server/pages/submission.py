@@ -45,14 +45,14 @@ def submission_page(submission_id: SubmissionId, session: SessionDep) -> HTMLRes
     if bundle is None:  # written in the submission's own transaction: only a damaged database lacks it
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"submission {submission_id} has no bundle")
     summary, scores = bundle.summary, bundle.scores
-    records = crud.episode_records(session=session, submission_id=submission_id)
-    records.sort(key=lambda r: r.key)
+    records, n_records = crud.first_episode_records(session=session, submission_id=submission_id,
+                                                    count=EPISODES_SHOWN)
     partners = [s for s in crud.submissions_for_protocol(session=session, protocol_id=submission.protocol_id)
                 if s.id != submission.id]
     return page(
         "submission.html", s=submission, summary=summary, agent=summary.get("agent", {}),
         provenance=summary.get("provenance", {}), run=summary.get("run", {}),
         chart=_task_chart(submission, scores), tasks=scores["tasks"], aggregate=scores["aggregate"],
-        episodes=records[:EPISODES_SHOWN], n_records=len(records), partners=partners,
+        episodes=records, n_records=n_records, partners=partners,
         vjob=latest_job(session, submission_id),
     )
