@@ -95,6 +95,7 @@ def test_the_compare_page_shows_the_paired_differences(pages: TestClient, site: 
     assert f"{'+' if overall > 0 else ''}{overall:.2f}" in html
     assert '<line class="reference"' in html
     assert f'href="/compare?a={b}&amp;b={a}"' in html
+    assert f"<strong>Verdict:</strong> {api['verdict']}" in html  # the paired test's plain-language outcome
     other = pages.get(f"/compare?a={a}&b={site.ids['walker']}")
     assert other.status_code == 422 and "only runs of the same protocol" in other.text
 
