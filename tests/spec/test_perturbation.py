@@ -122,3 +122,11 @@ def test_the_libero_draft_carries_libero_pros_values_and_pairs_with_libero_spati
     for index in (0, 49):
         a, b = episode_spec(draft, f"{task}.object_pose.2", index), episode_spec(clean, task, index)
         assert (a.seed, a.init_index) == (b.seed, b.init_index)
+
+
+def test_a_levels_unset_fields_are_not_hashed() -> None:
+    """Adding an optional level field later must not change a published robustness protocol's hash."""
+    import json
+
+    section = json.dumps(json.loads(get_protocol("mujoco/locomotion-robust@v1").canonical_json())["perturbation"])
+    assert '"friction": [0.75, 1.25]' in section and "null" not in section and '"recolor"' not in section

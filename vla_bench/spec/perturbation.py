@@ -45,6 +45,21 @@ class LightSetting(_Frozen):
     specular: float = Field(ge=0.0)
 
 
+class Recolor(_Frozen):
+    """A texture swap: every geom of body ``body`` and the bodies below it drawn in the flat colour ``rgba``
+    (its material and texture dropped)."""
+
+    body: str = Field(min_length=1)
+    rgba: tuple[float, float, float, float]
+
+    @field_validator("rgba")
+    @classmethod
+    def _unit(cls, value: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        if not all(0.0 <= channel <= 1.0 for channel in value):
+            raise ValueError(f"rgba channels are in [0, 1], got {value}")
+        return value
+
+
 class ColorJitter(_Frozen):
     """torchvision-style colour jitter factors, drawn once per episode: brightness/contrast/saturation factor
     ~ U(1 - x, 1 + x), hue shift ~ U(-h, h) of a full turn."""
@@ -78,6 +93,8 @@ class PerturbationLevel(_Frozen):
     # lighting
     light_scale: Range | None = None  # every light's (and the headlight's) ambient/diffuse/specular x U(lo, hi)
     light: LightSetting | None = None
+    # textures (scene colours; visible to the renderer only)
+    recolor: tuple[Recolor, ...] = ()
     # image (applied to the rendered observation images)
     brightness: float | None = Field(default=None, gt=0.0)  # pixel values x b
     image_noise: float | None = Field(default=None, ge=0.0)  # Gaussian std on 0-255, fresh every frame

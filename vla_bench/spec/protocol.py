@@ -263,6 +263,8 @@ class Protocol(_Frozen):
         for task in data["tasks"]:
             if task.get("perturbation") is None:
                 task.pop("perturbation", None)
+        if self.perturbation is not None:  # only what is set, so a new optional level field changes no hash
+            data["perturbation"] = self.perturbation.model_dump(mode="json", exclude_defaults=True)
         return canonical_json(data)
 
     def sha256(self) -> str:

@@ -142,3 +142,17 @@ def test_every_mt10_instruction_has_two_paraphrase_sets() -> None:
     for task in CLEAN.tasks:
         sets = table["instructions"][task.instruction]
         assert len(sets) == 2 and all(len(s) >= 3 and task.instruction not in s for s in sets)
+
+
+def test_table_color_swaps_the_tables_texture_only(clean: tuple) -> None:
+    _, observation, nominal, qpos = clean
+    seen, arrays, seen_qpos, session = _perturbed(clean, "table_color", 2)
+    assert arrays == {"geom_rgba", "geom_matid"} and np.array_equal(seen_qpos, qpos)
+    model = session.scene()[0]
+    table = model.body("tablelink").id
+    rows = np.flatnonzero(np.any(model.geom_rgba != nominal["geom_rgba"], axis=1))
+    assert rows.size and all(int(model.geom_bodyid[g]) == table for g in rows)
+    assert np.allclose(model.geom_rgba[rows], [0.15, 0.3, 0.75, 1.0])
+    image, base = _image(seen), _image(observation)
+    assert (image[..., 2] - image[..., 0]).mean() > (base[..., 2] - base[..., 0]).mean() + 10  # bluer
+    session.close()

@@ -16,7 +16,7 @@ from vla_bench.benchmarks.perturbations.rng import perturbation_rng, scale_draw
 from vla_bench.spec.perturbation import PerturbationLevel
 
 SCENE_FIELDS = frozenset({"friction", "mass", "damping", "camera_shift", "camera_rotate", "camera_pose",
-                          "light_scale", "light"})
+                          "light_scale", "light", "recolor"})
 _HEADLIGHT = ("ambient", "diffuse", "specular")
 
 
@@ -87,11 +87,26 @@ class SceneEditor:
             factor = float(scale_draw(perturbation_rng(seed, axis, "light_scale"), level.light_scale))
             for name in ("light_ambient", "light_diffuse", "light_specular", *(f"headlight.{h}" for h in _HEADLIGHT)):
                 self._array(name)[:] *= factor
+        for swap in level.recolor:
+            self._recolor(swap.body, swap.rgba)
         if level.light is not None:
             for part in _HEADLIGHT:
                 value = getattr(level.light, part)
                 self._array(f"light_{part}")[:] = value
                 self._array(f"headlight.{part}")[:] = value
+
+    def _recolor(self, body: str, rgba: tuple[float, float, float, float]) -> None:
+        parents = np.asarray(self.model.body_parentid)
+        root = self.model.body(body).id  # raises KeyError naming the body when the scene has none
+        under = {root}
+        for child in range(self.model.nbody):  # MuJoCo numbers bodies parent-first
+            if child != root and int(parents[child]) in under and child != 0:
+                under.add(child)
+        geoms = [g for g in range(self.model.ngeom) if int(self.model.geom_bodyid[g]) in under]
+        colours, materials = self._array("geom_rgba"), self._array("geom_matid")
+        for geom in geoms:
+            colours[geom] = rgba
+            materials[geom] = -1
 
     def _cameras_edit(self, level: PerturbationLevel, seed: int, axis: str) -> None:
         positions, quaternions = self._array("cam_pos"), self._array("cam_quat")
