@@ -21,7 +21,9 @@ Pipeline (REFERENCE.md §1 for how D4RL made its datasets, §6.3 for the PPO anc
 3. BC, TD3+BC, IQL and CQL on medium, medium-replay and medium-expert, each exported and evaluated under
    ``mujoco/hopper@v1`` (the datasets are ours, not D4RL's, so no ``d4rl/*`` protocol is claimed).
 4. MetaWorld MT10: BC of scripted-expert demonstrations (DAgger with one expert-only round) and DAgger.
-5. ``baseline:random`` bundles for the protocols a fresh machine evaluates in minutes.
+5. Decision Transformer and GAIL from 10 episodes of the committed ``baseline:ppo-hopper`` (no PPO training
+   needed), PPO and GRPO on ``pandapickcube/state@v1``: all far below their sources' budgets, labelled so.
+6. ``baseline:random`` bundles for the protocols a fresh machine evaluates in minutes.
 
 Gradient-step budgets are far below the papers' 1M (a 2-core CPU machine; ``--scale`` multiplies them):
 ``results/BASELINES.md`` states each agent's budget next to its score.
