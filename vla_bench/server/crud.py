@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
-from sqlalchemy import ColumnElement, Select, SQLColumnExpression, func, select
+from sqlalchemy import ColumnElement, SQLColumnExpression, func, select
 from sqlalchemy.orm import Session, selectinload, undefer
 
 from vla_bench.server.core.security import display_prefix, generate_token, hash_token
@@ -199,16 +200,22 @@ def leaderboard(*, session: Session, protocol_id: str, sort: SortKey = "score", 
     page is sorted (ties share a rank). ``verified_only``: only entries whose verification passed."""
     filters = [Submission.protocol_id == protocol_id, *_on_board(verified_only)]
     total = session.scalar(select(func.count()).select_from(Submission).where(*filters)) or 0
-    # Rank, sort and cut the page on the narrow index columns first; only the page's rows are then read whole
-    # (ranking every row joined to the full table was most of a board request's time).
-    page = (
-        select(Submission.id.label("id"), _rank_column().label("rank")).where(*filters)
-        .order_by(*_sort_columns(sort, order)).offset(offset).limit(limit).subquery()
-    )
-    stmt: Select[Submission, int] = (
-        select(Submission, page.c.rank).join(page, page.c.id == Submission.id).order_by(*_sort_columns(sort, order))
-    )
-    return total, [RankedEntry(rank=rank, submission=sub) for sub, rank in session.execute(stmt).all()]
+    # Sort and cut the page on the narrow index columns; only the page's rows are read whole. Ranks come from
+    # the board's sorted scores (one index-only read, bisected here): a rank() window over every entry
+    # joined back to the table was most of a request's time at 10,000 entries.
+    page_ids = select(Submission.id).where(*filters).order_by(*_sort_columns(sort, order)).offset(offset).limit(limit)
+    rows = session.scalars(select(Submission).where(Submission.id.in_(page_ids))
+                           .order_by(*_sort_columns(sort, order))).all()
+    ascending = list(session.scalars(select(Submission.score_mean).where(*filters, Submission.score_mean.is_not(None))
+                                     .order_by(Submission.score_mean.asc())))
+    return total, [RankedEntry(rank=_rank(ascending, sub.score_mean), submission=sub) for sub in rows]
+
+
+def _rank(ascending: list[float], score: float | None) -> int:
+    """rank() over the scores, best first, ties sharing a rank, entries without a score last."""
+    if score is None:
+        return len(ascending) + 1
+    return len(ascending) - bisect.bisect_right(ascending, score) + 1
 
 
 @dataclass(frozen=True)

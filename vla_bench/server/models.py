@@ -103,7 +103,8 @@ class Submission(Base):
         # The duplicate rule: the same agent, protocol and episode outcomes are one submission.
         UniqueConstraint("agent_identity", "protocol_sha256", "episodes_sha256", name="uq_submissions_bundle"),
         # Covers a board's default page (rank, sort, tie-break) without reading the table's rows.
-        Index("ix_submissions_board", "protocol_id", "status", "hidden", "score_mean", "submitted_at"),
+        # Covers a board's filters (verification included), rank and default sort without reading rows.
+        Index("ix_submissions_board", "protocol_id", "status", "hidden", "verification", "score_mean", "submitted_at"),
         # copy detection: the same outcomes (or returns) under the same protocol, whoever the agent claims to be
         Index("ix_submissions_episodes", "protocol_sha256", "episodes_sha256"),
         Index("ix_submissions_returns", "protocol_sha256", "returns_sha256"),
