@@ -285,7 +285,7 @@ def list_command(
 # its commands, so `vla-bench --help` stays fast.
 COMMAND_MODULES = (
     "vla_bench.server.cli",  # serve, submit, quickstart, server ...
-    "vla_bench.agents.serving",  # serve-policy
+    "vla_bench.agents.serve_cli",  # serve-policy
     "vla_bench.harness.collect",  # collect
     "vla_bench.agents.trainers.cli",  # train
     "vla_bench.runtimes.cli",  # setup, doctor

@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from vla_bench.agents.digest import file_sha256
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.spec.errors import UserError
 
@@ -47,7 +48,6 @@ def is_exported(directory: Path) -> bool:
 
 def load_exported(path: str | os.PathLike[str], *, name: str | None = None) -> LoadedAgent:
     """An exported policy from its directory, its ``model.onnx`` or its ``manifest.json``."""
-    from vla_bench.agents.loaders import file_sha256  # noqa: PLC0415
     from vla_bench.agents.onnx_policy import load_onnx  # noqa: PLC0415 - onnxruntime only when used
 
     target = Path(path).expanduser()

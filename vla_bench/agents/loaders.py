@@ -9,7 +9,6 @@ its own runtime).
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import inspect
 import os
@@ -18,16 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vla_bench.agents.baselines import load_baseline
+from vla_bench.agents.digest import file_sha256
 from vla_bench.agents.policy import LoadedAgent, Policy
 from vla_bench.spec.errors import UserError, describe_exception
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_agent(spec: str) -> LoadedAgent:

@@ -91,3 +91,7 @@ def serve_policy(
         console.print("stopped")
     except OSError as exc:
         raise UserError(f"cannot listen on {host}:{port}: {exc}") from None
+
+
+def register(app: typer.Typer) -> None:
+    app.command("serve-policy")(serve_policy)

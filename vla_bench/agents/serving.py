@@ -37,7 +37,6 @@ from importlib import metadata as importlib_metadata
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import typer
 
 from vla_bench.agents.gateway import MAX_QUEUED_FRAMES
 from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
@@ -50,7 +49,7 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
 
-__all__ = ["PolicyServer", "register", "task_spec_from_json"]
+__all__ = ["PolicyServer", "task_spec_from_json"]
 
 MAX_MESSAGE = 256 << 20  # bytes of one request: room for many full-HD cameras, not for exhausting memory
 
@@ -467,9 +466,3 @@ def task_spec_from_json(data: Any) -> TaskSpec:
         return TaskSpec(**values)
     except TypeError as exc:
         raise ProtocolViolation(f"bad task spec: {exc}") from None
-
-
-def register(app: typer.Typer) -> None:
-    from vla_bench.agents.serve_cli import serve_policy  # noqa: PLC0415 - the command lives beside its wires
-
-    app.command("serve-policy")(serve_policy)

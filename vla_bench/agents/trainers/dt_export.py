@@ -15,7 +15,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vla_bench.agents.loaders import file_sha256
+from vla_bench.agents.digest import file_sha256
 from vla_bench.agents.trainers.dt_policy import INPUTS, KIND, REWARD_INPUTS, ContextPolicy, Feeds
 from vla_bench.agents.trainers.export import OPSET
 

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from vla_bench.agents.digest import file_sha256
 from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 
@@ -103,8 +104,6 @@ class OnnxCall:
 
 def context_factory(directory: Path, context: Mapping[str, Any], model: Path) -> Callable[[], ContextPolicy]:
     """A factory of fresh per-episode policies over shared sessions, from the manifest's ``context``."""
-    from vla_bench.agents.loaders import file_sha256  # noqa: PLC0415
-
     if context.get("kind") != KIND:
         raise UserError(f"{directory}: unknown context kind {context.get('kind')!r} (this version knows {KIND!r})")
     reward_file = directory / str(context.get("reward_model", {}).get("file", "reward.onnx"))

@@ -20,7 +20,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vla_bench.agents.loaders import file_sha256
+from vla_bench.agents.digest import file_sha256
 from vla_bench.spec import Observation, TaskSpec
 
 MANIFEST = "manifest.json"

@@ -87,7 +87,7 @@ def train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, *
     from stable_baselines3.common.callbacks import BaseCallback  # noqa: PLC0415
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize  # noqa: PLC0415
 
-    from vla_bench.agents.loaders import file_sha256  # noqa: PLC0415
+    from vla_bench.agents.digest import file_sha256  # noqa: PLC0415
     from vla_bench.datasets import read_d4rl  # noqa: PLC0415
 
     opts = options or TrainOptions()

@@ -67,7 +67,7 @@ class TrainResult:
 def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, protocol: str | Protocol | None,
                   options: TrainOptions | None = None) -> TrainResult:
     """Train ``algo`` on a D4RL-format file; evaluate under ``protocol`` (if given); export to ONNX."""
-    from vla_bench.agents.loaders import file_sha256  # noqa: PLC0415
+    from vla_bench.agents.digest import file_sha256  # noqa: PLC0415
     from vla_bench.agents.trainers import offline_algorithm  # noqa: PLC0415
     from vla_bench.agents.trainers.common import (  # noqa: PLC0415
         CsvLog,
