@@ -199,7 +199,7 @@ def imitation(name: str, iterations: int, scale: float) -> None:
 # the bundled PPO Hopper policy (CORL trains DT 100k steps at batch 4096; GAIL runs ~1M env steps), PPO and GRPO
 # on PandaPickCube (43-75 env steps/s here; RLinf trains 128 envs for hours).
 DEMOS_HOPPER = ("baseline:ppo-hopper", 10, 3)  # agent, episodes, seed
-SEQUENCE_STEPS = {"dt": 500, "gail": 4_096}  # DT gradient steps; GAIL env steps (x --scale)
+SEQUENCE_STEPS = {"dt": 200, "gail": 4_096}  # DT gradient steps; GAIL env steps (x --scale)
 PANDA = "pandapickcube/state@v1"
 PANDA_STEPS = {"ppo": 20_480, "grpo": 6_400}  # env steps
 PANDA_OPTIONS = {"ppo": ("hidden=256", "n_epochs=8", "batch_size=256"), "grpo": ("hidden=256",)}  # RLinf widths
@@ -218,7 +218,7 @@ def hopper_demos() -> Path:
 def sequence_and_adversarial(scale: float) -> None:
     """Decision Transformer (offline) and GAIL (online, no reward) from the same Hopper demonstrations."""
     demos = hopper_demos()
-    for algo, extra in (("dt", ("--log-every", "100", "--checkpoint-every", "500")),
+    for algo, extra in (("dt", ("--log-every", "50", "--checkpoint-every", "100")),
                         ("gail", ("--checkpoint-every", "4096"))):
         name = f"{algo}-hopper-ppo-bundled"
         run_dir = RUNS / name
