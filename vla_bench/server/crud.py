@@ -206,8 +206,8 @@ def leaderboard(*, session: Session, protocol_id: str, sort: SortKey = "score", 
     page_ids = select(Submission.id).where(*filters).order_by(*_sort_columns(sort, order)).offset(offset).limit(limit)
     rows = session.scalars(select(Submission).where(Submission.id.in_(page_ids))
                            .order_by(*_sort_columns(sort, order))).all()
-    ascending = list(session.scalars(select(Submission.score_mean).where(*filters, Submission.score_mean.is_not(None))
-                                     .order_by(Submission.score_mean.asc())))
+    ascending = [score for score in session.scalars(select(Submission.score_mean).where(
+        *filters, Submission.score_mean.is_not(None)).order_by(Submission.score_mean.asc())) if score is not None]
     return total, [RankedEntry(rank=_rank(ascending, sub.score_mean), submission=sub) for sub in rows]
 
 
