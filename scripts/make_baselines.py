@@ -218,7 +218,9 @@ def hopper_demos() -> Path:
 def sequence_and_adversarial(scale: float) -> None:
     """Decision Transformer (offline) and GAIL (online, no reward) from the same Hopper demonstrations."""
     demos = hopper_demos()
-    for algo, extra in (("dt", ("--log-every", "50", "--checkpoint-every", "100")),
+    # DT: CORL's Hopper lr (8e-4) and its warm-up share (10k of 100k steps), scaled to this budget
+    for algo, extra in (("dt", ("--log-every", "50", "--checkpoint-every", "100", "--option", "lr=8e-4",
+                                "--option", f"warmup_steps={max(int(SEQUENCE_STEPS['dt'] * scale) // 10, 1)}")),
                         ("gail", ("--checkpoint-every", "4096"))):
         name = f"{algo}-hopper-ppo-bundled"
         run_dir = RUNS / name
