@@ -56,10 +56,6 @@ KNOWN_CYCLES: dict[frozenset[str], str] = {
     # env_worker only for the EnvWorker annotation, so a TYPE_CHECKING import would end it. Left to the
     # executor's owners, who were editing both files when this test was written.
     frozenset({"harness.env_worker", "harness.worker_policy"}): "policy hosted in the env worker",
-    # chain.py's GENERATORS registry names calvin.sequences:calvin_chains (a lazy entry), and sequences builds
-    # chain.py's GeneratedChain. Moving GeneratedChain into a leaf module (or the registry above both) ends it;
-    # left while the benchmarks' robustness work is in flight.
-    frozenset({"benchmarks.chain", "benchmarks.calvin.sequences"}): "chain generators registered by name",
 }
 
 _REGISTRY_ENTRY = re.compile(r"(vla_bench(?:\.\w+)+):\w+(?:\.\w+)*")

@@ -29,6 +29,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import EnvSession, StepResult
+from vla_bench.benchmarks.generated_chain import GeneratedChain
 from vla_bench.spec import (
     CHAIN_INDEX_KEY,
     SUBTASKS_COMPLETED_KEY,
@@ -39,18 +40,6 @@ from vla_bench.spec import (
     TaskSpec,
     canonical_json,
 )
-
-
-@dataclass(frozen=True)
-class GeneratedChain:
-    """One chain: its subtasks in order, and where the benchmark has one, its symbolic start state."""
-
-    subtasks: tuple[str, ...]
-    start: dict[str, Any] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {"subtasks": list(self.subtasks), "start": self.start}
-
 
 ChainGenerator = Callable[[ChainSpec], list[GeneratedChain]]
 

@@ -33,7 +33,8 @@ from numpy.typing import NDArray
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
 from vla_bench.benchmarks.calvin.runtime import DATASET_ENV_VAR
 from vla_bench.benchmarks.calvin.sequences import start_observation
-from vla_bench.benchmarks.chain import BackendStep, ChainBackend, ChainSession, GeneratedChain
+from vla_bench.benchmarks.chain import BackendStep, ChainBackend, ChainSession
+from vla_bench.benchmarks.generated_chain import GeneratedChain
 from vla_bench.spec import Observation, Protocol, TaskDef, TaskSpec
 from vla_bench.spec.errors import UserError
 

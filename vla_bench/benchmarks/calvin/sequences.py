@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.chain import GeneratedChain
+from vla_bench.benchmarks.generated_chain import GeneratedChain
 from vla_bench.spec import ChainSpec
 
 SymbolicState = dict[str, Any]

@@ -18,8 +18,9 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
-from vla_bench.benchmarks.chain import BackendStep, ChainBackend, ChainSession, GeneratedChain, chain_protocol
+from vla_bench.benchmarks.chain import BackendStep, ChainBackend, ChainSession, chain_protocol
 from vla_bench.benchmarks.d4rl.adapter import flatten_goal_observation, goal_dict_size
+from vla_bench.benchmarks.generated_chain import GeneratedChain
 from vla_bench.benchmarks.rendering import ensure_headless_gl
 from vla_bench.spec import Observation, Protocol, TaskDef, TaskSpec
 
