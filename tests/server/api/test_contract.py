@@ -12,7 +12,7 @@ from server.leaderboard_testing import Bundles, DatabaseFactory, make_server
 
 CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.status_code_conformance,
           checks.content_type_conformance]
-EXAMPLES = 5  # per operation and mode (valid, invalid requests): about 180 generated requests per backend
+EXAMPLES = 4  # per operation and mode (valid, invalid requests): about 150 generated requests per backend
 
 
 def test_no_server_errors_and_answers_match_the_document(databases: DatabaseFactory, bundles: Bundles) -> None:

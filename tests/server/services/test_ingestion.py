@@ -7,8 +7,9 @@ from fastapi.testclient import TestClient
 from server.leaderboard_testing import Bundles, DatabaseFactory, make_server
 
 
-def test_a_child_process_validates_and_stores(databases: DatabaseFactory, bundles: Bundles) -> None:
-    server = make_server(databases.fresh(), ingest_processes=1)
+def test_a_child_process_validates_and_stores(sqlite_databases: DatabaseFactory, bundles: Bundles) -> None:
+    """SQLite only: the child's database work is store_bundle's, which the API tests run on both backends."""
+    server = make_server(sqlite_databases.fresh(), ingest_processes=1)
     try:
         with TestClient(server.app) as client:
             created = client.post("/api/v1/submissions", json=bundles.document("random"), headers=server.user)
@@ -26,3 +27,4 @@ def test_a_child_process_validates_and_stores(databases: DatabaseFactory, bundle
             assert shown["agent"]["name"] == "baseline:random" and shown["status"] == "published"
     finally:
         server.db.dispose()
+        sqlite_databases.drop_made()
