@@ -16,15 +16,15 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / "vla_bench"
 ROOT = "__init__"  # the package's own __init__ (`import vla_bench`)
 
-# part -> parts (or single modules, e.g. "harness.api") it may import besides itself. A part is a package or a
-# module under vla_bench; a module belongs to the longest part that prefixes it ("agents.trainers" is its own
-# part, above "agents"). From the bottom up:
+# part -> parts (or single modules, e.g. "harness.api"; "pkg.__init__" is the package's own module, not its
+# submodules) it may import besides itself. A part is a package or a module under vla_bench; a module belongs to
+# the longest part that prefixes it ("agents.trainers" is its own part, above "agents"). From the bottom up:
 ALLOWED: dict[str, set[str]] = {
     "spec": set(),  # the contract: dataclasses, schemas, wire messages; imports nothing of vla_bench
     "threads": set(),  # math-library thread limits, set before numpy loads
     "datasets": {"spec"},  # offline-RL data on disk: read by trainers, written by `collect`
     "benchmarks": {"spec"},  # adapters: one simulator each behind the spec's session protocol
-    "runtimes": {"spec", "benchmarks"},  # benchmark runtimes: the lightweight registry only, never an adapter
+    "runtimes": {"spec", "benchmarks.__init__"},  # benchmark runtimes: the lightweight registry, never an adapter
     "web": {"spec"},  # templates, charts, formatting of the leaderboard pages
     "agents": {"spec"},  # policies and the loaders that turn `--agent` into one; gateways; serve-policy
     "harness": {"spec", "benchmarks", "agents", "datasets", "threads", "runtimes"},  # plan, executors, bundle
@@ -36,13 +36,15 @@ ALLOWED: dict[str, set[str]] = {
     ROOT: {"threads", "harness.api"},  # `vla_bench.evaluate`, lazily
     "cli": {"spec", "threads", "harness", "agents"},  # the top; other commands come in by module name
 }
-# single modules allowed more than their part
+# single modules (exactly these, not their submodules) allowed more than their part
 MODULE_EXTRAS: dict[str, set[str]] = {
     # the verify-worker's re-run (never imported by the API server)
     "server.verification.rerun": {"harness", "agents", "runtimes"},
+    # `doctor --data` checks a benchmark's data with its adapter's own path helpers (lazily, in the check)
+    "runtimes.data_check": {"benchmarks"},
     # --agent lerobot:PATH finds its policy runtime's interpreter
     "agents.lerobot_client": {"runtimes.resolve"},
-    # the runtimes registry also names the LeRobot policy runtime (a lazy "module:object" entry)
+    # benchmarks/__init__.py: the runtimes registry also names the LeRobot policy runtime (a lazy entry)
     "benchmarks": {"agents.lerobot_runtime"},
     # an exported Decision Transformer's policy (ONNX, context window) lives beside its trainer; it belongs in
     # agents/ (issue 14), which would drop this exception
@@ -191,9 +193,10 @@ def _may_import(module: str, target: str) -> bool:
     part, target_part = part_of(module), part_of(target)
     if part == target_part:
         return True
-    allowed = ALLOWED[part or ""] | set().union(*(v for k, v in MODULE_EXTRAS.items()
-                                                  if module == k or module.startswith(f"{k}.")))
+    allowed = ALLOWED[part or ""] | MODULE_EXTRAS.get(module, set())
     for entry in allowed:
+        if entry.endswith(".__init__") and target == entry.removesuffix(".__init__"):
+            return True
         if entry in ALLOWED and entry == target_part:
             return True
         if entry not in ALLOWED and (target == entry or target.startswith(f"{entry}.")):
@@ -241,3 +244,16 @@ def test_the_graph_sees_lazy_relative_submodule_and_registry_imports(tmp_path: P
     (group,) = strongly_connected(graph)
     assert group == {"vla_bench.a", "vla_bench.sub.b"}
     assert cycle_chain(graph, group) == "vla_bench.a -> vla_bench.sub.b (line 2 of a) -> vla_bench.a (line 1 of b)"
+
+
+def test_the_rules_read_as_documented() -> None:
+    assert part_of("agents.trainers.envs") == "agents.trainers" and part_of("agents.loaders") == "agents"
+    assert _may_import("agents.trainers.envs", "benchmarks.mujoco.adapter")  # trainers sit above benchmarks
+    assert not _may_import("harness.runner", "agents.trainers.cli")  # ...and above the harness
+    assert not _may_import("agents.loaders", "agents.trainers.offline")
+    assert _may_import("runtimes.registry", "benchmarks")  # the registry, not an adapter
+    assert not _may_import("runtimes.doctor", "benchmarks.mujoco.adapter")
+    assert _may_import("benchmarks", "agents.lerobot_runtime")  # an extra of that module alone
+    assert not _may_import("benchmarks.mujoco.adapter", "agents.lerobot_runtime")
+    assert _may_import("server.validation", "harness.scoring")
+    assert not _may_import("server.validation", "harness.runner")
