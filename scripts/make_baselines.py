@@ -94,7 +94,7 @@ def install_agent(name: str, run_dir: Path) -> Path:
     """Copy a trained run's exported policy and its curve to ``results/agents/NAME``."""
     target = AGENTS / name
     target.mkdir(parents=True, exist_ok=True)
-    for file in ("model.onnx", "manifest.json", "curve.png", "train.csv", "eval.csv"):
+    for file in ("model.onnx", "reward.onnx", "manifest.json", "curve.png", "train.csv", "eval.csv"):
         if (run_dir / file).is_file():
             shutil.copy2(run_dir / file, target / file)
     return target
