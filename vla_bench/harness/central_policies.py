@@ -19,7 +19,7 @@ from vla_bench.agents.policy import LoadedAgent, Policy
 from vla_bench.harness.episode import Episode
 from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, TimedCaller, compute_actions
 from vla_bench.harness.policy_process import PolicyProcess
-from vla_bench.spec.errors import describe_exception
+from vla_bench.spec.errors import UserError, describe_exception
 
 
 class CentralPolicies:
@@ -82,6 +82,8 @@ class CentralPolicies:
         except TimeoutError:
             self.forget(worker, slot)
             return ("policy_timeout", f"policy.reset took longer than the per-step limit of {self.timeout:g} s")
+        except UserError:
+            raise  # the agent itself is wrong (a factory that makes no policy): every episode would fail alike
         except BaseException as exc:  # noqa: BLE001 - user code (SystemExit too): fails its episode only
             return ("policy_error", f"policy.reset raised {describe_exception(exc)}")
         finally:

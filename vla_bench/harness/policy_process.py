@@ -23,7 +23,7 @@ from typing import Any
 from vla_bench.harness.framing import PeerClosed, recv_message, send_message
 from vla_bench.harness.policy_calls import PolicyLost, RemoteCallError
 from vla_bench.spec import Observation, TaskSpec
-from vla_bench.spec.errors import describe_exception
+from vla_bench.spec.errors import UserError, describe_exception
 from vla_bench.spec.messages import PolicyAnswer, PolicyCall
 from vla_bench.spec.wire import WireError
 
@@ -81,7 +81,12 @@ class PolicyProcess:
         """A new instance in the process (the agent's factory, run there)."""
         self._handles += 1
         generation = self.generation
-        batched = bool(self._exchange(PolicyCall("make", self._handles), generation))
+        try:
+            batched = bool(self._exchange(PolicyCall("make", self._handles), generation))
+        except RemoteCallError as exc:
+            if str(exc).startswith("UserError: "):  # the factory made no policy: the agent is wrong, not an episode
+                raise UserError(str(exc).removeprefix("UserError: ")) from None
+            raise
         kind = BatchedProcessPolicy if batched else ProcessPolicy
         return kind(self, self._handles, generation)
 

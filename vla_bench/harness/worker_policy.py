@@ -18,13 +18,16 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
-from vla_bench.harness.env_worker import EnvWorker
 from vla_bench.harness.episode import Episode, EpisodeRules, trajectory_to_wire
 from vla_bench.harness.policy_calls import PolicyFault, PolicyRequest, call_directly
 from vla_bench.spec.errors import describe_exception
 from vla_bench.spec.messages import AgentRef, Batch, Finished, ItemError, PolicyHung, Reply, Result, RunItem
+
+if TYPE_CHECKING:  # env_worker imports this module (lazily) to host the policy
+    from vla_bench.harness.env_worker import EnvWorker
 
 HUNG_EXIT = 86  # the exit code of a worker whose policy call overran (after it said so)
 
