@@ -115,6 +115,7 @@ class CentralPolicies:
 
     def close(self) -> None:
         """Policies this run made with the agent's factory may hold connections (``ws://``): close() them."""
+        self._caller.close()
         if self.agent.shared:  # the user's own object: theirs to close
             return
         if self.process is not None:

@@ -50,6 +50,8 @@ class TimedCaller:
         def loop() -> None:
             while True:
                 function, replies = requests.get()
+                if replies is None:  # close(): the run is over
+                    return
                 try:
                     replies.put((True, function()))
                 except BaseException as exc:  # noqa: BLE001 - handed back to the caller
@@ -71,6 +73,12 @@ class TimedCaller:
         if not ok:
             raise value
         return value
+
+    def close(self) -> None:
+        """End the idle thread (an abandoned, stuck one cannot be ended: it is a daemon)."""
+        if self._requests is not None:
+            self._requests.put((lambda: None, None))  # type: ignore[arg-type]
+            self._requests = None
 
 
 def as_chunk(raw: Any, action_dim: int) -> list[NDArray[np.float32]]:
