@@ -23,26 +23,14 @@ import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
 from vla_bench.agents.trainers.common import mlp
+from vla_bench.agents.trainers.online import PPOConfig
 
 
 @dataclass
-class GAILConfig:
-    # the generator: SB3 PPO's defaults (as vla-bench train ppo)
-    learning_rate: float = 3e-4
-    n_steps: int = 2048
-    batch_size: int = 64
-    n_epochs: int = 10
-    gamma: float = 0.99
-    gae_lambda: float = 0.95
-    clip_range: float = 0.2
-    ent_coef: float = 0.0
-    vf_coef: float = 0.5
-    max_grad_norm: float = 0.5
-    hidden: int = 64
-    """units of the 2 hidden layers of PPO's actor and critic (SB3: 64)"""
-    normalize_obs: bool = True
-    normalize_reward: bool = True
-    """VecNormalize on the learned reward (rl-zoo's MuJoCo setting)"""
+class GAILConfig(PPOConfig):
+    """The generator is SB3's PPO with ``vla-bench train ppo``'s settings (its config's fields and defaults;
+    ``normalize_reward`` applies VecNormalize to the learned reward), plus the discriminator's."""
+
     # the discriminator: imitation's defaults
     disc_hidden: int = 32
     """units of its 2 hidden layers (imitation BasicRewardNet: (32, 32))"""
