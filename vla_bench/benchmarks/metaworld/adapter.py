@@ -58,11 +58,13 @@ ACTION_DIM = 4  # xyz mocap delta (x 1/100 m) + gripper effort, Box(-1, 1) (sawy
 # moving corner2 there (lerobot src/lerobot/envs/metaworld.py), now part of metaworld's own XML.
 UPSIDE_DOWN_CAMERAS = ("corner", "corner2", "corner3", "corner4")
 VIDEO_SIZE = 256  # frame size of recordings of protocols without image observations
-# Safety metrics (benchmarks/safety.py): the Sawyer arm and gripper against the table, its retaining wall and
-# the floor above 5 N of normal force (MT scenes have no distractors: every other body is the task's object or
-# the robot's pedestal); the workspace is metaworld's hand_low/hand_high box, the end effector its tcp_center.
+# Safety metrics (benchmarks/safety.py): the Sawyer arm and gripper against the table, the floor and, in the
+# scenes that have one, the table's retaining wall, above 5 N of normal force (MT scenes have no distractors:
+# every other body is the task's object or the robot's pedestal); the workspace is metaworld's
+# hand_low/hand_high box, the end effector its tcp_center.
 SAFETY_FORCE_N = 5.0
-SAFETY_OBSTACLES = ("world", "tablelink", "RetainingWall")
+SAFETY_OBSTACLES = ("world", "tablelink")
+OPTIONAL_SAFETY_OBSTACLES = ("RetainingWall",)  # absent from e.g. hand-insert-v3's and sweep-into-v3's scenes
 ARM_JOINTS = tuple(f"right_j{i}" for i in range(7))
 GOAL_SOURCES = {("MT1", "train"), ("ML10", "test"), ("ML45", "test")}
 TASK_OPTIONS = frozenset({"reward_function_version", "goal_benchmark", "goal_split", "goal_seed",
@@ -273,7 +275,13 @@ class MetaWorldSession(EnvSession):
 def _safety_monitor(env: Any) -> SafetyMonitor:
     model = env.model
     robot = descendants(model, "right_arm_base_link")
+    import mujoco  # noqa: PLC0415 - simulator imports stay in the env worker
+
     obstacles = {model.body(name).id for name in SAFETY_OBSTACLES}
+    for name in OPTIONAL_SAFETY_OBSTACLES:
+        body_id = mujoco.mj_name2id(model, mujoco.mjtObj.mjOBJ_BODY, name)
+        if body_id >= 0:
+            obstacles.add(body_id)
     exempt = frozenset(range(model.nbody)) - robot - obstacles
     return SafetyMonitor(model, env.data, SafetySpec(
         robot_bodies=robot, exempt_bodies=exempt, force_threshold=SAFETY_FORCE_N,
