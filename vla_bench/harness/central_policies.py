@@ -78,16 +78,20 @@ class CentralPolicies:
         try:
             policy = self.policy_for(worker, slot)
             task = episode.task
-            self._caller.call(lambda: policy.reset(task), self.timeout)  # type: ignore[arg-type]
+            raised = self._caller.call(lambda: _raised_by(policy.reset, task), self.timeout)
         except TimeoutError:
             self.forget(worker, slot)
             return ("policy_timeout", f"policy.reset took longer than the per-step limit of {self.timeout:g} s")
         except UserError:
             raise  # the agent itself is wrong (a factory that makes no policy): every episode would fail alike
-        except BaseException as exc:  # noqa: BLE001 - user code (SystemExit too): fails its episode only
+        except KeyboardInterrupt:
+            raise  # Ctrl-C while this thread waits for the call: the user stops the run
+        except BaseException as exc:  # noqa: BLE001 - the factory is user code (SystemExit too): fails its episode only
             return ("policy_error", f"policy.reset raised {describe_exception(exc)}")
         finally:
             episode.policy_seconds += time.perf_counter() - started
+        if raised is not None:
+            return ("policy_error", f"policy.reset raised {describe_exception(raised)}")
         return None
 
     def act(self, worker: int, needing: list[tuple[int, Episode]]) -> list[tuple[str, str] | None]:
@@ -128,3 +132,13 @@ class CentralPolicies:
             if callable(close):
                 with contextlib.suppress(Exception):
                     close()
+
+
+def _raised_by(function: Callable[..., object], *args: object) -> BaseException | None:
+    """What ``function`` raised (KeyboardInterrupt and SystemExit included), as a value: an exception that
+    reaches the waiting thread is then always the run's own (Ctrl-C), never the policy's."""
+    try:
+        function(*args)
+    except BaseException as exc:  # noqa: BLE001 - user code
+        return exc
+    return None
