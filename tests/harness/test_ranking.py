@@ -9,7 +9,14 @@ from statsmodels.stats.multitest import multipletests
 from vlab_fakes import fake_protocol
 
 from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.ranking import pair_p_value, tie_aware_ranks
+from vla_bench.harness.ranking import (
+    RankedEntry,
+    holm,
+    pair_p_value,
+    pairwise_p_values,
+    rank_ranges,
+    tie_aware_ranks,
+)
 from vla_bench.spec import EpisodeRecord, Protocol
 
 
@@ -51,3 +58,51 @@ def test_pair_p_values_are_scipys_and_holm_is_applied_over_all_pairs() -> None:
     assert ranks["entries"]["z"]["rank"] == 1
     expected_tie = not bool(reject[0])
     assert (ranks["entries"]["x"]["rank"] == ranks["entries"]["y"]["rank"] == 2) == expected_tie
+
+
+def _entry(key: str, scores: list[float], plan: str = "p", low: float | None = None,
+           high: float | None = None) -> RankedEntry:
+    array = np.asarray(scores, dtype=np.float64)
+    return RankedEntry(key, tuple(("a", i) for i in range(array.size)), array, float(array.mean()), low, high, plan)
+
+
+def test_all_pairs_mcnemar_is_scipys_exact_binomial_test() -> None:
+    rng = np.random.default_rng(7)
+    wins = (rng.random((6, 25)) < rng.uniform(0.1, 0.9, (6, 1))).astype(np.float64)
+    p = pairwise_p_values("success_rate", wins)
+    for i in range(6):
+        for j in range(6):
+            a_only = int(np.sum((wins[i] > 0) & (wins[j] == 0)))
+            b_only = int(np.sum((wins[j] > 0) & (wins[i] == 0)))
+            expected = 1.0 if a_only + b_only == 0 else stats.binomtest(b_only, a_only + b_only, 0.5).pvalue
+            assert p[i, j] == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_all_pairs_t_is_scipys_ttest_rel_and_holm_is_statsmodels() -> None:
+    rng = np.random.default_rng(8)
+    returns = rng.normal(0, 1, (5, 30)) + rng.normal(0, 0.4, (5, 1))
+    p = pairwise_p_values("normalized_score", returns)
+    for i in range(5):
+        for j in range(5):
+            if i != j:
+                assert p[i, j] == pytest.approx(stats.ttest_rel(returns[i], returns[j]).pvalue, rel=1e-9)
+    raw = rng.uniform(0, 0.1, 12)
+    assert holm(raw) == pytest.approx(multipletests(raw, method="holm")[1])
+    # identical outcomes cannot be told apart; a constant shift can
+    flat = pairwise_p_values("mean_return", np.stack([returns[0], returns[0], returns[0] + 1.0]))
+    assert flat[0, 1] == 1.0 and flat[0, 2] == 0.0
+
+
+def test_rank_ranges_on_a_hand_case_and_the_interval_fallback_for_unpaired_plans() -> None:
+    top = [1.0] * 38 + [0.0] * 2
+    near = [1.0] * 37 + [0.0] * 3  # one discordant pair from top: McNemar p = 1
+    low = [1.0] * 5 + [0.0] * 35
+    result = rank_ranges("success_rate", [_entry("top", top), _entry("near", near), _entry("low", low)])
+    assert result.ranges == {"top": (1, 2), "near": (1, 2), "low": (3, 3)}
+    assert result.n_tests == 3 and result.n_unpaired == 0 and "exact McNemar" in result.method
+    # another plan: no paired test, separated only where the intervals do not overlap
+    other = _entry("other", [0.0] * 40, plan="q", low=0.0, high=0.09)
+    result = rank_ranges("success_rate", [_entry("top", top, low=0.83, high=0.99), _entry("low", low, low=0.05,
+                                                                                                 high=0.27), other])
+    assert result.ranges == {"top": (1, 1), "low": (2, 3), "other": (2, 3)}
+    assert result.n_tests == 1 and result.n_unpaired == 2 and "95% intervals do not overlap" in result.method
