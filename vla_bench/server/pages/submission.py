@@ -14,7 +14,8 @@ from vla_bench.server.models import Submission
 from vla_bench.server.pages.common import page, tick_format
 from vla_bench.server.verification.jobs import latest_job
 from vla_bench.web.charts import ChartPair, chart_pair
-from vla_bench.web.format import fmt_estimate
+from vla_bench.web.format import fmt_datetime, fmt_estimate
+from vla_bench.web.provenance import provenance_tables
 
 router = APIRouter(include_in_schema=False)
 EPISODES_SHOWN = 300  # the rest are in the bundle download
@@ -49,9 +50,14 @@ def submission_page(submission_id: SubmissionId, session: SessionDep) -> HTMLRes
                                                     count=EPISODES_SHOWN)
     partners = [s for s in crud.submissions_for_protocol(session=session, protocol_id=submission.protocol_id)
                 if s.id != submission.id]
+    record = {"agent_spec": submission.agent_spec, "agent_kind": submission.agent_kind,
+              "agent_sha256": submission.agent_sha256, "protocol_id": submission.protocol_id,
+              "protocol_sha256": submission.protocol_sha256, "harness_version": submission.harness_version,
+              "finished": fmt_datetime(submission.run_finished_at)}
+    tables = provenance_tables(agent=summary.get("agent", {}), provenance=summary.get("provenance", {}),
+                               run=summary.get("run", {}), record=record)
     return page(
-        "submission.html", s=submission, summary=summary, agent=summary.get("agent", {}),
-        provenance=summary.get("provenance", {}), run=summary.get("run", {}),
+        "submission.html", s=submission, summary=summary, provenance_tables=tables,
         chart=_task_chart(submission, scores), tasks=scores["tasks"], aggregate=scores["aggregate"],
         episodes=records, n_records=n_records, partners=partners,
         vjob=latest_job(session, submission_id),
