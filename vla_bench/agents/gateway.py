@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.spec.errors import UserError
 
@@ -101,6 +102,19 @@ def dial(url: str, *, connect_timeout: float, max_size: int, headers: dict[str, 
             raise RemotePolicyError(f"cannot connect to policy server {url} within {connect_timeout:g} s: "
                                     f"{describe(last)}")
         time.sleep(0.2)
+
+
+def reply_actions(server: str, reply: dict[str, Any], replan: int) -> NDArray[Any]:
+    """The ``actions`` of a server's reply, [A] or a chunk [T, A] cut to its first ``replan`` steps (0: all).
+
+    ``server`` names the sender in the error (e.g. "policy server ws://h:8000")."""
+    if "actions" not in reply:
+        raise RemotePolicyError(f"{server} replied without 'actions' (keys: {sorted(map(str, reply))})")
+    actions = np.asarray(reply["actions"])
+    if actions.dtype.kind not in "biuf" or actions.ndim not in (1, 2):
+        raise RemotePolicyError(f"{server} sent actions of {actions.dtype} {actions.shape}: expected numbers [A] "
+                                "or a chunk [T, A]")
+    return actions[:replan] if replan and actions.ndim == 2 else actions
 
 
 def json_safe(value: Any) -> Any:

@@ -52,8 +52,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-import numpy as np
-
 from vla_bench.agents.gateway import (
     API_KEY_ENV,
     DEFAULT_CONNECT_TIMEOUT,
@@ -63,6 +61,7 @@ from vla_bench.agents.gateway import (
     dial,
     json_safe,
     megabytes,
+    reply_actions,
     size_error,
     too_big,
 )
@@ -234,17 +233,11 @@ class _Link:
             self._stack.close()
 
 
-def _actions(settings: RemoteSettings, reply: dict[str, Any]) -> Action:
-    if "actions" not in reply:
-        raise RemotePolicyError(f"policy server {settings.url} replied without 'actions' (keys: "
-                                f"{sorted(map(str, reply))})")
-    actions = np.asarray(reply["actions"])
-    if settings.replan and actions.ndim == 2:
-        actions = actions[: settings.replan]
-    return actions
-
-
 # ----------------------------------------------------------------------------------------------- policies
+def _reply_actions(settings: RemoteSettings, reply: dict[str, Any]) -> Action:
+    return reply_actions(f"policy server {settings.url}", reply, settings.replan)
+
+
 class RemotePolicy:
     """One connection per episode slot: the server keeps one policy instance per connection (stateful)."""
 
@@ -275,7 +268,7 @@ class RemotePolicy:
     def act(self, observation: Observation) -> Action:
         with self._lock:
             link = self._connected()
-            return _actions(self.settings, link.request(self.settings.keys.to_wire(observation)))
+            return _reply_actions(self.settings, link.request(self.settings.keys.to_wire(observation)))
 
     def close(self) -> None:
         with self._lock:
@@ -334,7 +327,7 @@ class SharedRemotePolicy:
                 try:
                     reply = link.receive(deadline) if failure is None else None
                     if reply is not None:
-                        results.append(_actions(self.settings, reply))
+                        results.append(_reply_actions(self.settings, reply))
                 except RemotePolicyError as exc:
                     failure = exc
                 if failure is not None:

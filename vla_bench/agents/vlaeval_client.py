@@ -31,8 +31,6 @@ from importlib import metadata as importlib_metadata
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-import numpy as np
-
 from vla_bench.agents.gateway import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_REPLY_MB,
@@ -42,6 +40,7 @@ from vla_bench.agents.gateway import (
     dial,
     json_safe,
     megabytes,
+    reply_actions,
     size_error,
     too_big,
 )
@@ -189,19 +188,6 @@ def episode_payload(task: TaskSpec) -> dict[str, Any]:
             "task_spec": task.to_json()}
 
 
-def actions_of(url: str, payload: dict[str, Any], replan: int) -> Action:
-    if "actions" not in payload:
-        raise RemotePolicyError(f"vla-eval server {url} sent an action without 'actions' (keys: "
-                                f"{sorted(map(str, payload))})")
-    actions = np.asarray(payload["actions"])
-    if actions.dtype.kind not in "biuf" or actions.ndim not in (1, 2):
-        raise RemotePolicyError(f"vla-eval server {url} sent actions of {actions.dtype} {actions.shape}: "
-                                "expected numbers [A] or a chunk [T, A]")
-    if replan and actions.ndim == 2:
-        actions = actions[:replan]
-    return actions
-
-
 class VlaEvalPolicy:
     """One episode slot: one connection, hence one server-side session."""
 
@@ -235,8 +221,8 @@ class VlaEvalPolicy:
     def act(self, observation: Observation) -> Action:
         with self._lock:
             link = self._connected()
-            return actions_of(self.settings.url, link.act(self.settings.keys.to_wire(observation)),
-                              self.settings.replan)
+            return reply_actions(f"vla-eval server {self.settings.url}",
+                                 link.act(self.settings.keys.to_wire(observation)), self.settings.replan)
 
     def close(self) -> None:
         with self._lock:
