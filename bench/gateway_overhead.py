@@ -35,26 +35,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from remote_and_ray import ACTION_DIM, TASK, StatePolicy  # the same policy and task as the transport bench
 
 HERE = Path(__file__).resolve().parent
-ACTION_DIM = 4
 ROUNDS = 10
-TASK = {"name": "bench", "instruction": "", "action_low": [-1.0] * ACTION_DIM, "action_high": [1.0] * ACTION_DIM,
-        "max_steps": 1000, "observation_mode": "state"}
-
-
-class StatePolicy:
-    """A trivial linear map of the state: the in-process cost is ~µs, so the remote figure is the transport."""
-
-    def __init__(self) -> None:
-        self.weights = np.cos(np.arange(ACTION_DIM * 64, dtype=np.float32)).reshape(ACTION_DIM, 64)
-
-    def reset(self, task: Any) -> None:
-        pass
-
-    def act(self, observation: dict[str, Any]) -> np.ndarray:
-        state = np.asarray(observation["state"], dtype=np.float32)
-        return np.tanh(self.weights[:, : state.shape[0]] @ state).astype(np.float32)
 
 
 def peer_server() -> None:
@@ -107,7 +91,7 @@ def started(command: list[str]) -> Iterator[int]:
 
 
 def serve_policy(*extra: str) -> list[str]:
-    return [sys.executable, "-m", "vla_bench.cli", "serve-policy", "gateway_overhead:StatePolicy", "--port", "0",
+    return [sys.executable, "-m", "vla_bench.cli", "serve-policy", "remote_and_ray:StatePolicy", "--port", "0",
             "--task-spec", json.dumps(TASK), *extra]
 
 

@@ -56,7 +56,7 @@ class StatePolicy:
         pass
 
     def act(self, observation: dict[str, Any]) -> np.ndarray:
-        state = observation["state"]
+        state = np.asarray(observation["state"], dtype=np.float32)
         return np.tanh(self.weights[:, : state.shape[0]] @ state).astype(np.float32)
 
 
