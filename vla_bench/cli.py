@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from vla_bench.threads import limit_math_threads
+import time
+
+_IMPORTED_AT = time.time()  # the start of this command when the process's own start time cannot be read
+
+from vla_bench.threads import limit_math_threads  # noqa: E402
 
 limit_math_threads()  # before numpy / torch are imported by anything below
 
@@ -112,7 +116,8 @@ def eval_command(
     options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
                          resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
                          env_timeout=env_timeout, progress=True, executor=executor, ray_address=address,
-                         shard=_parse_shard(shard), policy_placement=policy_placement)
+                         shard=_parse_shard(shard), policy_placement=policy_placement,
+                         started_at=_process_started_at())
     try:
         result = run_evaluation(resolved, loaded, directory, options)
     except KeyboardInterrupt:
@@ -131,6 +136,19 @@ def eval_command(
         errors.print(f"[bold red]failed:[/] {100 * failures.error_rate:.1f}% of episodes errored, above "
                      f"--max-error-rate {max_error_rate:g}", highlight=False, soft_wrap=True)
         raise SystemExit(EXIT_TOO_MANY_ERRORS)
+
+
+def _process_started_at() -> float:
+    """Epoch seconds this process started (Linux ``/proc``: interpreter start-up counts too), else when this
+    module was imported. A run's ``timings.first_step_s`` counts from here."""
+    try:
+        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
+            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime, in clock ticks
+            age = float(uptime.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return _IMPORTED_AT
+    started = time.time() - age
+    return started if 0 <= _IMPORTED_AT - started < 60 else _IMPORTED_AT  # other clocks (namespaces): ignore
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:

@@ -78,9 +78,12 @@ def test_a_benchmark_declaring_a_large_memory_cost_gets_fewer_environments_per_w
 def test_the_placement_is_recorded_in_the_bundle_and_can_be_forced(tmp_path: Path) -> None:
     protocol = fake_protocol(episodes=1)
     vla_bench.evaluate(WorkerSafeLinearPolicy, protocol, out=tmp_path / "auto")
-    assert json.loads((tmp_path / "auto" / SUMMARY_FILE).read_text())["run"]["policy_placement"] == "worker"
+    run = json.loads((tmp_path / "auto" / SUMMARY_FILE).read_text())["run"]
+    assert run["policy_placement"] == "worker"
     central = vla_bench.evaluate(WorkerSafeLinearPolicy, protocol, policy_placement="central")
     assert central.summary["run"]["policy_placement"] == "central"
+    for timings in (run["timings"], central.summary["run"]["timings"]):  # start-up, reported by the workers
+        assert 0 < timings["first_step_s"] <= timings["wall_s"]
     undeclared = vla_bench.evaluate(LinearPolicy, protocol)
     assert undeclared.summary["run"]["policy_placement"] == "central"  # not declared safe per process
     forced = vla_bench.evaluate(LinearPolicy, protocol, policy_placement="worker")

@@ -50,6 +50,7 @@ def test_every_message_round_trips() -> None:
                           {"k": 1}),
                Finished(4, record, {"actions": np.ones((3, 1), np.float32)})],
               PolicyHung([1, 4], [7, 0], 0.5, reset=False)),
+        Reply([], first_step_at=1765000000.25),
     ]
     for message in messages:
         back = decode(encode(message))
@@ -58,8 +59,9 @@ def test_every_message_round_trips() -> None:
     action = decode(encode(Batch([ActionItem(3, np.array([0.5, -1.0], np.float32))])))
     assert isinstance(action, Batch) and isinstance(action.items[0], ActionItem)
     assert action.items[0].action.dtype == np.float32 and action.items[0].action.tolist() == [0.5, -1.0]
-    reply = decode(encode(messages[-1]))
+    reply = decode(encode(messages[-2]))
     assert isinstance(reply, Reply) and reply.results[0].task == TASK  # type: ignore[union-attr]
+    assert reply.first_step_at is None and decode(encode(messages[-1])).first_step_at == 1765000000.25  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("payload", [packb({"op": "batch"}), packb({"t": "nope"}), packb([1, 2]),

@@ -20,6 +20,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,16 @@ class EnvWorker:
         self.protocol = protocol
         self.adapter = adapter
         self.slots: dict[int, _Slot] = {}
+        self._first_step_at: float | None = None  # wall clock of this worker's first env step, until reported
+        self._first_step_reported = False
+
+    def take_first_step_at(self) -> float | None:
+        """When this worker's first env step ended (epoch seconds), once: the run's start-up time is measured
+        to it (``summary.json`` ``run.timings.first_step_s``)."""
+        if self._first_step_reported or self._first_step_at is None:
+            return None
+        self._first_step_reported = True
+        return self._first_step_at
 
     def handle(self, items: list[Item]) -> list[Result]:
         return [self.handle_item(item) for item in items]
@@ -103,6 +114,8 @@ class EnvWorker:
         if slot.session is None:
             raise RuntimeError("step before reset")
         result = slot.session.step(np.asarray(action, dtype=np.float32))
+        if self._first_step_at is None:
+            self._first_step_at = time.time()
         self._write_frame(slot)
         return StepResult(slot_id, result.observation, float(result.reward), bool(result.terminated),
                           bool(result.truncated), bool(result.success), result.info)
@@ -188,7 +201,8 @@ def serve(sock: socket.socket, preload: threading.Thread | None = None) -> None:
             if runner is not None:
                 runner.send(runner.handle(request))  # under the watchdog's lock
             else:
-                send_message(sock, Reply(worker.handle(request.items)))
+                results = worker.handle(request.items)
+                send_message(sock, Reply(results, first_step_at=worker.take_first_step_at()))
     except PeerClosed:
         pass
     finally:

@@ -25,6 +25,9 @@ class Executor(Protocol):
     @property
     def placement(self) -> str: ...  # where the policy ran: "worker" or "central" (known once run() started)
 
+    @property
+    def first_step_at(self) -> float | None: ...  # epoch seconds of the first env step any worker took
+
     def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None: ...
 
 

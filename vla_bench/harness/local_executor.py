@@ -63,6 +63,7 @@ class LocalExecutor:
         self._policies = CentralPolicies(agent, config.policy_timeout)
         self._driver: CentralDriver | WorkerDriver | None = None
         self._envs = 1
+        self.first_step_at: float | None = None  # epoch seconds of the run's first env step (start-up time)
 
     @property
     def simulator(self) -> dict[str, Any]:
@@ -173,6 +174,8 @@ class LocalExecutor:
             return
         lane = worker.in_flight.popleft()
         worker.busy_since = time.perf_counter()
+        if reply.first_step_at is not None:
+            self.first_step_at = min(reply.first_step_at, self.first_step_at or reply.first_step_at)
         assert self._driver is not None
         for result in reply.results:
             self._driver.on_result(lane, result)

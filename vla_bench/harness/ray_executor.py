@@ -338,6 +338,10 @@ class RayExecutor:
     def placement(self) -> str:
         return self._executor.placement
 
+    @property
+    def first_step_at(self) -> float | None:
+        return self._executor.first_step_at
+
     def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None:
         specs = list(plan)
         if not specs:

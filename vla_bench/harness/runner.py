@@ -50,6 +50,7 @@ class RunOptions:
     trajectory_sink: TrajectorySink | None = None  # per-step data of each episode (dataset collection)
     action_noise: float = 0.0  # Gaussian action noise std (dataset collection; makes the run unofficial)
     policy_placement: str = "auto"  # auto | worker | central: where the policy runs (harness/placement.py)
+    started_at: float | None = None  # epoch seconds the run's timings count from (the CLI: its process start)
 
 
 @dataclass
@@ -100,6 +101,7 @@ def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, of
 
 
 def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: RunOptions) -> EvalResult:
+    started_at = options.started_at if options.started_at is not None else time.time()
     official = options.limit_episodes is None and options.action_noise == 0
     plan = limited_plan(protocol, options.limit_episodes)
     if options.shard is not None:
@@ -178,6 +180,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
             log.close()
         if abort.reason is not None:
             run_info["aborted"] = abort.reason
+        run_info["timings"] = _timings(started_at, executor.first_step_at)
         summary = summary_now(final=True)
         if abort.reason is not None:
             summary["status"] = "aborted"
@@ -185,3 +188,11 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
             write_json_atomic(out_dir / SUMMARY_FILE, summary)
             write_run_report(out_dir, protocol, summary, records)
     return EvalResult(protocol=protocol, summary=summary, records=records, directory=out_dir)
+
+
+def _timings(started_at: float, first_step_at: float | None) -> dict[str, float | None]:
+    """Start-up and wall time of this invocation: seconds from ``started_at`` to the first env step (None when
+    no step was taken) and to now (before the report is written)."""
+    now = time.time()
+    first = None if first_step_at is None else round(max(0.0, first_step_at - started_at), 3)
+    return {"first_step_s": first, "wall_s": round(now - started_at, 3)}

@@ -28,7 +28,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy import stats
 
 from vla_bench.spec import EpisodeRecord, Protocol, TaskDef
 
@@ -40,10 +39,18 @@ IQM_MIN_SCORES = 4  # below this a 25% trim removes nothing (floor(0.25 n) == 0)
 INTERVAL_BOOTSTRAP = "stratified bootstrap over episodes within tasks, percentile 95%"
 
 
+def _stats() -> Any:
+    """``scipy.stats``, imported when a score is computed: it takes ~1 s to import, which ``vla-bench eval``
+    would otherwise pay before its first env step (this module is imported with the bundle writer)."""
+    from scipy import stats  # noqa: PLC0415
+
+    return stats
+
+
 def wilson_interval(successes: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
     if n == 0:
         return (float("nan"), float("nan"))
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    z = float(_stats().norm.ppf(0.5 + confidence / 2))
     p = successes / n
     denominator = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denominator
@@ -61,7 +68,7 @@ def mean_interval(values: Sequence[float], confidence: float = CONFIDENCE) -> tu
     mean = float(array.mean())
     if array.size == 1 or np.all(array == array[0]):
         return (mean, mean, mean)
-    half = float(stats.t.ppf(0.5 + confidence / 2, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
+    half = float(_stats().t.ppf(0.5 + confidence / 2, array.size - 1) * array.std(ddof=1) / math.sqrt(array.size))
     return (mean, mean - half, mean + half)
 
 
@@ -167,7 +174,7 @@ def mean_of_task_means(*samples: NDArray[np.float64], axis: int = -1) -> NDArray
 
 def iqm_of_task_means(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
     """rliable's IQM over the per-task scores (each task's mean), not over pooled episodes."""
-    return np.asarray(stats.trim_mean(np.stack([s.mean(axis=axis) for s in samples], axis=-1), IQM_TRIM, axis=-1))
+    return np.asarray(_stats().trim_mean(np.stack([s.mean(axis=axis) for s in samples], axis=-1), IQM_TRIM, axis=-1))
 
 
 def iqm_note(n_scores: int) -> str | None:
@@ -188,7 +195,7 @@ def stratified_bootstrap(
         return (point, point, point)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate strata are fine: they just add no spread
-        result = stats.bootstrap(
+        result = _stats().bootstrap(
             tuple(samples), statistic, n_resamples=BOOTSTRAP_RESAMPLES, batch=500, vectorized=True,
             confidence_level=CONFIDENCE, method="percentile", random_state=np.random.default_rng(BOOTSTRAP_SEED),
         )

@@ -108,7 +108,7 @@ class PolicyHost:
         deadline = time.monotonic() + self.agent.heartbeat
         while self._episodes and not self._results and time.monotonic() < deadline:
             self._round()
-        return Reply(list(self._results))
+        return Reply(list(self._results), first_step_at=self.worker.take_first_step_at())
 
     def send(self, reply: Reply) -> None:
         with self._watchdog.lock:

@@ -148,6 +148,7 @@ class PolicyHung:
 class Reply:
     results: list[Result]
     hung: PolicyHung | None = None
+    first_step_at: float | None = None  # epoch seconds of the worker's first env step, in the reply after it
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,8 @@ def encode(message: Message) -> bytes:
         hung = message.hung
         data = {"t": "reply", "results": [_result(r) for r in message.results],
                 "hung": None if hung is None else [hung.slots, hung.lengths, hung.timeout, hung.reset]}
+        if message.first_step_at is not None:
+            data["fs"] = message.first_step_at
     elif isinstance(message, Hello):
         agent = message.agent
         data = {"t": "hello", "identity": message.identity, "protocol": message.protocol,
@@ -271,7 +274,8 @@ def decode(payload: bytes) -> Message:
             hung = data.get("hung")
             return Reply([_decode_result(r) for r in data["results"]],
                          None if hung is None else PolicyHung([int(s) for s in hung[0]], [int(n) for n in hung[1]],
-                                                              float(hung[2]), bool(hung[3])))
+                                                              float(hung[2]), bool(hung[3])),
+                         None if data.get("fs") is None else float(data["fs"]))
         if kind == "hello":
             agent = data.get("agent")
             return Hello(data["identity"], str(data["protocol"]), list(data["sys_path"]),
