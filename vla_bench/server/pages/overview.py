@@ -1,4 +1,6 @@
-"""The overview: every benchmark and its protocols, with each board's size and best entry."""
+"""The overview: boards with entries first (each with its size and best entry), the latest submissions, and
+the boards nobody has entered yet folded behind a toggle (most protocols start empty, and listing them first
+pushed every populated board thousands of pixels down)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,8 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from vla_bench.harness import registry
 from vla_bench.server import crud
@@ -15,6 +19,7 @@ from vla_bench.server.pages.common import page
 from vla_bench.spec import Protocol
 
 router = APIRouter(include_in_schema=False)
+RECENT = 10
 
 
 @dataclass(frozen=True)
@@ -22,6 +27,22 @@ class BoardRow:
     protocol: Protocol
     n_entries: int
     best: Submission | None
+
+
+@dataclass(frozen=True)
+class BenchmarkGroup:
+    name: str
+    description: str
+    populated: list[BoardRow]
+    empty: list[BoardRow]
+
+
+def recent_submissions(session: Session, *, limit: int = RECENT, benchmark: str | None = None) -> list[Submission]:
+    """The newest entries shown on a board (the same visibility rule as the boards), newest first."""
+    query = select(Submission).where(*crud._on_board())  # the boards' one visibility rule
+    if benchmark is not None:
+        query = query.where(Submission.protocol_id.startswith(f"{benchmark}/", autoescape=True))
+    return list(session.scalars(query.order_by(Submission.submitted_at.desc(), Submission.id.desc()).limit(limit)))
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -37,5 +58,8 @@ def overview(session: SessionDep, benchmark: str | None = None) -> HTMLResponse:
             found = summaries.get(protocol_id)
             rows.append(BoardRow(registry.get_protocol(protocol_id, allow_deprecated=True),
                                  found.n_entries if found else 0, found.best if found else None))
-        groups.append({"name": name, "description": registry.benchmark_description(name), "boards": rows})
-    return page("overview.html", groups=groups, benchmarks=names, selected=benchmark)
+        groups.append(BenchmarkGroup(name, registry.benchmark_description(name),
+                                     [r for r in rows if r.n_entries], [r for r in rows if not r.n_entries]))
+    return page("overview.html", populated=[g for g in groups if g.populated], unpopulated=[g for g in groups
+                if not g.populated], n_empty=sum(len(g.empty) for g in groups), benchmarks=names,
+                selected=benchmark, recent=recent_submissions(session, benchmark=benchmark))
