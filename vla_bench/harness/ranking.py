@@ -56,11 +56,12 @@ class RankRanges:
 
 
 def paired_test_name(metric: str) -> str:
-    return "exact McNemar test" if metric == "success_rate" else "paired t-test on per-episode differences"
+    """The paired test of a metric, in the plural (the note names the family)."""
+    return "exact McNemar tests" if metric == "success_rate" else "paired t-tests on per-episode differences"
 
 
 def method_note(metric: str, n_tests: int, n_unpaired: int, alpha: float) -> str:
-    note = (f"Rank ranges: pairwise {paired_test_name(metric)}s on the identical planned episodes, Holm-adjusted over "
+    note = (f"Rank ranges: pairwise {paired_test_name(metric)} on the identical planned episodes, Holm-adjusted over "
             f"{n_tests} pair{'s' if n_tests != 1 else ''} at alpha = {alpha:g}. An entry's best rank is 1 + the "
             "entries significantly better than it, its worst rank n - the entries significantly worse.")
     if n_unpaired:

@@ -263,3 +263,43 @@ def set_meta(*, session: Session, key: str, value: str) -> None:
         session.add(ServerMeta(key=key, value=value))
     else:
         row.value = value
+
+
+@dataclass(frozen=True)
+class BoardRow:
+    """What a board's tie-aware ranks need of one entry, without its bulky bundle."""
+
+    id: int
+    protocol_sha256: str
+    episodes_sha256: str
+    score_mean: float | None
+    score_low: float | None
+    score_high: float | None
+
+
+def board_rows(*, session: Session, protocol_id: str, verified_only: bool = False,
+               limit: int | None = None) -> list[BoardRow]:
+    """A board's entries best first (narrow columns only), at most ``limit``."""
+    query = (select(Submission.id, Submission.protocol_sha256, Submission.episodes_sha256, Submission.score_mean,
+                    Submission.score_low, Submission.score_high)
+             .where(Submission.protocol_id == protocol_id, *_on_board(verified_only))
+             .order_by(*_sort_columns("score", "desc")).limit(limit))
+    return [BoardRow(*row) for row in session.execute(query).all()]
+
+
+def episode_lines(*, session: Session, submission_ids: list[int]) -> dict[int, str]:
+    """submission id -> its ``episodes.jsonl`` text, in one query."""
+    if not submission_ids:
+        return {}
+    rows = session.execute(select(SubmissionBundle.submission_id, SubmissionBundle.episodes_jsonl)
+                           .where(SubmissionBundle.submission_id.in_(submission_ids))).all()
+    return {submission_id: text for submission_id, text in rows}
+
+
+def bundle_scores(*, session: Session, submission_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """submission id -> the scores the server recomputed from its bundle (per-task columns of a board page)."""
+    if not submission_ids:
+        return {}
+    rows = session.execute(select(SubmissionBundle.submission_id, SubmissionBundle.scores)
+                           .where(SubmissionBundle.submission_id.in_(submission_ids))).all()
+    return {submission_id: scores for submission_id, scores in rows}
