@@ -31,7 +31,8 @@ ALLOWED: dict[str, set[str]] = {
     # trainers sit above harness and benchmarks: they build envs through the adapters and evaluate through
     # the harness's Python API only
     "agents.trainers": {"spec", "datasets", "agents", "benchmarks", "harness.api"},
-    "server": {"spec", "web", "threads", "harness.scoring", "harness.compare", "harness.registry",
+    # harness.ranking: tie-aware rank ranges, pure statistics over stored episodes (like scoring and compare)
+    "server": {"spec", "web", "threads", "harness.scoring", "harness.compare", "harness.ranking", "harness.registry",
                "harness.plan", "harness.bundle"},
     ROOT: {"threads", "harness.api"},  # `vla_bench.evaluate`, lazily
     "cli": {"spec", "threads", "harness", "agents"},  # the top; other commands come in by module name
@@ -252,3 +253,4 @@ def test_the_rules_read_as_documented() -> None:
     assert not _may_import("benchmarks.mujoco.adapter", "agents.lerobot_runtime")
     assert _may_import("server.validation", "harness.scoring")
     assert not _may_import("server.validation", "harness.runner")
+    assert _may_import("server.services.board_ranks", "harness.ranking")
