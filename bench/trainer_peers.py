@@ -85,8 +85,9 @@ print(json.dumps({{"steps_per_s": 2048 * rounds / (time.perf_counter() - t), "ve
 
 
 def ours_dt(steps: int) -> float:
-    from vla_bench.agents.trainers.common import Problem, TensorReplay
+    from vla_bench.agents.trainers.algorithm import Problem
     from vla_bench.agents.trainers.dt import DT, DTConfig
+    from vla_bench.agents.trainers.replay import TensorReplay
     from vla_bench.datasets import OfflineDataset
 
     rng = np.random.default_rng(0)

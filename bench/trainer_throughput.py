@@ -22,7 +22,8 @@ import time
 import torch
 
 from vla_bench.agents.trainers import OFFLINE, offline_algorithm
-from vla_bench.agents.trainers.common import Problem, TensorReplay
+from vla_bench.agents.trainers.algorithm import Problem
+from vla_bench.agents.trainers.replay import TensorReplay
 from vla_bench.datasets import OfflineDataset
 
 OBS_DIM, ACTION_DIM, ROWS, BATCH = 11, 3, 100_000, 256

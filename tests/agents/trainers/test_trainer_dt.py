@@ -86,7 +86,10 @@ def test_dt_improves_on_its_start_and_follows_the_return_it_is_asked_for(mixed: 
 def test_dt_export_acts_as_the_torch_modules(mixed: Path, tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
     from vla_bench.agents.trainers import offline_algorithm
-    from vla_bench.agents.trainers.common import ObsNormalizer, Problem, TensorReplay, config_from_dict, load_checkpoint
+    from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
+    from vla_bench.agents.trainers.checkpoints import load_checkpoint
+    from vla_bench.agents.trainers.networks import ObsNormalizer
+    from vla_bench.agents.trainers.replay import TensorReplay
     from vla_bench.datasets import read_d4rl
 
     out = tmp_path / "run"

@@ -70,15 +70,11 @@ def test_onnx_round_trip(case: str, dataset: Path, tmp_path: Path) -> None:
     from vla_bench.agents.exported import load_exported
     from vla_bench.agents.loaders import load_agent
     from vla_bench.agents.trainers import offline_algorithm
-    from vla_bench.agents.trainers.common import (
-        ObsNormalizer,
-        Problem,
-        TensorReplay,
-        config_from_dict,
-        load_checkpoint,
-        transition_arrays,
-    )
+    from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
+    from vla_bench.agents.trainers.checkpoints import load_checkpoint
     from vla_bench.agents.trainers.export import ExportedPolicy
+    from vla_bench.agents.trainers.networks import ObsNormalizer
+    from vla_bench.agents.trainers.replay import TensorReplay, transition_arrays
 
     out = run(case, dataset, tmp_path / "run", steps=30)
     manifest = json.loads((out / "manifest.json").read_text())

@@ -73,9 +73,10 @@ def test_grpo_return_goes_up_and_export_matches(tmp_path: Path) -> None:
 def _untrained_policy() -> object:
     import torch
 
-    from vla_bench.agents.trainers.common import Problem, seed_everything
+    from vla_bench.agents.trainers.algorithm import Problem
     from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy
     from vla_bench.agents.trainers.grpo import GRPO, GRPOConfig
+    from vla_bench.agents.trainers.seeding import seed_everything
 
     seed_everything(0)
     algorithm = GRPO(GRPOConfig(hidden=32), Problem(3, 2, (-1.0, -1.0), (1.0, 1.0)))
@@ -96,7 +97,7 @@ def test_grpo_resume_equals_uninterrupted(tmp_path: Path) -> None:
     assert set(whole) == set(resumed)
     for key in whole:
         assert torch_equal(whole[key], resumed[key]), key
-    from vla_bench.agents.trainers.common import read_csv
+    from vla_bench.agents.trainers.logs import read_csv
 
     def logged(run: str) -> list[dict[str, str]]:  # every column but the wall-clock speed
         return [{k: v for k, v in row.items() if k != "steps_per_s"} for row in read_csv(tmp_path / run / "train.csv")]

@@ -12,15 +12,10 @@ import pytest
 import torch
 
 from vla_bench.agents.trainers import offline_algorithm
-from vla_bench.agents.trainers.common import (
-    ObsNormalizer,
-    Problem,
-    TensorReplay,
-    config_from_dict,
-    reward_scale,
-    seed_everything,
-    transition_arrays,
-)
+from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
+from vla_bench.agents.trainers.networks import ObsNormalizer
+from vla_bench.agents.trainers.replay import TensorReplay, reward_scale, transition_arrays
+from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.datasets import OfflineDataset
 
 STEPS = 300

@@ -3,7 +3,8 @@
 Offline, plain PyTorch: :mod:`.bc`, :mod:`.iql`, :mod:`.td3bc`, :mod:`.cql`, :mod:`.dt` (Decision Transformer);
 online: PPO and SAC through
 Stable-Baselines3 (:mod:`.online`), DAgger (:mod:`.dagger`); shared plumbing in
-:mod:`.common`, the training loop (evaluation, checkpoints, export) in :mod:`.offline`, ONNX export in
+:mod:`.seeding`, :mod:`.algorithm`, :mod:`.networks`, :mod:`.replay`, :mod:`.checkpoints` and :mod:`.logs`,
+the training loop (evaluation, checkpoints, export) in :mod:`.offline`, ONNX export in
 :mod:`.export`. Algorithms are looked up lazily by name in :data:`OFFLINE`.
 """
 

@@ -26,22 +26,15 @@ import torch
 
 from vla_bench.agents.conditioning import KIND, InstructionOneHot, conditioned_state
 from vla_bench.agents.policy import Action, Policy
+from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
 from vla_bench.agents.trainers.bc import BC, BCConfig
-from vla_bench.agents.trainers.common import (
-    CsvLog,
-    ObsNormalizer,
-    Problem,
-    TensorReplay,
-    config_from_dict,
-    load_checkpoint,
-    plot_curves,
-    progress_bar,
-    read_checkpoint_state,
-    save_checkpoint,
-    seed_everything,
-)
+from vla_bench.agents.trainers.checkpoints import load_checkpoint, read_checkpoint_state, save_checkpoint
 from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
+from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
+from vla_bench.agents.trainers.networks import ObsNormalizer
 from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.agents.trainers.replay import TensorReplay
+from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.spec import Observation, Protocol, TaskSpec
 from vla_bench.spec.errors import UserError
 

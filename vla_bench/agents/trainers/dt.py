@@ -30,7 +30,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from vla_bench.agents.trainers.common import OfflineAlgorithm, Problem, SquashedAction, mlp
+from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
+from vla_bench.agents.trainers.networks import SquashedAction, mlp
 from vla_bench.datasets import OfflineDataset
 
 

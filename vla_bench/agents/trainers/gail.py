@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from vla_bench.agents.trainers.common import mlp
+from vla_bench.agents.trainers.networks import mlp
 from vla_bench.agents.trainers.online import PPOConfig
 
 

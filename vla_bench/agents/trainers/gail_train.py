@@ -23,17 +23,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla_bench.agents.trainers.common import (
-    CsvLog,
-    config_from_dict,
-    load_optimizer,
-    optimizer_tensors,
-    plot_curves,
-    progress_bar,
-    seed_everything,
-)
+from vla_bench.agents.trainers.algorithm import config_from_dict
+from vla_bench.agents.trainers.checkpoints import load_optimizer, optimizer_tensors
 from vla_bench.agents.trainers.export import TorchPolicy, export_onnx, write_manifest
 from vla_bench.agents.trainers.gail import Discriminator, GAILConfig, discriminator_step, reward_wrapper
+from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
 from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
 from vla_bench.agents.trainers.online import (
     _exported_module,
@@ -42,6 +36,7 @@ from vla_bench.agents.trainers.online import (
     resolve_protocol,
     save_online_checkpoint,
 )
+from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 

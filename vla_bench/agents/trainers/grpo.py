@@ -29,7 +29,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from vla_bench.agents.trainers.common import OfflineAlgorithm, Problem, mlp
+from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
+from vla_bench.agents.trainers.networks import mlp
 
 
 @dataclass

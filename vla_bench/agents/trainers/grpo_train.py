@@ -18,22 +18,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla_bench.agents.trainers.common import (
-    CsvLog,
-    Problem,
-    TensorReplay,
-    config_from_dict,
-    load_checkpoint,
-    plot_curves,
-    progress_bar,
-    read_checkpoint_state,
-    save_checkpoint,
-    seed_everything,
-)
+from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
+from vla_bench.agents.trainers.checkpoints import load_checkpoint, read_checkpoint_state, save_checkpoint
 from vla_bench.agents.trainers.envs import SessionEnv
 from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
 from vla_bench.agents.trainers.grpo import GRPO, GRPOConfig, group_advantages
+from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
 from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.agents.trainers.replay import TensorReplay
+from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 

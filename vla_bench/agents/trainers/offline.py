@@ -69,23 +69,22 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
     """Train ``algo`` on a D4RL-format file; evaluate under ``protocol`` (if given); export to ONNX."""
     from vla_bench.agents.digest import file_sha256  # noqa: PLC0415
     from vla_bench.agents.trainers import offline_algorithm  # noqa: PLC0415
-    from vla_bench.agents.trainers.common import (  # noqa: PLC0415
-        CsvLog,
-        ObsNormalizer,
-        Problem,
-        TensorReplay,
-        behavior_arrays,
-        config_from_dict,
+    from vla_bench.agents.trainers.algorithm import Problem, config_from_dict  # noqa: PLC0415
+    from vla_bench.agents.trainers.checkpoints import (  # noqa: PLC0415
         load_checkpoint,
-        plot_curves,
-        progress_bar,
         read_checkpoint_state,
-        reward_scale,
         save_checkpoint,
-        seed_everything,
-        transition_arrays,
     )
     from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest  # noqa: PLC0415
+    from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar  # noqa: PLC0415
+    from vla_bench.agents.trainers.networks import ObsNormalizer  # noqa: PLC0415
+    from vla_bench.agents.trainers.replay import (  # noqa: PLC0415
+        TensorReplay,
+        behavior_arrays,
+        reward_scale,
+        transition_arrays,
+    )
+    from vla_bench.agents.trainers.seeding import seed_everything  # noqa: PLC0415
     from vla_bench.datasets import read_d4rl  # noqa: PLC0415
 
     opts = options or TrainOptions()

@@ -31,18 +31,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from vla_bench.agents.trainers.common import (
-    CsvLog,
-    config_from_dict,
-    load_optimizer,
-    optimizer_tensors,
-    plot_curves,
-    progress_bar,
-    seed_everything,
-)
+from vla_bench.agents.trainers.algorithm import config_from_dict
+from vla_bench.agents.trainers.checkpoints import load_optimizer, optimizer_tensors
 from vla_bench.agents.trainers.export import TorchPolicy, export_onnx, write_manifest
+from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
 from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
 from vla_bench.agents.trainers.recording import TransitionRecorder, write_recorded
+from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 
