@@ -8,6 +8,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Iterator
+from typing import Any, cast
 
 import numpy as np
 import pytest
@@ -98,11 +99,12 @@ def test_indistinguishable_entries_share_a_rank_range_and_clear_ones_do_not(
     mt10 = client.get(f"/leaderboard/{MT10}").text
     assert _rank_cells(mt10) == {"twin": "1\u20132", "strong": "1\u20132", "weak": "3"}
     note = re.search(r'<p class="board-note" id="rank-method">([^<]+)</p>', mt10)
-    assert note and "exact McNemar tests on the identical planned episodes" in note.group(1)
+    assert note and "exact McNemar tests between every two entries over their identical planned episodes" in (
+        note.group(1))
     assert "Holm-adjusted over 3 pairs at alpha = 0.05" in note.group(1)
     hopper = client.get(f"/leaderboard/{HOPPER}").text
     assert _rank_cells(hopper) == {"high": "1", "noisy": "2\u20133", "steady": "2\u20133"}
-    assert "paired t-tests on per-episode differences" in hopper
+    assert "paired t-tests (per-episode differences)" in hopper
     # the ranges do not depend on how the page is sorted
     by_agent = client.get(f"/leaderboard/{HOPPER}?sort=agent&order=asc").text
     assert _rank_cells(by_agent) == _rank_cells(hopper)
@@ -146,7 +148,7 @@ def test_rank_ranges_are_cached_per_board_and_recomputed_when_it_changes(
         board: tuple[TestClient, dict[str, int]]) -> None:
     client, ids = board
     protocol = registry.get_protocol(HOPPER)
-    db = client.app.state.db  # type: ignore[attr-defined]
+    db = cast(Any, client.app).state.db
     with db.session() as session:
         first = board_ranks.board_ranks(session=session, protocol=protocol, n_entries=3)
         assert board_ranks.board_ranks(session=session, protocol=protocol, n_entries=3) is first  # cached

@@ -57,13 +57,14 @@ class RankRanges:
 
 def paired_test_name(metric: str) -> str:
     """The paired test of a metric, in the plural (the note names the family)."""
-    return "exact McNemar tests" if metric == "success_rate" else "paired t-tests on per-episode differences"
+    return "exact McNemar tests" if metric == "success_rate" else "paired t-tests (per-episode differences)"
 
 
 def method_note(metric: str, n_tests: int, n_unpaired: int, alpha: float) -> str:
-    note = (f"Rank ranges: pairwise {paired_test_name(metric)} on the identical planned episodes, Holm-adjusted over "
-            f"{n_tests} pair{'s' if n_tests != 1 else ''} at alpha = {alpha:g}. An entry's best rank is 1 + the "
-            "entries significantly better than it, its worst rank n - the entries significantly worse.")
+    note = (f"Rank ranges: {paired_test_name(metric)} between every two entries over their identical planned "
+            f"episodes, Holm-adjusted over {n_tests} pair{'s' if n_tests != 1 else ''} at alpha = {alpha:g}. An "
+            "entry's best rank is 1 + the entries significantly better than it, its worst rank n - the entries "
+            "significantly worse.")
     if n_unpaired:
         note += (f" {n_unpaired} pair{'s' if n_unpaired != 1 else ''} of entries ran different episode plans and "
                  "cannot be paired: those are separated only where their 95% intervals do not overlap.")
