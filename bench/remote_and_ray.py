@@ -192,7 +192,7 @@ def tcp_echo_floor(steps: int) -> list[float]:
 
 def overhead(steps: int) -> None:
     from vla_bench.agents import load_agent
-    from vla_bench.agents.serving import task_spec_from_json
+    from vla_bench.agents.serve_wire import task_spec_from_json
 
     task = task_spec_from_json(TASK)
     rng = np.random.default_rng(0)

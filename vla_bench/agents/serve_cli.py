@@ -10,7 +10,8 @@ from typing import Annotated
 import typer
 
 from vla_bench.agents.keymaps import PRESETS, VLAEVAL_PRESETS, key_map, parse_key_map
-from vla_bench.agents.serving import MAX_MESSAGE, PolicyServer, ProtocolViolation, task_spec_from_json
+from vla_bench.agents.serve_wire import MAX_MESSAGE, ProtocolViolation, task_spec_from_json
+from vla_bench.agents.serving import PolicyServer
 from vla_bench.spec import TaskSpec
 from vla_bench.spec.errors import UserError
 

@@ -26,12 +26,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import queue
 import threading
 import time
 import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
 from typing import TYPE_CHECKING, Any
@@ -41,6 +40,8 @@ import numpy as np
 from vla_bench.agents.gateway import MAX_QUEUED_FRAMES
 from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
 from vla_bench.agents.remote import CONTROL_KEY, PRESETS, PROTOCOL_VERSION, KeyMap
+from vla_bench.agents.serve_engine import BatchEngine, Runner, ServerStats
+from vla_bench.agents.serve_wire import MAX_MESSAGE, ProtocolViolation, task_spec_from_json
 from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.wire import packb, unpackb
@@ -49,173 +50,16 @@ if TYPE_CHECKING:
     from websockets.asyncio.server import ServerConnection
     from websockets.http11 import Request, Response
 
-__all__ = ["PolicyServer", "task_spec_from_json"]
-
-MAX_MESSAGE = 256 << 20  # bytes of one request: room for many full-HD cameras, not for exhausting memory
-
-
-# ------------------------------------------------------------------------------------------------ threads
-Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
-
-
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    if not future.done():
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
-
-
-def _settle_all(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, value in results:
-        _settle(future, ok, value)
-
-
-def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
-    with contextlib.suppress(RuntimeError):  # the loop is gone (server stopped): nobody waits any more
-        loop.call_soon_threadsafe(_settle, future, ok, value)
-
-
-class _Runner:
-    """A daemon thread running calls in submission order (daemon: a hung policy call cannot block exit)."""
-
-    def __init__(self, name: str) -> None:
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name=name, daemon=True).start()
-
-    def submit(self, function: Callable[[], Any]) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put((loop, future, function))
-        return future
-
-    def _run(self) -> None:
-        while (job := self._queue.get()) is not None:
-            loop, future, function = job
-            try:
-                value, ok = function(), True
-            except Exception as exc:  # noqa: BLE001 - handed to the connection, which reports it to its client
-                value, ok = exc, False
-            _deliver(loop, future, ok, value)
-
-    def close(self) -> None:
-        self._queue.put(None)
-
-
-@dataclass
-class _Request:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    observation: Observation | None = None
-    reset: TaskSpec | None = None
-
-
-@dataclass
-class ServerStats:
-    connections: int = 0  # accepted so far
-    open_connections: int = 0
-    episodes: int = 0
-    requests: int = 0
-    batches: int = 0
-    max_batch: int = 0
-    infer_seconds: float = 0.0
-
-    def as_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
-        data["mean_batch"] = self.requests / self.batches if self.batches else 0.0
-        return data
-
-
-class _BatchEngine:
-    """One inference thread for a batched policy: every waiting request answered by one ``act_batch``."""
-
-    def __init__(self, policy: Policy, max_batch: int, batch_wait: float, stats: ServerStats) -> None:
-        self.policy = policy
-        self.max_batch = max(1, max_batch)
-        self.batch_wait = max(0.0, batch_wait)
-        self.stats = stats
-        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
-        threading.Thread(target=self._run, name="vla-bench-serve-batch", daemon=True).start()
-
-    def submit(self, observation: Observation | None = None, reset: TaskSpec | None = None) -> asyncio.Future[Any]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(_Request(loop, future, observation, reset))
-        return future
-
-    def _gather(self, first: _Request) -> tuple[list[_Request], bool]:
-        requests, acts, stopping = [first], int(first.observation is not None), False
-        deadline = time.perf_counter() + self.batch_wait
-        while acts < self.max_batch:
-            remaining = deadline - time.perf_counter()
-            try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is None:
-                stopping = True
-                break
-            requests.append(item)
-            acts += item.observation is not None
-        return requests, stopping
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is None:
-                return
-            requests, stopping = self._gather(first)
-            for request in requests:  # episode starts first, in arrival order (from connections with no act here)
-                if request.reset is not None:
-                    task = request.reset
-                    try:
-                        self.policy.reset(task)
-                        _deliver(request.loop, request.future, True, None)
-                    except Exception as exc:  # noqa: BLE001 - reported to that connection
-                        _deliver(request.loop, request.future, False, exc)
-            acts = [r for r in requests if r.observation is not None]
-            if acts:
-                self._act(acts)
-
-    def _act(self, acts: list[_Request]) -> None:
-        started = time.perf_counter()
-        try:
-            raw = self.policy.act_batch([r.observation for r in acts])  # type: ignore[attr-defined]
-            if len(raw) != len(acts):
-                raise ValueError(f"act_batch returned {len(raw)} actions for {len(acts)} observations")
-            outputs: list[tuple[bool, Any]] = []
-            for single in raw:
-                try:
-                    outputs.append((True, np.asarray(single, dtype=np.float32)))
-                except (TypeError, ValueError) as exc:
-                    outputs.append((False, exc))
-        except Exception as exc:  # noqa: BLE001 - the whole batch fails, as it would in-process
-            outputs = [(False, exc)] * len(acts)
-        elapsed = time.perf_counter() - started
-        self.stats.batches += 1
-        self.stats.requests += len(acts)
-        self.stats.max_batch = max(self.stats.max_batch, len(acts))
-        self.stats.infer_seconds += elapsed
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for request, (ok, value) in zip(acts, outputs, strict=True):
-            by_loop.setdefault(request.loop, []).append(
-                (request.future, ok, (value, elapsed, len(acts)) if ok else value))
-        for loop, results in by_loop.items():  # one wake-up of the event loop per batch, not per request
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle_all, results)
-
-    def close(self) -> None:
-        self._queue.put(None)
+__all__ = ["PolicyServer", "Session"]
 
 
 # ----------------------------------------------------------------------------------------------- sessions
 @dataclass
-class _Session:
+class Session:
     """One connection's view of the policy."""
 
     server: PolicyServer
-    runner: _Runner | None = None
+    runner: Runner | None = None
     policy: Policy | None = None
     reset_done: bool = False
     episodes: int = 0
@@ -251,12 +95,12 @@ class _Session:
         output: tuple[np.ndarray, float, int] = await self.call(call)
         return output
 
-    def _runner(self) -> _Runner:
+    def _runner(self) -> Runner:
         if self.runner is None:
             if self.server.shared_runner is not None:
                 self.runner = self.server.shared_runner
             else:
-                self.runner, self.owns_runner = _Runner("vla-bench-serve-session"), True
+                self.runner, self.owns_runner = Runner("vla-bench-serve-session"), True
         return self.runner
 
     def _policy(self) -> Policy:  # runs on the session's thread
@@ -284,9 +128,6 @@ class _Session:
             self.policy = None
 
 
-class ProtocolViolation(ValueError):
-    """A client message that is not part of the protocol."""
-
 
 # ------------------------------------------------------------------------------------------------- server
 class PolicyServer:
@@ -305,8 +146,8 @@ class PolicyServer:
         first = agent.factory()
         self.batched = is_batched(first)
         self.shared_policy: Policy | None = first if (self.batched or agent.shared) else None
-        self.engine = _BatchEngine(first, max_batch, batch_wait, self.stats) if self.batched else None
-        self.shared_runner = _Runner("vla-bench-serve-shared") if agent.shared and not self.batched else None
+        self.engine = BatchEngine(first, max_batch, batch_wait, self.stats) if self.batched else None
+        self.shared_runner = Runner("vla-bench-serve-shared") if agent.shared and not self.batched else None
         # policies ready for a new connection: the probe above, then those of connections that ended (as the
         # local executor reuses a slot's policy for the slot's next episode)
         self.spares: list[Policy] = [] if self.shared_policy is not None else [first]
@@ -406,7 +247,7 @@ class PolicyServer:
     async def _handle(self, connection: ServerConnection) -> None:
         from websockets.exceptions import ConnectionClosed  # noqa: PLC0415
 
-        session = _Session(server=self)
+        session = Session(server=self)
         self.stats.connections += 1
         self.stats.open_connections += 1
         try:
@@ -428,7 +269,7 @@ class PolicyServer:
             self.stats.open_connections -= 1
             session.close()
 
-    async def _answer(self, session: _Session, message: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(self, session: Session, message: dict[str, Any]) -> dict[str, Any]:
         op = message.get(CONTROL_KEY)
         if op is not None:
             seq = message.get("seq")
@@ -448,21 +289,3 @@ class PolicyServer:
         session.reset_done = True
         actions, seconds, batch = await session.act(observation)
         return {"actions": actions, "server_timing": {"infer_ms": seconds * 1e3, "batch_size": batch}}
-
-
-def task_spec_from_json(data: Any) -> TaskSpec:
-    """A :class:`TaskSpec` from its JSON form (``TaskSpec.to_json()``)."""
-    if not isinstance(data, dict):
-        raise ProtocolViolation(f"a task spec must be a map, not {type(data).__name__}")
-    known = {f.name for f in fields(TaskSpec)}
-    unknown = sorted(set(map(str, data)) - known)
-    if unknown:
-        raise ProtocolViolation(f"unknown task spec fields {unknown}; known: {sorted(known)}")
-    values = dict(data)
-    for name in ("action_low", "action_high", "cameras"):
-        if name in values and values[name] is not None:
-            values[name] = tuple(values[name])
-    try:
-        return TaskSpec(**values)
-    except TypeError as exc:
-        raise ProtocolViolation(f"bad task spec: {exc}") from None

@@ -26,7 +26,8 @@ from importlib import metadata as importlib_metadata
 from typing import TYPE_CHECKING, Any
 
 from vla_bench.agents.keymaps import VLAEVAL_PRESETS
-from vla_bench.agents.serving import PolicyServer, ProtocolViolation, _Session, task_spec_from_json
+from vla_bench.agents.serve_wire import ProtocolViolation, task_spec_from_json
+from vla_bench.agents.serving import PolicyServer, Session
 from vla_bench.agents.vlaeval_wire import PROTOCOL_VERSION, VlaEvalWireError, pack, unpack
 from vla_bench.spec import TaskSpec
 
@@ -82,7 +83,7 @@ class VlaEvalPolicyServer(PolicyServer):
     async def _handle(self, connection: ServerConnection) -> None:
         from websockets.exceptions import ConnectionClosed  # noqa: PLC0415
 
-        session = _Session(server=self)
+        session = Session(server=self)
         self.stats.connections += 1
         self.stats.open_connections += 1
         try:
@@ -96,7 +97,7 @@ class VlaEvalPolicyServer(PolicyServer):
             self.stats.open_connections -= 1
             session.close()
 
-    async def _answer_frame(self, session: _Session, frame: bytes | str) -> bytes | None:
+    async def _answer_frame(self, session: Session, frame: bytes | str) -> bytes | None:
         try:
             kind, payload, seq = unpack(frame)
         except VlaEvalWireError as exc:
