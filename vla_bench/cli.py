@@ -6,16 +6,22 @@ import time
 
 _IMPORTED_AT = time.time()  # the start of this command when the process's own start time cannot be read
 
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 from vla_bench.threads import limit_math_threads  # noqa: E402
 
 limit_math_threads()  # before numpy / torch are imported by anything below
 
+if __name__ == "__main__" or Path(sys.argv[0]).name == "vla-bench":  # the command itself, not an import
+    from vla_bench.harness.prestart import prestart_from_argv
+
+    prestart_from_argv(sys.argv[1:])  # `eval`'s env workers import the simulator while this imports the rest
+
 import importlib  # noqa: E402
 import os  # noqa: E402
 import shlex  # noqa: E402
-import sys  # noqa: E402
 from enum import StrEnum  # noqa: E402
-from pathlib import Path  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
 
 import typer  # noqa: E402
@@ -99,10 +105,9 @@ def eval_command(
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl, report.md,
     plots/). Exit status: 0 done, 2 bad input, 3 too many errored episodes, 130 interrupted."""
     if executor == "local":  # the env workers start (and load a file agent) while this process gets ready
-        from vla_bench.harness.prestart import prestart  # noqa: PLC0415
+        from vla_bench.harness.prestart import prestart, worker_agent  # noqa: PLC0415
 
-        rebuildable = agent.startswith("baseline:") or agent.lower().endswith((".onnx", ".pt", ".pth"))
-        prestart(workers, protocol, agent if rebuildable and policy_placement != "central" else None)
+        prestart(workers, protocol, worker_agent(agent, policy_placement))  # no-op if already started from argv
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - keep `vla-bench --help` fast
     from vla_bench.harness.failures import summarize_failures  # noqa: PLC0415
     from vla_bench.harness.registry import load_protocol  # noqa: PLC0415

@@ -12,9 +12,26 @@ from vla_bench.harness import prestart
 from vla_bench.harness.worker_pool import render_threads
 
 
-def test_a_lone_worker_renders_on_every_core_several_get_one_thread_each() -> None:
-    assert render_threads(1) == max(1, os.cpu_count() or 1)
-    assert render_threads(2) == render_threads(16) == 1
+def test_render_threads_share_the_usable_cores_out_between_the_workers(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    assert render_threads(1) == prestart.usable_cpus() <= (os.cpu_count() or 1)
+    monkeypatch.setattr(prestart, "usable_cpus", lambda: 16)
+    assert [render_threads(n) for n in (1, 2, 3, 16, 32)] == [16, 8, 5, 1, 1]
+    monkeypatch.setattr(prestart, "usable_cpus", lambda: 2)
+    assert render_threads(2) == 1  # measured: 2.09x one worker with one thread each, 1.26x with two each
+
+
+def test_eval_arguments_start_the_workers_before_the_cli_is_imported(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    calls: list[tuple[int, str, str | None]] = []
+    monkeypatch.setattr(prestart, "prestart", lambda *args: calls.append(args))
+    prestart.prestart_from_argv(["eval", "--agent", "baseline:zero", "--protocol=mujoco/hopper@v1", "--workers", "2"])
+    prestart.prestart_from_argv(["eval", "--agent", "m.py:f", "--protocol", "p@v1", "--policy-placement", "worker"])
+    prestart.prestart_from_argv(["eval", "--agent", "a.onnx", "--protocol", "p@v1", "--policy-placement=central"])
+    assert calls == [(2, "mujoco/hopper@v1", "baseline:zero"), (1, "p@v1", None), (1, "p@v1", None)]
+    for argv in (["eval", "--agent", "x", "--protocol", "p", "--executor", "ray"], ["eval", "--protocol", "p"],
+                 ["eval", "--agent", "x", "--protocol", "p", "--workers", "two"], ["report", "runs/x"],
+                 ["eval", "--agent", "x", "--protocol", "p", "--help"], []):
+        prestart.prestart_from_argv(argv)
+    assert len(calls) == 3  # nothing it does not understand
 
 
 def test_prestarted_workers_are_taken_by_the_run_and_give_the_same_records(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -214,7 +214,7 @@ def _preload(protocol: str, agent: str | None) -> None:
     with contextlib.suppress(Exception):
         from vla_bench.harness.registry import load_protocol, resolve_adapter  # noqa: PLC0415
 
-        resolve_adapter(load_protocol(protocol).adapter)
+        resolve_adapter(load_protocol(protocol).adapter).describe()  # adapters import their simulator here
         if agent:
             from vla_bench.harness.worker_policy import preload_agent  # noqa: PLC0415
 

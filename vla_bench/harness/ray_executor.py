@@ -70,6 +70,7 @@ class EnvWorkerHost:
             self._logs.append(self._log)
             env = dict(os.environ)
             env.setdefault("OMP_NUM_THREADS", "1")
+            env.setdefault("LP_NUM_THREADS", "1")  # the actor holds one CPU: software rendering gets that one
             env.update(extra_env or {})  # the benchmark runtime's settings (its interpreter must hold vla_bench)
             with os.fdopen(handle, "wb") as log:
                 self._process = subprocess.Popen(

@@ -28,6 +28,7 @@ from vla_bench.harness import prestart
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.harness.framing import recv_message, send_message
 from vla_bench.harness.handshake import identity, mismatch
+from vla_bench.harness.prestart import render_threads
 from vla_bench.harness.worker_path import worker_sys_path
 from vla_bench.spec import Protocol as EvalProtocol
 from vla_bench.spec.errors import UserError
@@ -66,13 +67,6 @@ class Launcher(Protocol):
     def launch(self, index: int) -> Launched: ...
 
     def close(self) -> None: ...
-
-
-def render_threads(workers: int) -> int:
-    """Mesa's software renderer (llvmpipe) starts a thread per core in every process: several workers then
-    fight over the cores (2 workers measured 1.26x one worker with a thread per core each, 2.09x with one
-    each), so a worker renders on all cores only when it is alone."""
-    return max(1, os.cpu_count() or 1) if workers <= 1 else 1
 
 
 class SubprocessLauncher:
