@@ -6,6 +6,7 @@ import time
 
 _IMPORTED_AT = time.time()  # the start of this command when the process's own start time cannot be read
 
+import os  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -16,10 +17,10 @@ limit_math_threads()  # before numpy / torch are imported by anything below
 if __name__ == "__main__" or Path(sys.argv[0]).name == "vla-bench":  # the command itself, not an import
     from vla_bench.harness.prestart import prestart_from_argv
 
+    os.environ.setdefault("MUJOCO_GL", "egl")  # as main() does: the workers started now inherit it
     prestart_from_argv(sys.argv[1:])  # `eval`'s env workers import the simulator while this imports the rest
 
 import importlib  # noqa: E402
-import os  # noqa: E402
 import shlex  # noqa: E402
 from enum import StrEnum  # noqa: E402
 from typing import Annotated, Any  # noqa: E402
