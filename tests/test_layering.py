@@ -31,9 +31,9 @@ ALLOWED: dict[str, set[str]] = {
     # trainers sit above harness and benchmarks: they build envs through the adapters and evaluate through
     # the harness's Python API only
     "agents.trainers": {"spec", "datasets", "agents", "benchmarks", "harness.api"},
-    # harness.ranking, .robustness, .safety_summary: pure statistics over stored episodes (like scoring and compare)
+    # harness.ranking, .robustness, .safety_summary, .multirun: statistics over stored episodes (like scoring)
     "server": {"spec", "web", "threads", "harness.scoring", "harness.compare", "harness.ranking", "harness.registry",
-               "harness.plan", "harness.bundle", "harness.robustness", "harness.safety_summary"},
+               "harness.plan", "harness.bundle", "harness.robustness", "harness.safety_summary", "harness.multirun"},
     ROOT: {"threads", "harness.api"},  # `vla_bench.evaluate`, lazily
     "cli": {"spec", "threads", "harness", "agents"},  # the top; other commands come in by module name
 }

@@ -4,22 +4,20 @@ and safety means, on synthetic entries of mujoco/locomotion-robust@v1 written st
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
 from server.leaderboard_testing import TestClient, make_server
+from web.web_testing import synthetic_bundle
 
 from vla_bench.harness import registry
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.scoring import compute_scores, normalize
+from vla_bench.harness.scoring import normalize
 from vla_bench.server import crud
 from vla_bench.server.services import robustness_board
 from vla_bench.server.validation import AcceptedBundle
-from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec import Protocol
 from vla_bench.web.format import fmt_value
 
 ROBUST = "mujoco/locomotion-robust@v1"
@@ -36,21 +34,12 @@ def _entry(protocol: Protocol, name: str, scale: Callable[[str], float],
            safety: dict[str, float] | None = None) -> AcceptedBundle:
     """Episode i of every arm returns the clean arm's return x ``scale(arm task)``."""
     clean = _clean_returns(protocol)
-    records = []
-    for task in protocol.tasks:
-        base = task.perturbation.base_task if task.perturbation is not None else task.name
-        for i in range(protocol.episodes_per_task):
-            spec = episode_spec(protocol, task.name, i)
-            records.append(EpisodeRecord(task=task.name, episode_index=i, seed=spec.seed, init_index=spec.init_index,
-                                         total_return=float(clean[base][i] * scale(task.name)), length=1000,
-                                         success=None, safety=safety))
-    episodes = [r.to_json() for r in records]
-    summary = {"agent": {"name": name, "spec": f"tests:{name}", "kind": "object", "sha256": None},
-               "provenance": {"harness_version": "test"}, "finished_at": "2026-12-05T00:00:00+00:00"}
-    return AcceptedBundle(protocol=protocol, summary=summary, episodes=episodes, records=records,
-                          scores=compute_scores(protocol, records),
-                          agent_identity=hashlib.sha256(name.encode()).hexdigest(),
-                          episodes_sha256=hashlib.sha256(json.dumps(episodes, sort_keys=True).encode()).hexdigest())
+
+    def value(task: str, i: int) -> float:
+        perturbation = protocol.task(task).perturbation
+        return float(clean[perturbation.base_task if perturbation else task][i] * scale(task))
+
+    return synthetic_bundle(protocol, name, value, safety=safety)
 
 
 @pytest.fixture(scope="module")

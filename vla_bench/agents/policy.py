@@ -12,6 +12,7 @@ per-episode state freely.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
@@ -20,8 +21,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.spec import Observation, TaskSpec
+from vla_bench.spec.errors import UserError
 
 Action = NDArray[np.floating[Any]]
+TRAINING_GROUP = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:+/@-]{0,99}")  # as summary.schema.json's agent.training
 
 
 @runtime_checkable
@@ -40,6 +43,26 @@ def is_batched(policy: object) -> bool:
     return callable(getattr(policy, "act_batch", None))
 
 
+@dataclass(frozen=True)
+class TrainingRun:
+    """Which training run of a method produced the agent: runs of one ``group`` (the method, as its author
+    names it) with different ``seed`` values form one multi-run entry on the leaderboard (rliable's advice:
+    score a method over several training runs, not one)."""
+
+    group: str
+    seed: int
+
+    def __post_init__(self) -> None:
+        if not TRAINING_GROUP.fullmatch(self.group):
+            raise UserError(f"training group {self.group!r}: 1 to 100 characters, letters, digits and _.:+/@- "
+                            "(starting with a letter or digit)")
+        if not 0 <= self.seed < 2**63:
+            raise UserError(f"training seed {self.seed}: an integer from 0 to 2^63 - 1")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"group": self.group, "seed": self.seed}
+
+
 @dataclass
 class LoadedAgent:
     """An agent ready to run: a factory of policies plus its identity for the results bundle."""
@@ -53,7 +76,9 @@ class LoadedAgent:
     # True when the factory hands out one and the same object: if it is not batched, the harness can only
     # run one episode at a time through it.
     shared: bool = False
+    training: TrainingRun | None = None
 
     def identity(self) -> dict[str, Any]:
         return {"spec": self.spec, "kind": self.kind, "name": self.name or self.spec, "sha256": self.sha256,
-                **({"details": self.details} if self.details else {})}
+                **({"details": self.details} if self.details else {}),
+                **({"training": self.training.to_json()} if self.training else {})}

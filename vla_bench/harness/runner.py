@@ -93,6 +93,10 @@ def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, of
     if previous["spec"] != agent.spec or previous.get("sha256") != agent.sha256:
         raise UserError(f"--resume: {directory} was run with agent {previous['spec']!r} "
                         f"(sha256 {previous.get('sha256')}), not {agent.spec!r} (sha256 {agent.sha256})")
+    training = agent.training.to_json() if agent.training else None
+    if previous.get("training") != training:
+        raise UserError(f"--resume: {directory} was run as training run {previous.get('training')}, not {training} "
+                        "(--training-group/--training-seed)")
     if summary["official"] != official:
         raise UserError("--resume: the run was started with a different --limit-episodes")
     if summary["run"].get("shard") != (list(shard) if shard else None):

@@ -22,6 +22,7 @@ MAX_INT = 2**63 - 1  # what every database integer column (and most JSON readers
 MAX_ABS_VALUE = 1e12  # a bound on returns and other measures no real episode comes near
 MAX_STRING = 2000  # characters in any string of a bundle but the named ones below
 STRING_LIMITS = {"$.summary.agent.name": 200, "$.summary.agent.kind": 64, "$.summary.agent.spec": 1000,
+                 "$.summary.agent.training.group": 100,
                  "$.summary.created_at": 64, "$.summary.finished_at": 64,
                  "$.summary.provenance.harness_version": 64, "$.summary.provenance.renderer": 64}
 MAX_ERROR_STRING = 8000  # an episode's error message (an exception's text)

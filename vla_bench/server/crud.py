@@ -111,6 +111,8 @@ def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | N
         primary_metric=accepted.protocol.primary_metric,
         agent_name=agent["name"], agent_spec=agent["spec"], agent_kind=agent["kind"], agent_sha256=agent["sha256"],
         agent_identity=accepted.agent_identity, episodes_sha256=accepted.episodes_sha256,
+        training_group=(agent.get("training") or {}).get("group"),
+        training_seed=(agent.get("training") or {}).get("seed"),
         n_episodes=aggregate["n_episodes"], n_errors=aggregate["n_errors"],
         score_mean=score, score_low=score_low, score_high=score_high,
         iqm_mean=iqm, iqm_low=iqm_low, iqm_high=iqm_high,
@@ -285,6 +287,14 @@ def board_rows(*, session: Session, protocol_id: str, verified_only: bool = Fals
              .where(Submission.protocol_id == protocol_id, *_on_board(verified_only))
              .order_by(*_sort_columns("score", "desc")).limit(limit))
     return [BoardRow(*row) for row in session.execute(query).all()]
+
+
+def training_runs(*, session: Session, protocol_id: str, verified_only: bool = False) -> list[Submission]:
+    """A board's entries that declare a training run (agent.training), newest first."""
+    query = (select(Submission).where(Submission.protocol_id == protocol_id, Submission.training_group.is_not(None),
+                                      *_on_board(verified_only))
+             .order_by(Submission.submitted_at.desc(), Submission.id.desc()))
+    return list(session.scalars(query))
 
 
 def episode_lines(*, session: Session, submission_ids: list[int]) -> dict[int, str]:

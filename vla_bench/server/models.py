@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     Double,
@@ -108,6 +109,8 @@ class Submission(Base):
         # copy detection: the same outcomes (or returns) under the same protocol, whoever the agent claims to be
         Index("ix_submissions_episodes", "protocol_sha256", "episodes_sha256"),
         Index("ix_submissions_returns", "protocol_sha256", "returns_sha256"),
+        # a board's multi-run entries: runs of one training group
+        Index("ix_submissions_runs", "protocol_id", "training_group"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -133,6 +136,9 @@ class Submission(Base):
     # verification (issue #12): see VERIFICATION_STATES; returns_sha256 finds copies with edited side fields
     verification: Mapped[str] = mapped_column(String(24), default="unverified", server_default="unverified")
     returns_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # the training run the bundle declares (agent.training): runs of one group form a multi-run entry
+    training_group: Mapped[str | None] = mapped_column(String(100), default=None)
+    training_seed: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
     n_episodes: Mapped[int] = mapped_column(Integer)
     n_errors: Mapped[int] = mapped_column(Integer)

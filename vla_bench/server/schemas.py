@@ -21,11 +21,17 @@ class Estimate(BaseModel):
         return cls(mean=mean, ci95=(low, high))
 
 
+class TrainingPublic(BaseModel):
+    group: str = Field(description="the method's training group: runs of one group and owner form a multi-run entry")
+    seed: int
+
+
 class AgentPublic(BaseModel):
     name: str
     kind: str
     spec: str
     sha256: str | None
+    training: TrainingPublic | None = Field(default=None, description="the training run the bundle declares")
 
 
 class SubmissionListItem(BaseModel):
@@ -56,7 +62,9 @@ def _list_fields(s: Submission, base_url: str) -> dict[str, Any]:
     return {
         "id": s.id, "url": f"{base_url}/submissions/{s.id}", "status": s.status, "is_baseline": s.is_baseline,
         "is_verified": s.is_verified, "verification": s.verification,
-        "agent": AgentPublic(name=s.agent_name, kind=s.agent_kind, spec=s.agent_spec, sha256=s.agent_sha256),
+        "agent": AgentPublic(name=s.agent_name, kind=s.agent_kind, spec=s.agent_spec, sha256=s.agent_sha256,
+                             training=TrainingPublic(group=s.training_group, seed=s.training_seed)
+                             if s.training_group is not None and s.training_seed is not None else None),
         "submitter": s.user.name if s.user else None, "benchmark": s.benchmark, "protocol_id": s.protocol_id,
         "primary_metric": s.primary_metric, "score": Estimate.of(s.score_mean, s.score_low, s.score_high),
         "iqm": Estimate.of(s.iqm_mean, s.iqm_low, s.iqm_high), "n_episodes": s.n_episodes, "n_errors": s.n_errors,

@@ -20,6 +20,7 @@ from vla_bench.server.api.deps import SessionDep, SettingsDep
 from vla_bench.server.models import Submission
 from vla_bench.server.pages.common import page, protocol_or_404
 from vla_bench.server.services.board_ranks import MAX_RANKED, board_ranks
+from vla_bench.server.services.run_groups import run_groups
 from vla_bench.spec import Protocol
 from vla_bench.web.charts import Axis, Strip, nice_axis, strip
 from vla_bench.web.format import fmt_value, split_description
@@ -134,12 +135,14 @@ def leaderboard_page(
         query = {"sort": sort, "order": order, "page": number, **({"verified": 1} if verified else {})}
         return f"{base}?{urlencode(query)}"
 
+    groups = run_groups(session=session, protocol=protocol, verified_only=verified) if total else []
+    run_of = {run.id: group for group in groups for run in group.runs}
     lede, more = split_description(protocol.description)
     return page(
         "leaderboard.html", protocol=protocol, lede=lede, more=more, entries=entries, total=total, axis=axis,
         axis_labels=(fmt_value(axis.lo, protocol.primary_metric), fmt_value(axis.hi, protocol.primary_metric)),
         headers={h["key"]: h for h in _header_links(base, sort, order, protocol.primary_metric)}, sort=sort,
-        order=order, ranks=ranks, max_ranked=MAX_RANKED, task_columns=task_columns,
+        order=order, ranks=ranks, max_ranked=MAX_RANKED, task_columns=task_columns, run_groups=groups, run_of=run_of,
         page_number=page_number, pages=pages,
         prev_href=page_href(page_number - 1) if page_number > 1 else None,
         next_href=page_href(page_number + 1) if page_number < pages else None,

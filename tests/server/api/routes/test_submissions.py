@@ -40,6 +40,15 @@ def test_a_real_bundle_is_published_with_the_scores_the_server_recomputed(
     assert (counts["submissions"], counts["submission_bundles"], counts["submission_events"]) == (1, 1, 3)
 
 
+def test_a_declared_training_run_is_stored_and_shown(client: TestClient, server: Server, bundles: Bundles) -> None:
+    document = bundles.document("random")
+    document["summary"]["agent"]["training"] = {"group": "random-policy", "seed": 3}
+    response = client.post(URL, json=document, headers=server.user)
+    assert response.status_code == 201, response.text
+    agent = client.get(f"{URL}/{response.json()['id']}").json()["agent"]
+    assert agent["training"] == {"group": "random-policy", "seed": 3}
+
+
 def test_the_stored_bundle_downloads_as_submitted(client: TestClient, server: Server, bundles: Bundles) -> None:
     document = bundles.document("random")
     submission_id = client.post(URL, json=document, headers=server.user).json()["id"]
@@ -150,6 +159,10 @@ BAD_BUNDLES = {
     "wrong seed": (_wrong_seed, None, "the plan's seed is"),
     "incomplete run": (_set(["summary", "status"], "incomplete"), "$.summary.status", "only complete runs"),
     "episode count claim": (_set(["summary", "n_episodes_done"], 49), "$.summary.n_episodes_done", "49"),
+    "training group with a space": (_set(["summary", "agent", "training"], {"group": "my method", "seed": 0}),
+                                    "$.summary.agent.training.group", "JSON Schema"),
+    "negative training seed": (_set(["summary", "agent", "training"], {"group": "bc", "seed": -1}),
+                               "$.summary.agent.training.seed", "JSON Schema"),
 }
 
 
