@@ -1,0 +1,112 @@
+"""Every board as a file: ``/leaderboard/{protocol}.csv`` and ``.json`` (``?verified=1`` as on the page).
+
+One row per entry in the board's order (best score first), with the raw numbers (no rounding, no percent
+signs), the tie-aware rank range shown on the page, and one mean/low/high triple per task on multi-task
+boards. These routes must be registered before the board page's ``{protocol_id:path}`` route, which would
+otherwise read ``hopper@v1.csv`` as a protocol name.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from fastapi import APIRouter, Response
+from sqlalchemy.orm import Session
+
+from vla_bench.server import crud
+from vla_bench.server.api.deps import SessionDep
+from vla_bench.server.pages.common import protocol_or_404
+from vla_bench.server.services.board_ranks import board_ranks
+from vla_bench.spec import Protocol
+
+router = APIRouter(include_in_schema=False)
+CHUNK = 500  # entries read per query (bundle scores are the bulky part)
+FIELDS = ("position", "rank", "rank_best", "rank_worst", "submission_id", "agent", "score_mean", "score_low",
+          "score_high", "iqm_mean", "iqm_low", "iqm_high", "n_episodes", "n_errors", "submitted_by", "baseline",
+          "verification", "submitted_at", "url")
+
+
+def _entry(position: int, entry: crud.RankedEntry, rank_range: tuple[int, int] | None) -> dict[str, Any]:
+    s = entry.submission
+    return {
+        "position": position, "rank": entry.rank, "rank_best": rank_range[0] if rank_range else None,
+        "rank_worst": rank_range[1] if rank_range else None, "submission_id": s.id, "agent": s.agent_name,
+        "score_mean": s.score_mean, "score_low": s.score_low, "score_high": s.score_high, "iqm_mean": s.iqm_mean,
+        "iqm_low": s.iqm_low, "iqm_high": s.iqm_high, "n_episodes": s.n_episodes, "n_errors": s.n_errors,
+        "submitted_by": s.user.name if s.user else "vla-bench", "baseline": s.is_baseline,
+        "verification": s.verification, "submitted_at": s.submitted_at.isoformat(), "url": f"/submissions/{s.id}",
+    }
+
+
+def _task_values(protocol: Protocol, scores: Any) -> dict[str, float | None]:
+    tasks = scores.get("tasks") if isinstance(scores, dict) else None
+    values: dict[str, float | None] = {}
+    for name in protocol.task_names:
+        task = tasks.get(name) if isinstance(tasks, dict) else None
+        estimate = task.get(protocol.primary_metric) if isinstance(task, dict) else None
+        estimate = estimate if isinstance(estimate, dict) else {}
+        low, high = (estimate.get("ci95") or [None, None])[:2]
+        values.update({f"{name}:mean": estimate.get("mean"), f"{name}:low": low, f"{name}:high": high})
+    return values
+
+
+def board_rows(session: Session, protocol: Protocol, *, verified_only: bool) -> list[dict[str, Any]]:
+    """The whole board, best first, as flat rows."""
+    total, _ = crud.leaderboard(session=session, protocol_id=protocol.id, limit=1, verified_only=verified_only)
+    ranks = board_ranks(session=session, protocol=protocol, n_entries=total, verified_only=verified_only) \
+        if total else None
+    rows = []
+    for offset in range(0, total, CHUNK):
+        _, ranked = crud.leaderboard(session=session, protocol_id=protocol.id, offset=offset, limit=CHUNK,
+                                     verified_only=verified_only)
+        scores = crud.bundle_scores(session=session, submission_ids=[e.submission.id for e in ranked]) \
+            if len(protocol.tasks) > 1 else {}
+        for i, e in enumerate(ranked, offset + 1):
+            row = _entry(i, e, ranks.ranges.get(e.submission.id) if ranks else None)
+            if len(protocol.tasks) > 1:
+                row.update(_task_values(protocol, scores.get(e.submission.id)))
+            rows.append(row)
+    return rows
+
+
+def _cell(value: Any) -> Any:
+    """A CSV cell: floats in full precision, None empty; text that a spreadsheet would run as a formula
+    (an agent named "=HYPERLINK(…)") is quoted with a leading apostrophe."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def _filename(protocol: Protocol, suffix: str) -> str:
+    return protocol.id.replace("/", "-").replace("@", "-") + suffix
+
+
+@router.get("/leaderboard/{protocol_id:path}.csv")
+def board_csv(protocol_id: str, session: SessionDep, verified: bool = False) -> Response:
+    protocol = protocol_or_404(protocol_id)
+    rows = board_rows(session, protocol, verified_only=verified)
+    tasks = [f"{n}:{part}" for n in protocol.task_names for part in ("mean", "low", "high")] \
+        if len(protocol.tasks) > 1 else []
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=[*FIELDS, *tasks], lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
+    return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
+        "content-disposition": f'attachment; filename="{_filename(protocol, ".csv")}"'})
+
+
+@router.get("/leaderboard/{protocol_id:path}.json")
+def board_json(protocol_id: str, session: SessionDep, verified: bool = False) -> Response:
+    protocol = protocol_or_404(protocol_id)
+    document = {"protocol": protocol.id, "protocol_sha256": protocol.sha256(), "metric": protocol.primary_metric,
+                "tasks": protocol.task_names, "verified_only": verified,
+                "entries": board_rows(session, protocol, verified_only=verified)}
+    return Response(json.dumps(document, allow_nan=False), media_type="application/json", headers={
+        "content-disposition": f'inline; filename="{_filename(protocol, ".json")}"'})
