@@ -159,6 +159,24 @@ def test_agent_load_errors_are_one_line_naming_file_and_line(tmp_path: Path) -> 
     assert f"{tmp_path / 'myagents.py'}:" in signature.stderr and "Traceback" not in signature.stderr
 
 
+def test_a_training_run_is_declared_in_the_bundle_and_kept_on_resume(tmp_path: Path) -> None:
+    protocol = _fake_setup(tmp_path, tasks=1, episodes=2)
+    run = vla_bench("eval", "--agent", "myagents:linear", "--protocol", str(protocol), "--out", "seeded",
+                    "--training-group", "lin-v2", "--training-seed", "3", cwd=tmp_path)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads((tmp_path / "seeded" / "summary.json").read_text())
+    assert summary["agent"]["training"] == {"group": "lin-v2", "seed": 3}
+    other = vla_bench("eval", "--agent", "myagents:linear", "--protocol", str(protocol), "--out", "seeded",
+                      "--resume", "--training-group", "lin-v2", "--training-seed", "4", cwd=tmp_path)
+    assert other.returncode == 2 and "training run {'group': 'lin-v2', 'seed': 3}" in other.stderr
+    half = vla_bench("eval", "--agent", "myagents:linear", "--protocol", str(protocol), "--training-seed", "1",
+                     cwd=tmp_path)
+    assert half.returncode == 2 and "--training-group and --training-seed go together" in half.stderr
+    spaced = vla_bench("eval", "--agent", "myagents:linear", "--protocol", str(protocol), "--training-group",
+                       "my method", "--training-seed", "1", cwd=tmp_path)
+    assert spaced.returncode == 2 and "training group 'my method'" in spaced.stderr
+
+
 def test_run_folder_report_plots_modes_and_plain_progress(tmp_path: Path) -> None:
     protocol = _fake_setup(tmp_path)
     env = {"VLA_BENCH_PROGRESS_INTERVAL": "0", "COLUMNS": "60"}

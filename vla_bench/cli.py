@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 
 _IMPORTED_AT = time.time()  # the start of this command when the process's own start time cannot be read
@@ -102,6 +103,11 @@ def eval_command(
     max_error_rate: Annotated[float, typer.Option(min=0.0, max=1.0, metavar="RATE",
                                                   help="exit with status 3 when more than this share of episodes "
                                                        "errored")] = 0.1,
+    training_group: Annotated[str | None, typer.Option(metavar="NAME", help="the method this agent is a training "
+                                                       "run of: the leaderboard scores runs of one group (and owner) "
+                                                       "with different --training-seed values together")] = None,
+    training_seed: Annotated[int | None, typer.Option(metavar="N", help="the training seed of this run "
+                                                      "(with --training-group)")] = None,
 ) -> None:
     """Run an agent under a protocol and write a results bundle (summary.json + episodes.jsonl, report.md,
     plots/). Exit status: 0 done, 2 bad input, 3 too many errored episodes, 130 interrupted."""
@@ -116,8 +122,14 @@ def eval_command(
 
     if resume and out is None:
         raise UserError("--resume needs --out DIR: the run to finish")
+    if (training_group is None) != (training_seed is None):
+        raise UserError("--training-group and --training-seed go together: the method and which run of it this is")
     resolved = load_protocol(protocol)
     loaded = load_agent(agent)
+    if training_group is not None and training_seed is not None:
+        from vla_bench.agents.policy import TrainingRun  # noqa: PLC0415
+
+        loaded = dataclasses.replace(loaded, training=TrainingRun(training_group, training_seed))
     directory = out or default_out_dir(resolved, loaded)
     options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
                          resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
@@ -130,6 +142,7 @@ def eval_command(
         command = ["vla-bench", "eval", "--agent", agent, "--protocol", protocol, "--out", str(directory), "--resume"]
         command += [f"--limit-episodes={limit_episodes}"] if limit_episodes else []
         command += [f"--shard={shard}"] if shard else []
+        command += ["--training-group", training_group, f"--training-seed={training_seed}"] if training_group else []
         errors.print(f"interrupted: finished episodes are kept in {directory}; finish the run with:\n  "
                      f"{shlex.join(command)}", highlight=False, soft_wrap=True)
         raise SystemExit(130) from None
