@@ -6,6 +6,7 @@ import csv
 import io
 import re
 
+import pytest
 from fastapi.testclient import TestClient
 from web.web_testing import Site
 
@@ -49,3 +50,6 @@ def test_exports_of_empty_filtered_and_unknown_boards(pages: TestClient) -> None
     assert pages.get("/leaderboard/mujoco/hopper@v1.json?verified=1").json()["entries"] == []
     assert pages.get("/leaderboard/mujoco/nope@v1.csv").status_code == 404
     assert pages.get(f"/leaderboard/{BOARD}").status_code == 200  # the page route is unaffected
+@pytest.mark.parametrize("suffix", [".csv", ".json"])
+def test_the_board_page_links_its_exports(pages: TestClient, suffix: str) -> None:
+    assert f'href="/leaderboard/{BOARD}{suffix}"' in pages.get(f"/leaderboard/{BOARD}").text
