@@ -9,14 +9,14 @@ from vla_bench.threads import limit_math_threads
 limit_math_threads()
 
 if TYPE_CHECKING:
-    from vla_bench.harness.api import evaluate
+    from vla_bench.harness.api import TrainingRun, evaluate
 
-__all__ = ["evaluate"]
+__all__ = ["TrainingRun", "evaluate"]
 
 
 def __getattr__(name: str) -> Any:
-    if name == "evaluate":  # lazy: `import vla_bench` stays light for the server and the CLI's start-up
-        from vla_bench.harness.api import evaluate  # noqa: PLC0415
+    if name in __all__:  # lazy: `import vla_bench` stays light for the server and the CLI's start-up
+        from vla_bench.harness import api  # noqa: PLC0415
 
-        return evaluate
+        return getattr(api, name)
     raise AttributeError(f"module 'vla_bench' has no attribute {name!r}")
