@@ -4,13 +4,15 @@
    Gymnasium loop doing the same episodes (same seeds, same actions) in one process. Goal: ratio >= 0.95.
    The two must also agree on every episode's return, or the comparison is void.
 2. Episodes/s with 2 workers against 1 worker on a slow (rendering) environment: Hopper with 84x84 pixel
-   observations. Goal: ratio >= 1.8 on 2 cores. Measured twice: as the harness runs by default (render
-   threads chosen per worker: a lone worker renders on every core, several get one each,
-   ``worker_pool.render_threads``), and with one render thread per process forced (``LP_NUM_THREADS=1``).
+   observations. Goal: ratio >= 1.8 on 2 cores. Measured twice in the same run: as the harness runs by
+   default (render threads chosen per worker: the usable cores shared out, all to a lone worker,
+   ``prestart.render_threads``), and without that choice, as Mesa's llvmpipe does on its own: a render thread
+   per core in every worker (``LP_NUM_THREADS`` = the core count).
    The policy (``baseline:zero``) runs in the env workers (default placement); both placements are timed
    for the state protocol.
 
-Run: ``.venv/bin/python bench/harness_overhead.py [--episodes N] [--pixel-episodes N] [--repeats R]``
+Run: ``.venv/bin/python bench/harness_overhead.py [--episodes N] [--pixel-episodes N] [--repeats R]
+[--only state|pixels]``
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import numpy as np
 import vla_bench
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections
 from vla_bench.harness.plan import full_plan
+from vla_bench.harness.prestart import usable_cpus
 from vla_bench.harness.registry import get_protocol
 from vla_bench.spec import Protocol
 
@@ -44,6 +47,7 @@ def bare_loop(protocol: Protocol) -> tuple[float, list[float]]:
     task = protocol.tasks[0]
     started = time.perf_counter()
     env = gym.make(task.env_id, max_episode_steps=protocol.max_steps)
+    assert env.action_space.shape is not None
     zero = np.zeros(env.action_space.shape, dtype=np.float32)
     returns = []
     for spec in full_plan(protocol):
@@ -89,11 +93,18 @@ def main() -> None:
     parser.add_argument("--episodes", type=int, default=400, help="Hopper state episodes per measurement")
     parser.add_argument("--pixel-episodes", type=int, default=24, help="Hopper pixel episodes per measurement")
     parser.add_argument("--repeats", type=int, default=2, help="measurements of each (the median is reported)")
+    parser.add_argument("--only", choices=("state", "pixels"), default=None)
     args = parser.parse_args()
+    if args.only != "pixels":
+        state_overhead(args.episodes, args.repeats)
+    if args.only != "state":
+        pixel_scaling(args.pixel_episodes, args.repeats)
 
-    state = bench_protocol("mujoco/hopper@v1", args.episodes)
+
+def state_overhead(episodes: int, repeats: int) -> None:
+    state = bench_protocol("mujoco/hopper@v1", episodes)
     bare_times, harness_times, central_times = [], [], []
-    for _ in range(args.repeats):
+    for _ in range(repeats):
         seconds, bare_returns = bare_loop(state)
         bare_times.append(seconds)
         seconds, harness_returns = harness(state, workers=1, envs_per_worker=4)
@@ -103,33 +114,42 @@ def main() -> None:
         if not (np.allclose(bare_returns, harness_returns, rtol=0, atol=1e-9)
                 and np.allclose(bare_returns, central_returns, rtol=0, atol=1e-9)):
             raise SystemExit("the harness and the bare loop disagree on episode returns: comparison void")
-    bare_rate = args.episodes / statistics.median(bare_times)
-    harness_rate = args.episodes / statistics.median(harness_times)
-    print(f"Hopper-v5 state, zero policy, {args.episodes} episodes (median of {args.repeats}):")
+    bare_rate = episodes / statistics.median(bare_times)
+    harness_rate = episodes / statistics.median(harness_times)
+    print(f"Hopper-v5 state, zero policy, {episodes} episodes (median of {repeats}):")
     print(f"  bare Gymnasium loop      {bare_rate:8.1f} episodes/s")
-    central_rate = args.episodes / statistics.median(central_times)
+    central_rate = episodes / statistics.median(central_times)
     print(f"  vla-bench, 1 worker      {harness_rate:8.1f} episodes/s   (policy in the worker; includes start-up)")
     print(f"  ratio harness / bare     {harness_rate / bare_rate:8.3f}   (goal >= 0.95)")
     print(f"  same, policy central     {central_rate:8.1f} episodes/s   ratio {central_rate / bare_rate:.3f}")
 
-    pixels = bench_protocol("mujoco/hopper-pixels@v1", args.pixel_episodes)
-    print(f"Hopper-v5 84x84 pixels, zero policy, {args.pixel_episodes} episodes (median of {args.repeats}):")
+
+def pixel_scaling(pixel_episodes: int, repeats: int) -> None:
+    if "LP_NUM_THREADS" in os.environ:
+        raise SystemExit("unset LP_NUM_THREADS: this measures the harness's own choice against Mesa's default")
+    pixels = bench_protocol("mujoco/hopper-pixels@v1", pixel_episodes)
+    print(f"Hopper-v5 84x84 pixels, zero policy, {pixel_episodes} episodes (median of {repeats}):")
     print(f"  single-process render loop {pixel_bare_loop_rate(pixels, 200):8.1f} steps/s (for scale)")
+    ratios: dict[str, float] = {}
     for label, render_threads in (("render threads chosen per worker (default)", None),
-                                  ("one render thread each", "1")):
+                                  (f"without: a render thread per core in every worker ({usable_cpus()})",
+                                   str(usable_cpus()))):
         if render_threads is not None:
             os.environ["LP_NUM_THREADS"] = render_threads
         one, two = [], []
-        for _ in range(args.repeats):
+        for _ in range(repeats):
             one.append(harness(pixels, workers=1, envs_per_worker=2)[0])
             two.append(harness(pixels, workers=2, envs_per_worker=2)[0])
         os.environ.pop("LP_NUM_THREADS", None)
-        rate_one = args.pixel_episodes / statistics.median(one)
-        rate_two = args.pixel_episodes / statistics.median(two)
+        rate_one = pixel_episodes / statistics.median(one)
+        rate_two = pixel_episodes / statistics.median(two)
         print(f"  {label}:")
         print(f"    vla-bench, 1 worker      {rate_one:8.3f} episodes/s")
         print(f"    vla-bench, 2 workers     {rate_two:8.3f} episodes/s")
         print(f"    ratio 2 / 1 workers      {rate_two / rate_one:8.3f}   (goal >= 1.8)")
+        ratios[label] = rate_two / rate_one
+    default, without = ratios.values()
+    print(f"  2-vs-1 ratio, automatic render threads / without: {default:.3f} / {without:.3f}")
 
 
 if __name__ == "__main__":
