@@ -46,7 +46,8 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_bench.datasets.d4rl_format import OfflineDataset, read_d4rl, write_d4rl
+from vla_bench.datasets.d4rl_format import OfflineDataset
+from vla_bench.datasets.d4rl_hdf5 import read_d4rl, write_d4rl
 
 ROOT = Path(__file__).resolve().parents[1]
 RUNS = ROOT / "runs" / "baselines"

@@ -15,18 +15,11 @@ arrays of different lengths, non-finite values, or an observation / action size 
 environment the data is meant for (pass ``expected_obs_dim`` / ``expected_action_dim``).
 """
 
-from vla_bench.datasets.d4rl_format import (
-    REQUIRED_KEYS,
-    DatasetError,
-    Episode,
-    OfflineDataset,
-    Transitions,
-    qlearning_dataset,
-    read_d4rl,
-    write_d4rl,
-)
+from vla_bench.datasets.d4rl_format import Episode, OfflineDataset, Transitions, qlearning_dataset
+from vla_bench.datasets.d4rl_hdf5 import read_d4rl, write_d4rl
 from vla_bench.datasets.minari_local import minari_dataset_path, read_minari
 from vla_bench.datasets.observations import GOAL_DICT_ORDER, flatten_observation
+from vla_bench.datasets.validation import REQUIRED_KEYS, DatasetError
 
 __all__ = [
     "GOAL_DICT_ORDER",

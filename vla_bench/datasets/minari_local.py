@@ -18,8 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from vla_bench.datasets.d4rl_format import DatasetError, OfflineDataset, check_sizes
+from vla_bench.datasets.d4rl_format import OfflineDataset
 from vla_bench.datasets.observations import flatten_observation
+from vla_bench.datasets.validation import DatasetError, check_sizes
 
 METADATA_FILE = "metadata.json"
 

@@ -26,7 +26,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.datasets.d4rl_format import DatasetError, OfflineDataset, open_hdf5
+from vla_bench.datasets.d4rl_format import OfflineDataset
+from vla_bench.datasets.d4rl_hdf5 import open_hdf5
+from vla_bench.datasets.validation import DatasetError
 
 ROBOT_KEYS = ("eef_pos", "eef_quat", "gripper_qpos")  # per robot, robomimic's paper configs
 OBJECT_KEY = "object"

@@ -25,7 +25,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.agents.policy import LoadedAgent, is_batched
-from vla_bench.datasets.d4rl_format import DatasetError, read_d4rl
+from vla_bench.datasets.d4rl_hdf5 import read_d4rl
+from vla_bench.datasets.validation import DatasetError
 from vla_bench.harness.scoring import mean_interval
 from vla_bench.spec import Observation, Protocol, TaskSpec
 
@@ -56,7 +57,7 @@ def load_heldout(path: str | Path, fraction: float = DEFAULT_FRACTION) -> tuple[
     """The held-out episodes of a D4RL-format or robomimic HDF5 file, and a description of the split."""
     import h5py  # noqa: PLC0415 - only when a file is read
 
-    from vla_bench.datasets.d4rl_format import open_hdf5  # noqa: PLC0415
+    from vla_bench.datasets.d4rl_hdf5 import open_hdf5  # noqa: PLC0415
 
     handle, source = open_hdf5(path)
     with handle:

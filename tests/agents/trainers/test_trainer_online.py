@@ -93,7 +93,7 @@ def inverted_pendulum_protocol() -> object:
 def test_ppo_return_goes_up_and_training_rollouts_are_a_valid_dataset(tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
     from vla_bench.agents.trainers.online import train_online
-    from vla_bench.datasets.d4rl_format import read_d4rl
+    from vla_bench.datasets.d4rl_hdf5 import read_d4rl
     from vla_bench.harness.api import evaluate
 
     protocol = inverted_pendulum_protocol()

@@ -15,7 +15,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from vla_bench.datasets.d4rl_format import OfflineDataset, write_d4rl
+from vla_bench.datasets.d4rl_format import OfflineDataset
+from vla_bench.datasets.d4rl_hdf5 import write_d4rl
 
 
 class TransitionRecorder(gym.Wrapper[Any, Any, Any, Any]):
