@@ -101,5 +101,5 @@ def test_the_compare_page_shows_the_paired_differences(pages: TestClient, site: 
 
 
 def test_the_api_reference_lists_the_endpoints(pages: TestClient) -> None:
-    html = pages.get("/api").text
+    html = pages.get("/api").text.replace("<wbr>", "")  # paths carry break opportunities after each '/'
     assert "/api/v1/submissions" in html and "/api/v1/compare" in html and 'href="/api/v1/openapi.json"' in html
