@@ -5,12 +5,14 @@
    cameras + state + instruction. Goal: < 1 ms per step for state. openpi's own client is measured on the
    same server when ``openpi-client`` is installed.
 2. Episodes/s of the local and the Ray executor (local Ray, ``num_cpus=2``) on the same protocol, schedule and
-   agent; the records must be identical, or the comparison is void.
+   agent, interleaved, and their ratio (goal: Ray within 10% of local on one node); the records must be
+   identical, or the comparison is void.
 3. Throughput of ``serve-policy`` for 1, 4 and 16 concurrent clients (one connection each, one request in
    flight each): a numpy MLP and an accelerator-like model (a fixed 4 ms per call, one call at a time), each
    served batched (``act_batch``) and unbatched (one policy per connection).
 
-Run: ``.venv/bin/python bench/remote_and_ray.py [--steps N] [--episodes N] [--seconds S]``
+Run: ``.venv/bin/python bench/remote_and_ray.py [--steps N] [--episodes N] [--repeats R] [--seconds S]
+[--only overhead|executors|throughput]`` (local vs Ray alone: ``--only executors``)
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 import argparse
 import asyncio
+import functools
 import json
+import logging
 import shutil
 import signal
 import socket
@@ -38,6 +42,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from vla_bench.spec import Observation
 
 HERE = Path(__file__).resolve().parent
 STATE_DIM, ACTION_DIM, HIDDEN = 39, 4, 256
@@ -55,7 +61,7 @@ class StatePolicy:
     def reset(self, task: Any) -> None:
         pass
 
-    def act(self, observation: dict[str, Any]) -> np.ndarray:
+    def act(self, observation: Observation) -> np.ndarray:
         state = np.asarray(observation["state"], dtype=np.float32)
         return np.tanh(self.weights[:, : state.shape[0]] @ state).astype(np.float32)
 
@@ -196,7 +202,7 @@ def overhead(steps: int) -> None:
 
     task = task_spec_from_json(TASK)
     rng = np.random.default_rng(0)
-    observations = {
+    observations: dict[str, Observation] = {
         "state (39 floats)": {"state": rng.normal(size=STATE_DIM).astype(np.float32)},
         "2 x 224x224 RGB + state + text": {
             "state": rng.normal(size=8).astype(np.float32),
@@ -213,12 +219,12 @@ def overhead(steps: int) -> None:
             n = steps if "state" in label and "RGB" not in label else max(steps // 5, 50)
             local = StatePolicy()
             local.reset(task)
-            base = per_call_us(lambda local=local, o=observation: local.act(o), n)
+            base = per_call_us(functools.partial(local.act, observation), n)
             print(f"  -- {label}")
             print(_row("in-process", base))
             remote = load_agent(f"ws://127.0.0.1:{port}").factory()
             remote.reset(task)
-            times = per_call_us(lambda remote=remote, o=observation: remote.act(o), n)
+            times = per_call_us(functools.partial(remote.act, observation), n)
             print(_row("ws:// (vla-bench client)", times, statistics.fmean(base)))
             remote.close()  # type: ignore[attr-defined]
             try:
@@ -230,12 +236,12 @@ def overhead(steps: int) -> None:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
                 client = WebsocketClientPolicy(host="127.0.0.1", port=port)
-                times = per_call_us(lambda client=client, o=observation: client.infer(o), n)
+                times = per_call_us(functools.partial(client.infer, observation), n)
             print(_row("openpi-client WebsocketClientPolicy", times, statistics.fmean(base)))
 
 
 # ------------------------------------------------------------------------------------------- 2. local vs Ray
-def executors(episodes: int) -> None:
+def executors(episodes: int, repeats: int = 3) -> None:
     from vla_bench.agents import load_agent
     from vla_bench.harness.registry import get_protocol
     from vla_bench.harness.runner import RunOptions, run_evaluation
@@ -250,27 +256,40 @@ def executors(episodes: int) -> None:
         result = run_evaluation(protocol, agent, None, options)
         return time.perf_counter() - started, {r.key: r.outcome() for r in result.records}
 
-    print(f"\n2. executors: {protocol.id}, baseline:random, {episodes} episodes, 2 workers x 4 envs")
-    local_s, local_records = run("local")
-    steps = sum(r["length"] for r in local_records.values())
-    print(f"  local                 {local_s:6.2f} s  {episodes / local_s:6.2f} episodes/s  "
-          f"{steps / local_s:7.0f} steps/s")
+    print(f"\n2. executors: {protocol.id}, baseline:random, {episodes} episodes, 2 workers x 4 envs, "
+          f"{repeats} interleaved repeats (wall incl. worker start-up; Ray's own init once, not counted)")
     import ray
 
     os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance for the measurement
     temp = tempfile.mkdtemp(prefix="vlab-ray-", dir="/tmp")
+    local_times, ray_times = [], []
     try:
         started = time.perf_counter()
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="WARNING", _temp_dir=temp)
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
+                 _temp_dir=temp)
         print(f"  ray.init(num_cpus=2)  {time.perf_counter() - started:6.2f} s  (once per cluster, not counted below)")
-        for attempt in (1, 2):
+        for attempt in range(1, repeats + 1):
+            local_s, local_records = run("local")
             ray_s, ray_records = run("ray")
-            same = "identical records" if ray_records == local_records else "RECORDS DIFFER"
-            print(f"  ray (run {attempt})           {ray_s:6.2f} s  {episodes / ray_s:6.2f} episodes/s  "
-                  f"{steps / ray_s:7.0f} steps/s  ({same})")
+            local_times.append(local_s)
+            ray_times.append(ray_s)
+            steps = sum(r["length"] for r in local_records.values())
+            same = "identical records" if ray_records == local_records else "RECORDS DIFFER: comparison void"
+            print(f"  run {attempt}: local {local_s:6.2f} s ({steps / local_s:7.0f} steps/s)   "
+                  f"ray {ray_s:6.2f} s ({steps / ray_s:7.0f} steps/s)   {same}")
     finally:
         ray.shutdown()
         shutil.rmtree(temp, ignore_errors=True)
+    local_s, ray_s = statistics.median(local_times), statistics.median(ray_times)
+    print(f"  median: local {episodes / local_s:6.2f} episodes/s, ray {episodes / ray_s:6.2f} episodes/s; "
+          f"ray / local throughput {local_s / ray_s:.3f}  [{min(local_times) / max(ray_times):.3f}-"
+          f"{max(local_times) / min(ray_times):.3f}]  (goal >= 0.9: within 10% on one node)")
+
+
+def _binary(frame: str | bytes) -> bytes:
+    if isinstance(frame, str):
+        raise TypeError("the policy server sent a text frame")
+    return frame
 
 
 # ------------------------------------------------------------------------------------------- 3. serving throughput
@@ -292,7 +311,7 @@ async def _clients(port: int, count: int, seconds: float) -> tuple[int, list[flo
             message = packb({"state": rng.normal(size=STATE_DIM).astype(np.float32)})
             while (now := time.perf_counter()) < stop_at:
                 await ws.send(message)
-                unpackb(await ws.recv())
+                unpackb(_binary(await ws.recv()))
                 if now >= warm_until:
                     latencies.append(time.perf_counter() - now)
                     counted += 1
@@ -301,7 +320,7 @@ async def _clients(port: int, count: int, seconds: float) -> tuple[int, list[flo
     async with connect(f"ws://127.0.0.1:{port}", compression=None, proxy=None) as ws:
         await ws.recv()
         await ws.send(packb({"__vla_bench__": "stats", "seq": 1}))
-        stats = unpackb(await ws.recv())["stats"]
+        stats = unpackb(_binary(await ws.recv()))["stats"]
     return counted, latencies, stats
 
 
@@ -326,14 +345,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="policy calls per overhead measurement")
     parser.add_argument("--episodes", type=int, default=50, help="episodes of the executor comparison")
+    parser.add_argument("--repeats", type=int, default=3, help="interleaved local/Ray runs of the executor comparison")
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each throughput measurement")
     parser.add_argument("--only", choices=("overhead", "executors", "throughput"), default=None)
     args = parser.parse_args()
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (figures are single runs)")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} "
+          "(overhead and throughput figures are single runs)")
     if args.only in (None, "overhead"):
         overhead(args.steps)
     if args.only in (None, "executors"):
-        executors(args.episodes)
+        executors(args.episodes, args.repeats)
     if args.only in (None, "throughput"):
         throughput(args.seconds)
 
