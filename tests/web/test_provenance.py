@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web.web_testing import Site
 
-from vla_bench.web.provenance import WITHHELD, flatten, provenance_tables, withhold_paths
+from vla_bench.web.provenance import WITHHELD, flatten, provenance_tables, withhold_json, withhold_paths
 
 
 @pytest.mark.parametrize(("text", "shown"), [
@@ -83,3 +83,13 @@ def test_the_submission_page_shows_provenance_tables_and_no_local_paths(pages: T
         assert path not in html
     if local:
         assert WITHHELD in section
+
+
+def test_the_api_copy_of_the_provenance_withholds_local_paths(pages: TestClient, site: Site) -> None:
+    submission_id = site.ids["zero"]
+    bundle = pages.get(f"/api/v1/submissions/{submission_id}/bundle").json()["summary"]
+    detail = pages.get(f"/api/v1/submissions/{submission_id}").json()
+    assert detail["provenance"]["command"] == [withhold_paths(part) for part in bundle["provenance"]["command"]]
+    assert detail["provenance"]["git"] == bundle["provenance"]["git"] and detail["run"].keys() == bundle["run"].keys()
+    assert withhold_json({"a": ["/tmp/x", 1, None], "b": {"c": "~/d/e"}}) == {"a": [WITHHELD, 1, None],
+                                                                               "b": {"c": WITHHELD}}

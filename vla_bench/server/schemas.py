@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from vla_bench.server.models import Submission, SubmissionBundle, SubmissionEvent
 from vla_bench.spec import Protocol
+from vla_bench.web.provenance import withhold_json
 
 
 class Estimate(BaseModel):
@@ -99,7 +100,8 @@ class SubmissionPublic(SubmissionListItem):
     bundle_url: str = Field(description="download of the bundle as submitted: {summary, episodes}")
     events: list[EventPublic]
     scores: dict[str, Any] = Field(description="every score, recomputed by the server from the episodes")
-    provenance: dict[str, Any]
+    provenance: dict[str, Any] = Field(description="local filesystem paths shown as '(local path withheld)'; "
+                                       "the bundle download has them as submitted")
     run: dict[str, Any]
 
     @classmethod
@@ -110,7 +112,7 @@ class SubmissionPublic(SubmissionListItem):
             protocol_sha256=s.protocol_sha256, harness_version=s.harness_version, run_finished_at=s.run_finished_at,
             bundle_url=f"{base_url}/api/v1/submissions/{s.id}/bundle",
             events=[EventPublic.model_validate(e) for e in _events(s)], scores=bundle.scores,
-            provenance=summary.get("provenance", {}), run=summary.get("run", {}),
+            provenance=withhold_json(summary.get("provenance", {})), run=withhold_json(summary.get("run", {})),
         )
 
 

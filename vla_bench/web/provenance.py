@@ -46,6 +46,17 @@ def withhold_paths(text: str) -> str:
     return LOCAL_PATH.sub(WITHHELD, text)
 
 
+def withhold_json(value: Any) -> Any:
+    """A JSON value with local paths withheld in every string (for the API's copy of the provenance)."""
+    if isinstance(value, str):
+        return withhold_paths(value)
+    if isinstance(value, Mapping):
+        return {key: withhold_json(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [withhold_json(item) for item in value]
+    return value
+
+
 def scalar_text(value: Any) -> str:
     if value is None:
         return "–"
