@@ -253,6 +253,14 @@ def submissions_for_protocol(*, session: Session, protocol_id: str, limit: int =
     ))
 
 
+def recent_submissions(*, session: Session, limit: int = 10, benchmark: str | None = None) -> list[Submission]:
+    """The newest entries shown on the boards (of one benchmark), newest first (the overview's list)."""
+    query = select(Submission).where(*_on_board())
+    if benchmark is not None:
+        query = query.where(Submission.protocol_id.startswith(f"{benchmark}/", autoescape=True))
+    return list(session.scalars(query.order_by(Submission.submitted_at.desc(), Submission.id.desc()).limit(limit)))
+
+
 # --- server meta --------------------------------------------------------------------------------------------
 def get_meta(*, session: Session, key: str) -> str | None:
     row = session.get(ServerMeta, key)

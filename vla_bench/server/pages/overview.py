@@ -8,8 +8,6 @@ from dataclasses import dataclass
 
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse
-from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from vla_bench.harness import registry
 from vla_bench.server import crud
@@ -37,14 +35,6 @@ class BenchmarkGroup:
     empty: list[BoardRow]
 
 
-def recent_submissions(session: Session, *, limit: int = RECENT, benchmark: str | None = None) -> list[Submission]:
-    """The newest entries shown on a board (the same visibility rule as the boards), newest first."""
-    query = select(Submission).where(*crud._on_board())  # the boards' one visibility rule
-    if benchmark is not None:
-        query = query.where(Submission.protocol_id.startswith(f"{benchmark}/", autoescape=True))
-    return list(session.scalars(query.order_by(Submission.submitted_at.desc(), Submission.id.desc()).limit(limit)))
-
-
 @router.get("/", response_class=HTMLResponse)
 def overview(session: SessionDep, benchmark: str | None = None) -> HTMLResponse:
     names = registry.benchmark_names()
@@ -60,6 +50,7 @@ def overview(session: SessionDep, benchmark: str | None = None) -> HTMLResponse:
                                  found.n_entries if found else 0, found.best if found else None))
         groups.append(BenchmarkGroup(name, registry.benchmark_description(name),
                                      [r for r in rows if r.n_entries], [r for r in rows if not r.n_entries]))
-    return page("overview.html", populated=[g for g in groups if g.populated], unpopulated=[g for g in groups
-                if not g.populated], n_empty=sum(len(g.empty) for g in groups), benchmarks=names,
-                selected=benchmark, recent=recent_submissions(session, benchmark=benchmark))
+    recent = crud.recent_submissions(session=session, limit=RECENT, benchmark=benchmark)
+    return page("overview.html", populated=[g for g in groups if g.populated],
+                unpopulated=[g for g in groups if not g.populated], n_empty=sum(len(g.empty) for g in groups),
+                benchmarks=names, selected=benchmark, recent=recent)
