@@ -30,7 +30,7 @@ def test_the_csv_parses_and_matches_the_board(pages: TestClient, site: Site) -> 
         assert int(row["submission_id"]) == entry["id"] and int(row["rank"]) == entry["rank"]
         assert float(row["score_mean"]) == entry["score"]["mean"]  # full precision, not the page's rounding
         assert [float(row["score_low"]), float(row["score_high"])] == entry["score"]["ci95"]
-        assert int(row["n_episodes"]) == entry["n_episodes"] and row["url"] == f"/submissions/{entry['id']}"
+        assert int(row["n_episodes"]) == entry["n_episodes"] and row["url"] == entry["url"]
         assert int(row["rank_best"]) <= int(row["rank"]) <= int(row["rank_worst"])
     assert [int(r["position"]) for r in rows] == list(range(1, len(rows) + 1))
 
@@ -53,3 +53,11 @@ def test_exports_of_empty_filtered_and_unknown_boards(pages: TestClient) -> None
 @pytest.mark.parametrize("suffix", [".csv", ".json"])
 def test_the_board_page_links_its_exports(pages: TestClient, suffix: str) -> None:
     assert f'href="/leaderboard/{BOARD}{suffix}"' in pages.get(f"/leaderboard/{BOARD}").text
+
+
+def test_csv_cells_keep_full_precision_and_never_start_a_formula() -> None:
+    from vla_bench.server.pages.exports import _cell
+
+    assert _cell(0.8779999999999999) == "0.8779999999999999" and _cell(None) == "" and _cell(3) == 3
+    assert _cell("=HYPERLINK(\"x\")") == "'=HYPERLINK(\"x\")" and _cell("@sum") == "'@sum"
+    assert _cell("baseline:random") == "baseline:random"

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
 
 from vla_bench.server import crud
-from vla_bench.server.api.deps import SessionDep
+from vla_bench.server.api.deps import BaseUrlDep, SessionDep
 from vla_bench.server.pages.common import protocol_or_404
 from vla_bench.server.services.board_ranks import board_ranks
 from vla_bench.spec import Protocol
@@ -29,7 +29,8 @@ FIELDS = ("position", "rank", "rank_best", "rank_worst", "submission_id", "agent
           "verification", "submitted_at", "url")
 
 
-def _entry(position: int, entry: crud.RankedEntry, rank_range: tuple[int, int] | None) -> dict[str, Any]:
+def _entry(position: int, entry: crud.RankedEntry, rank_range: tuple[int, int] | None,
+           base_url: str) -> dict[str, Any]:
     s = entry.submission
     return {
         "position": position, "rank": entry.rank, "rank_best": rank_range[0] if rank_range else None,
@@ -37,7 +38,8 @@ def _entry(position: int, entry: crud.RankedEntry, rank_range: tuple[int, int] |
         "score_mean": s.score_mean, "score_low": s.score_low, "score_high": s.score_high, "iqm_mean": s.iqm_mean,
         "iqm_low": s.iqm_low, "iqm_high": s.iqm_high, "n_episodes": s.n_episodes, "n_errors": s.n_errors,
         "submitted_by": s.user.name if s.user else "vla-bench", "baseline": s.is_baseline,
-        "verification": s.verification, "submitted_at": s.submitted_at.isoformat(), "url": f"/submissions/{s.id}",
+        "verification": s.verification, "submitted_at": s.submitted_at.isoformat(),
+        "url": f"{base_url}/submissions/{s.id}",
     }
 
 
@@ -53,7 +55,7 @@ def _task_values(protocol: Protocol, scores: Any) -> dict[str, float | None]:
     return values
 
 
-def board_rows(session: Session, protocol: Protocol, *, verified_only: bool) -> list[dict[str, Any]]:
+def board_rows(session: Session, protocol: Protocol, *, verified_only: bool, base_url: str) -> list[dict[str, Any]]:
     """The whole board, best first, as flat rows."""
     total, _ = crud.leaderboard(session=session, protocol_id=protocol.id, limit=1, verified_only=verified_only)
     ranks = board_ranks(session=session, protocol=protocol, n_entries=total, verified_only=verified_only) \
@@ -65,7 +67,7 @@ def board_rows(session: Session, protocol: Protocol, *, verified_only: bool) -> 
         scores = crud.bundle_scores(session=session, submission_ids=[e.submission.id for e in ranked]) \
             if len(protocol.tasks) > 1 else {}
         for i, e in enumerate(ranked, offset + 1):
-            row = _entry(i, e, ranks.ranges.get(e.submission.id) if ranks else None)
+            row = _entry(i, e, ranks.ranges.get(e.submission.id) if ranks else None, base_url)
             if len(protocol.tasks) > 1:
                 row.update(_task_values(protocol, scores.get(e.submission.id)))
             rows.append(row)
@@ -89,9 +91,9 @@ def _filename(protocol: Protocol, suffix: str) -> str:
 
 
 @router.get("/leaderboard/{protocol_id:path}.csv")
-def board_csv(protocol_id: str, session: SessionDep, verified: bool = False) -> Response:
+def board_csv(protocol_id: str, session: SessionDep, base_url: BaseUrlDep, verified: bool = False) -> Response:
     protocol = protocol_or_404(protocol_id)
-    rows = board_rows(session, protocol, verified_only=verified)
+    rows = board_rows(session, protocol, verified_only=verified, base_url=base_url)
     tasks = [f"{n}:{part}" for n in protocol.task_names for part in ("mean", "low", "high")] \
         if len(protocol.tasks) > 1 else []
     out = io.StringIO()
@@ -103,10 +105,10 @@ def board_csv(protocol_id: str, session: SessionDep, verified: bool = False) -> 
 
 
 @router.get("/leaderboard/{protocol_id:path}.json")
-def board_json(protocol_id: str, session: SessionDep, verified: bool = False) -> Response:
+def board_json(protocol_id: str, session: SessionDep, base_url: BaseUrlDep, verified: bool = False) -> Response:
     protocol = protocol_or_404(protocol_id)
     document = {"protocol": protocol.id, "protocol_sha256": protocol.sha256(), "metric": protocol.primary_metric,
                 "tasks": protocol.task_names, "verified_only": verified,
-                "entries": board_rows(session, protocol, verified_only=verified)}
+                "entries": board_rows(session, protocol, verified_only=verified, base_url=base_url)}
     return Response(json.dumps(document, allow_nan=False), media_type="application/json", headers={
         "content-disposition": f'inline; filename="{_filename(protocol, ".json")}"'})
