@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -93,6 +94,22 @@ class BenchmarkAdapter(abc.ABC):
     def describe(self) -> dict[str, Any]:
         """Versions and settings of the simulator stack, for provenance."""
         return {}
+
+
+def make_task_spec(protocol: Protocol, task: TaskDef, action_low: Sequence[float], action_high: Sequence[float], *,
+                   state_dim: int | None = None, cameras: Sequence[str] = (), instruction: str | None = None
+                   ) -> TaskSpec:
+    """The TaskSpec a session hands the policy: the protocol's step limit, observation mode and control rate,
+    the adapter's action box, and its state size and cameras where the observation mode has them.
+    ``instruction`` defaults to the task's (chain benchmarks give theirs per subtask)."""
+    observation = protocol.observation
+    return TaskSpec(
+        name=task.name, instruction=task.instruction if instruction is None else instruction,
+        action_low=tuple(float(x) for x in action_low), action_high=tuple(float(x) for x in action_high),
+        max_steps=protocol.max_steps, observation_mode=observation.mode,
+        state_dim=state_dim if observation.has_state else None,
+        cameras=tuple(cameras) if observation.has_images else (), control_hz=protocol.control_hz,
+    )
 
 
 def info_flag_success(rule: SuccessRule, info: dict[str, Any]) -> bool:

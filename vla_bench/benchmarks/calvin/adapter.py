@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, make_task_spec
 from vla_bench.benchmarks.calvin.runtime import DATASET_ENV_VAR
 from vla_bench.benchmarks.calvin.sequences import start_observation
 from vla_bench.benchmarks.chain import BackendStep, ChainBackend, ChainSession
@@ -114,11 +114,8 @@ class CalvinBackend(ChainBackend):
         self._oracle = _task_oracle()
         self._render = render
         self._start_info: dict[str, Any] = {}
-        self._task_spec = TaskSpec(
-            name=task.name, instruction="", action_low=(-1.0,) * ACTION_DIM, action_high=(1.0,) * ACTION_DIM,
-            max_steps=protocol.max_steps, observation_mode=obs.mode,
-            state_dim=STATE_DIM if obs.has_state else None, cameras=self._cameras, control_hz=protocol.control_hz,
-        )
+        self._task_spec = make_task_spec(protocol, task, (-1.0,) * ACTION_DIM, (1.0,) * ACTION_DIM,
+                                         state_dim=STATE_DIM, cameras=self._cameras, instruction="")
 
     @property
     def task_spec(self) -> TaskSpec:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, make_task_spec
 from vla_bench.benchmarks.chain import BackendStep, ChainBackend, ChainSession, chain_protocol
 from vla_bench.benchmarks.d4rl.adapter import flatten_goal_observation, goal_dict_size
 from vla_bench.benchmarks.generated_chain import GeneratedChain
@@ -52,16 +52,8 @@ class KitchenBackend(ChainBackend):
             kwargs.update(render_mode="rgb_array", width=256, height=256)
         self._env = gym.make(ENV_ID, max_episode_steps=protocol.max_steps, **kwargs)
         space = self._env.action_space
-        self._task_spec = TaskSpec(
-            name=task.name,
-            instruction="",
-            action_low=tuple(float(x) for x in space.low),  # type: ignore[attr-defined]
-            action_high=tuple(float(x) for x in space.high),  # type: ignore[attr-defined]
-            max_steps=protocol.max_steps,
-            observation_mode=protocol.observation.mode,
-            state_dim=goal_dict_size(self._env.observation_space),
-            control_hz=protocol.control_hz,
-        )
+        self._task_spec = make_task_spec(protocol, task, space.low, space.high,  # type: ignore[attr-defined]
+                                         state_dim=goal_dict_size(self._env.observation_space), instruction="")
 
     @property
     def task_spec(self) -> TaskSpec:

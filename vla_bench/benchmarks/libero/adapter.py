@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, make_task_spec
 from vla_bench.benchmarks.libero.runtime import ASSET_PACKAGES
 from vla_bench.benchmarks.libero.suites import (
     ACTION_DIM,
@@ -165,17 +165,8 @@ class LiberoSession(EnvSession):
         self._render = render
         self._last_frame: NDArray[np.uint8] | None = None
         self.initial_sim_state: NDArray[np.float64] | None = None  # right after set_init_state, for inspection
-        self._task_spec = TaskSpec(
-            name=task.name,
-            instruction=task.instruction,
-            action_low=(-1.0,) * ACTION_DIM,
-            action_high=(1.0,) * ACTION_DIM,
-            max_steps=protocol.max_steps,
-            observation_mode=obs.mode,
-            state_dim=STATE_DIM if obs.has_state else None,
-            cameras=self._cameras,
-            control_hz=protocol.control_hz,
-        )
+        self._task_spec = make_task_spec(protocol, task, (-1.0,) * ACTION_DIM, (1.0,) * ACTION_DIM,
+                                         state_dim=STATE_DIM, cameras=self._cameras)
 
     @property
     def task_spec(self) -> TaskSpec:

@@ -44,7 +44,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, info_flag_success
+from vla_bench.benchmarks.base import (
+    BenchmarkAdapter,
+    EnvSession,
+    StepResult,
+    exact_env_kwargs,
+    info_flag_success,
+    make_task_spec,
+)
 from vla_bench.benchmarks.perturbations import perturb, perturbation_rng
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
 from vla_bench.benchmarks.safety import SAFETY_KEY, SafetyMonitor, SafetySpec, descendants
@@ -175,17 +182,8 @@ class MetaWorldSession(EnvSession):
             height = obs.image_height if obs.has_images else VIDEO_SIZE
             width = obs.image_width if obs.has_images else VIDEO_SIZE
             self._renderer = mujoco.Renderer(env.model, height=height, width=width)
-        self._task_spec = TaskSpec(
-            name=task.name,
-            instruction=task.instruction,
-            action_low=(-1.0,) * ACTION_DIM,
-            action_high=(1.0,) * ACTION_DIM,
-            max_steps=protocol.max_steps,
-            observation_mode=obs.mode,
-            state_dim=self._state_dim if obs.has_state else None,
-            cameras=self._cameras,
-            control_hz=protocol.control_hz,
-        )
+        self._task_spec = make_task_spec(protocol, task, (-1.0,) * ACTION_DIM, (1.0,) * ACTION_DIM,
+                                         state_dim=self._state_dim, cameras=self._cameras)
 
     @property
     def task_spec(self) -> TaskSpec:

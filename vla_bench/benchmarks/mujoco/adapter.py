@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success, make_task_spec
 from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
@@ -35,17 +35,8 @@ class GymnasiumMujocoSession(EnvSession):
         self._has_state, self._has_images, self._language = obs.has_state, obs.has_images, obs.language
         space = self._env.action_space
         state_shape = self._env.observation_space.shape
-        self._task_spec = TaskSpec(
-            name=task.name,
-            instruction=task.instruction,
-            action_low=tuple(float(x) for x in space.low),  # type: ignore[attr-defined]
-            action_high=tuple(float(x) for x in space.high),  # type: ignore[attr-defined]
-            max_steps=protocol.max_steps,
-            observation_mode=obs.mode,
-            state_dim=int(state_shape[0]) if obs.has_state and state_shape else None,
-            cameras=obs.cameras if obs.has_images else (),
-            control_hz=protocol.control_hz,
-        )
+        self._task_spec = make_task_spec(protocol, task, space.low, space.high,  # type: ignore[attr-defined]
+                                         state_dim=int(state_shape[0]) if state_shape else None, cameras=obs.cameras)
 
     @property
     def task_spec(self) -> TaskSpec:

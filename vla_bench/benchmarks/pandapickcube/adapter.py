@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, make_task_spec
 from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
 from vla_bench.benchmarks.safety import SAFETY_KEY, SafetyMonitor, SafetySpec, descendants
@@ -107,17 +107,9 @@ class PandaPickCubeSession(EnvSession):
             force_threshold=SAFETY_FORCE_N, workspace_low=SERL_WORKSPACE[0], workspace_high=SERL_WORKSPACE[1],
             joints=tuple(self._model.joint(name).id for name in ARM_JOINTS), control_dt=self._env.control_dt))
         self._last_front: NDArray[np.uint8] | None = None
-        self._task_spec = TaskSpec(
-            name=task.name,
-            instruction=task.instruction,
-            action_low=(-1.0,) * 4,  # serl: Box(-1, 1, (4,)) = xyz delta + gripper
-            action_high=(1.0,) * 4,
-            max_steps=protocol.max_steps,
-            observation_mode=obs.mode,
-            state_dim=(ROBOT_STATE_DIM if obs.has_images else STATE_DIM) if obs.has_state else None,
-            cameras=obs.cameras if obs.has_images else (),
-            control_hz=protocol.control_hz,
-        )
+        self._task_spec = make_task_spec(protocol, task, (-1.0,) * 4, (1.0,) * 4,  # serl: Box(-1, 1, (4,)): xyz + grip
+                                         state_dim=ROBOT_STATE_DIM if obs.has_images else STATE_DIM,
+                                         cameras=obs.cameras)
 
     @property
     def task_spec(self) -> TaskSpec:

@@ -48,7 +48,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, info_flag_success
+from vla_bench.benchmarks.base import (
+    BenchmarkAdapter,
+    EnvSession,
+    StepResult,
+    exact_env_kwargs,
+    info_flag_success,
+    make_task_spec,
+)
 from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import ensure_headless_gl
 from vla_bench.benchmarks.robomimic.placement import scale_placements
@@ -193,17 +200,8 @@ class RobomimicSession(EnvSession):
         self._last_frame: NDArray[np.uint8] | None = None
         self._fps = float(kwargs["control_freq"])
         self._safety: SafetyMonitor | None = None
-        self._task_spec = TaskSpec(
-            name=task.name,
-            instruction=task.instruction,
-            action_low=tuple(float(x) for x in low),
-            action_high=tuple(float(x) for x in high),
-            max_steps=protocol.max_steps,
-            observation_mode=obs.mode,
-            state_dim=int(state_vector(raw, state_keys).size) if obs.has_state else None,
-            cameras=cameras,
-            control_hz=protocol.control_hz,
-        )
+        self._task_spec = make_task_spec(protocol, task, low, high, cameras=cameras,
+                                         state_dim=int(state_vector(raw, state_keys).size) if obs.has_state else None)
 
     def _checked_observation(self, version: str, state_keys: Sequence[str], cameras: set[str]) -> dict[str, Any]:
         """The environment's current observation (for sizes), after checking what this adapter relies on."""
