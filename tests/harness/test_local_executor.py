@@ -93,3 +93,14 @@ def test_the_placement_is_recorded_in_the_bundle_and_can_be_forced(tmp_path: Pat
 
     with pytest.raises(UserError, match="cannot be built inside an env worker"):
         vla_bench.evaluate(local_factory, protocol, policy_placement="worker")
+
+
+@pytest.mark.parametrize("policy", [WorkerSafeLinearPolicy, LinearPolicy])  # worker and central placement
+def test_on_started_comes_once_after_the_first_requests_and_before_any_record(policy: type) -> None:
+    protocol = fake_protocol(episodes=3)
+    executor = LocalExecutor(protocol, agent_from_object(policy), ExecutorConfig(workers=1, envs_per_worker=2))
+    events: list[str] = []
+    executor.run(limited_plan(protocol, None), lambda record: events.append("record"),
+                 lambda: events.append("started"))
+    assert events[0] == "started" and events.count("started") == 1 and len(events) > 3
+    assert executor.first_step_at is not None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from vla_bench.agents.policy import LoadedAgent
@@ -28,7 +28,8 @@ class Executor(Protocol):
     @property
     def first_step_at(self) -> float | None: ...  # epoch seconds of the first env step any worker took
 
-    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None: ...
+    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink,
+            on_started: Callable[[], None] | None = None) -> None: ...  # on_started: first requests sent
 
 
 def make_executor(name: str, protocol: EvalProtocol, agent: LoadedAgent, config: ExecutorConfig,

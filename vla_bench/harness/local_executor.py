@@ -22,7 +22,7 @@ import random
 import selectors
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from vla_bench.agents.policy import LoadedAgent
@@ -70,7 +70,10 @@ class LocalExecutor:
         return self.pool.simulator
 
     # ----------------------------------------------------------------------------------------------- run
-    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None:
+    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink,
+            on_started: Callable[[], None] | None = None) -> None:
+        """Run ``plan``, handing each record to ``sink``; ``on_started`` is called once the workers have their
+        first requests (what the caller does then overlaps their first steps), before any record."""
         specs = list(plan)
         if self.config.schedule_seed is not None:
             random.Random(self.config.schedule_seed).shuffle(specs)
@@ -103,6 +106,8 @@ class LocalExecutor:
             self._driver = WorkerDriver(book) if self.placement == "worker" else CentralDriver(book, self._policies)
             for worker in self._workers:
                 self._add_lanes(worker)
+            if on_started is not None:
+                on_started()
             self._loop()
         finally:
             self.close()

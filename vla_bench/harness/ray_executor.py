@@ -30,7 +30,7 @@ import socket
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -343,12 +343,13 @@ class RayExecutor:
     def first_step_at(self) -> float | None:
         return self._executor.first_step_at
 
-    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink) -> None:
+    def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink,
+            on_started: Callable[[], None] | None = None) -> None:
         specs = list(plan)
         if not specs:
             return
         try:
             self.launcher.prepare(max(1, min(self.config.workers, len(specs))))
-            self._executor.run(specs, sink)
+            self._executor.run(specs, sink, on_started)
         finally:
             self.launcher.close()  # idempotent: the executor's close() may have run it already

@@ -151,7 +151,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         policy_placement=options.policy_placement,
     )
     executor = make_executor(options.executor, protocol, agent, config, ray_address=options.ray_address)
-    prov = provenance.collect()
+    prov: dict[str, Any] = {}
 
     def summary_now(final: bool) -> dict[str, Any]:
         prov["simulator"] = executor.simulator
@@ -161,16 +161,26 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
                              records=records if final else None, n_planned=len(plan), official=official,
                              created_at=created_at)
 
-    if out_dir is not None:
-        write_json_atomic(out_dir / PROTOCOL_FILE, protocol.model_dump(mode="json"))
-        write_json_atomic(out_dir / SUMMARY_FILE, summary_now(final=False))
-        log = EpisodeLog(out_dir / EPISODES_FILE)
+    def begin() -> None:
+        """The bundle's first files (``status: running``). The executor calls this once its workers have their
+        first requests, so that provenance (git), the schema check and the writes are not start-up time;
+        before any record. Called again at the end in case the run stopped before that: a no-op then."""
+        nonlocal log
+        if prov:
+            return
+        prov.update(provenance.collect())
+        if out_dir is not None:
+            write_json_atomic(out_dir / PROTOCOL_FILE, protocol.model_dump(mode="json"))
+            write_json_atomic(out_dir / SUMMARY_FILE, summary_now(final=False))
+            log = EpisodeLog(out_dir / EPISODES_FILE)
+
     label = f"{protocol.id} · {agent.name}"
     abort = AbortWatch()
     try:
         with abort.guard(), RunProgress(label, len(plan), len(records), enabled=options.progress) as progress:
 
             def sink(record: EpisodeRecord) -> None:
+                begin()  # the bundle's first files precede every record
                 if config.video_dir is not None and record.key in config.record:  # as lerobot-eval: path in results
                     record.video = f"videos/{record.task}-{record.episode_index:04d}.mp4"
                 if log is not None:
@@ -178,8 +188,9 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
                 records.append(record)
                 progress.advance(error=bool(record.error))
 
-            executor.run(pending, sink)
+            executor.run(pending, sink, begin)
     finally:
+        begin()
         if log is not None:
             log.close()
         if abort.reason is not None:
