@@ -101,7 +101,7 @@ EDGES = """async (png) => {
   };
   return [band(2), band(img.width - 5)];
 }"""
-NUMERIC = "main td.num, main th.num, main td.col-date, main td.col-rank, main td.col-task"
+NUMERIC = "main td.num, main th.num, main td.col-date, main td.col-rank, main td.col-task, main table.kv .word"
 LAPTOP_ALSO = ", main table.board td:not(.col-agent), main table.board thead th"
 
 

@@ -51,6 +51,8 @@ def test_tables_keep_every_block_and_fold_the_long_ones() -> None:
     record = {r.key: r.text for r in by_title["Run record"].rows}
     assert record["Agent"] == f"{WITHHELD} (onnx)"
     assert record["Command"] == f"{WITHHELD} eval --out {WITHHELD}"
+    command = next(r for r in by_title["Run record"].rows if r.key == "Command")
+    assert command.words == (WITHHELD, "eval", "--out", WITHHELD)
     assert record["Harness"] == "vla-bench 0.1.0 · git 0123456789ab (dirty tree)"
     assert not by_title["Run record"].folded  # always open, however long its hashes
     assert by_title["Agent details · manifest"].folded and not by_title["Machine"].folded

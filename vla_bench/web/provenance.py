@@ -28,6 +28,7 @@ class Row:
     key: str
     text: str
     code: bool = False  # monospace: hashes, specs, command lines
+    words: tuple[str, ...] = ()  # a command line's arguments: each kept on one line ("--workers", not "-/-workers")
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,9 @@ def provenance_tables(*, agent: Mapping[str, Any], provenance: Mapping[str, Any]
         Row("Renderer", scalar_text(provenance.get("renderer")) if provenance.get("renderer") else "–"),
     ]
     if "command" in provenance:
-        main.append(Row("Command", command_text(provenance["command"]), code=True))
+        command = provenance["command"]
+        words = tuple(scalar_text(part) for part in command) if isinstance(command, list) else ()
+        main.append(Row("Command", command_text(command), code=True, words=words))
     tables = [Table("Run record", tuple(main), foldable=False)]
     details = _mapping(agent.get("details"))
     plain = {k: v for k, v in details.items() if not isinstance(v, Mapping)}
