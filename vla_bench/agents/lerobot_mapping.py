@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.spec import Observation
 
@@ -132,7 +133,7 @@ class ObservationMap:
         return batch
 
 
-def _image(feature: Feature, image: Any, camera: str) -> np.ndarray:
+def _image(feature: Feature, image: Any, camera: str) -> NDArray[np.float32]:
     if image is None:
         raise MappingError(f"camera {camera!r} (for {feature.key!r}) is missing from this observation")
     array = np.asarray(image)

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.agents.lerobot_mapping import MappingError, ObservationMap, PolicyShape, read_config
 from vla_bench.agents.policy import LoadedAgent
@@ -69,7 +70,7 @@ class LeRobotPolicy:
     def reset(self, task: TaskSpec) -> None:
         self.model.reset()
 
-    def act(self, observation: Observation) -> np.ndarray:
+    def act(self, observation: Observation) -> NDArray[np.float32]:
         import torch  # noqa: PLC0415 - the runtime's
 
         try:
@@ -80,8 +81,9 @@ class LeRobotPolicy:
                   for key, value in batch.items()}
         with torch.inference_mode():
             action = self.post(self.model.select_action(self.pre(inputs)))
-        result: np.ndarray = action.to("cpu").numpy().astype(np.float32)
-        return result[0]
+        result: NDArray[np.float32] = action.to("cpu").numpy().astype(np.float32)
+        first: NDArray[np.float32] = result[0]  # the batch of one
+        return first
 
 
 def load_lerobot_policy(path: Path) -> LoadedAgent:

@@ -36,7 +36,8 @@ class OnnxPolicy:
         pass
 
     def act(self, observation: Observation) -> Action:
-        return self.act_batch([observation])[0]
+        action: Action = self.act_batch([observation])[0]  # a row of the batch
+        return action
 
     def act_batch(self, observations: Sequence[Observation]) -> Action:
         if self._batch_of_one and len(observations) > 1:

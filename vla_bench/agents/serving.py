@@ -36,6 +36,7 @@ from importlib import metadata as importlib_metadata
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.agents.gateway import MAX_QUEUED_FRAMES
 from vla_bench.agents.policy import LoadedAgent, Policy, is_batched
@@ -74,14 +75,14 @@ class Session:
             return
         await self.call(lambda: self._policy().reset(task))
 
-    async def act(self, observation: Observation) -> tuple[np.ndarray, float, int]:
+    async def act(self, observation: Observation) -> tuple[NDArray[np.float32], float, int]:
         engine = self.server.engine
         if engine is not None:
-            result: tuple[np.ndarray, float, int] = await engine.submit(observation=observation)
+            result: tuple[NDArray[np.float32], float, int] = await engine.submit(observation=observation)
             return result
         stats = self.server.stats
 
-        def call() -> tuple[np.ndarray, float, int]:
+        def call() -> tuple[NDArray[np.float32], float, int]:
             policy = self._policy()
             started = time.perf_counter()
             action = np.asarray(policy.act(observation), dtype=np.float32)
@@ -92,7 +93,7 @@ class Session:
             stats.infer_seconds += elapsed
             return action, elapsed, 1
 
-        output: tuple[np.ndarray, float, int] = await self.call(call)
+        output: tuple[NDArray[np.float32], float, int] = await self.call(call)
         return output
 
     def _runner(self) -> Runner:

@@ -28,7 +28,8 @@ class TorchScriptPolicy:
         pass
 
     def act(self, observation: Observation) -> Action:
-        return self.act_batch([observation])[0]
+        action: Action = self.act_batch([observation])[0]  # a row of the batch
+        return action
 
     def act_batch(self, observations: Sequence[Observation]) -> Action:
         state = self._torch.from_numpy(batch_input("state", observations))

@@ -19,6 +19,7 @@ from typing import Any
 
 import msgpack
 import numpy as np
+from numpy.typing import NDArray
 
 PROTOCOL_VERSION = 1
 TYPES = frozenset({"hello", "episode_start", "observation", "action", "episode_end", "error"})
@@ -45,7 +46,7 @@ def _encode(obj: Any) -> Any:
     raise VlaEvalWireError(f"cannot encode an object of type {type(obj).__name__}")
 
 
-def _array(data: Any, dtype_text: Any, shape: Any) -> np.ndarray:
+def _array(data: Any, dtype_text: Any, shape: Any) -> NDArray[np.generic]:
     if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
         raise VlaEvalWireError(f"array shape {shape!r} is not a list of sizes")
     try:
@@ -59,7 +60,7 @@ def _array(data: Any, dtype_text: Any, shape: Any) -> np.ndarray:
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def _image(obj: dict[str, Any]) -> np.ndarray:
+def _image(obj: dict[str, Any]) -> NDArray[np.generic]:
     fmt = obj.get("format")
     if fmt == "raw":
         return _array(obj.get("data"), obj.get("dtype", "|u1"), obj.get("shape"))
@@ -89,8 +90,9 @@ def _decode_hook(obj: dict[Any, Any]) -> Any:
 
 def pack(kind: str, payload: dict[str, Any], seq: int) -> bytes:
     try:
-        return msgpack.packb({"type": kind, "payload": payload, "seq": seq, "timestamp": time.time()},
-                             default=_encode, use_bin_type=True)
+        packed: bytes = msgpack.packb({"type": kind, "payload": payload, "seq": seq, "timestamp": time.time()},
+                                      default=_encode, use_bin_type=True)  # msgpack has no stubs
+        return packed
     except (TypeError, ValueError, OverflowError) as exc:
         raise VlaEvalWireError(f"cannot encode a {kind} message: {exc}") from exc
 

@@ -300,7 +300,7 @@ def _concat(obs: Mapping[str, NDArray[Any]], keys: Sequence[str], demo: str) -> 
         raise DatasetError(f"{demo}: observation keys {missing} were not read or are not in the file; read: "
                            f"{', '.join(sorted(obs)) or 'none'}")
     parts = [obs[key].reshape(len(obs[key]), -1) for key in keys]
-    state = np.concatenate(parts, axis=1).astype(np.float32)
+    state: NDArray[np.float32] = np.concatenate(parts, axis=1).astype(np.float32)
     if not np.all(np.isfinite(state)):
         bad = int(np.flatnonzero(~np.isfinite(state).all(axis=1))[0])
         raise DatasetError(f"{demo}: non-finite observation values (NaN or inf), first at step {bad}")

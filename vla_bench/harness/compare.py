@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 from scipy import stats
 
 from vla_bench.harness.scoring import (
@@ -84,7 +85,7 @@ def paired_comparison(protocol: Protocol, a: Sequence[EpisodeRecord], b: Sequenc
     return result
 
 
-def _arm(samples: list[np.ndarray], wilson: bool) -> dict[str, Any]:
+def _arm(samples: list[NDArray[np.float64]], wilson: bool) -> dict[str, Any]:
     """One arm's score on the paired episodes: one task's success rate with its Wilson interval, else the mean of
     task means with its stratified-bootstrap interval."""
     if wilson and len(samples) == 1 and samples[0].size:
@@ -111,7 +112,10 @@ def verdict(result: dict[str, Any], alpha: float = 1 - CONFIDENCE) -> str:
     overall, percent = result["overall"], result["metric"] == "success_rate"
     diff = overall["difference"]
     low, high = diff["ci95"]
-    unit = (lambda v: f"{100 * v:+.1f} pp") if percent else (lambda v: f"{v:+.3g}")
+
+    def unit(value: float) -> str:
+        return f"{100 * value:+.1f} pp" if percent else f"{value:+.3g}"
+
     detail = f"B − A = {unit(diff['mean'])} [{unit(low)}, {unit(high)}]"
     if "mcnemar" in overall:
         p = overall["mcnemar"]["p_value"]

@@ -162,7 +162,7 @@ def unstarted_record(spec: EpisodeSpec, rules: EpisodeRules, kind: str, reason: 
     return record
 
 
-def trajectory_to_wire(trajectory: Trajectory) -> dict[str, NDArray[np.float32]]:
+def trajectory_to_wire(trajectory: Trajectory) -> dict[str, NDArray[np.generic]]:
     """A finished trajectory as arrays (sent back by a worker that ran the episode)."""
     return {"observations": np.stack(trajectory.observations), "actions": np.stack(trajectory.actions),
             "rewards": np.asarray(trajectory.rewards, np.float64),
@@ -170,7 +170,7 @@ def trajectory_to_wire(trajectory: Trajectory) -> dict[str, NDArray[np.float32]]
             "terminals": np.asarray(trajectory.terminals, bool), "timeouts": np.asarray(trajectory.timeouts, bool)}
 
 
-def trajectory_from_wire(data: dict[str, NDArray[np.float32]]) -> Trajectory:
+def trajectory_from_wire(data: dict[str, NDArray[np.generic]]) -> Trajectory:
     return Trajectory(observations=list(data["observations"]), actions=list(data["actions"]),
                       rewards=[float(r) for r in data["rewards"]], next_observations=list(data["next_observations"]),
                       terminals=[bool(t) for t in data["terminals"]], timeouts=[bool(t) for t in data["timeouts"]])

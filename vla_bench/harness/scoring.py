@@ -169,7 +169,8 @@ def _count_kinds(records: Iterable[EpisodeRecord]) -> dict[str, int]:
 
 
 def mean_of_task_means(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:
-    return np.mean([s.mean(axis=axis) for s in samples], axis=0)
+    means: NDArray[np.float64] = np.mean([s.mean(axis=axis) for s in samples], axis=0)
+    return means
 
 
 def iqm_of_task_means(*samples: NDArray[np.float64], axis: int = -1) -> NDArray[np.float64]:

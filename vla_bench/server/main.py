@@ -100,8 +100,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def _not_admitted(scope: Scope) -> bool:
     """Static files need no thread or connection; a submission upload waits for an ingestion slot instead."""
-    path = scope["path"]
-    return path.startswith("/static/") or (scope["method"] == "POST" and path == f"{API_PREFIX}/submissions")
+    path: str = scope["path"]
+    method: str = scope["method"]
+    return path.startswith("/static/") or (method == "POST" and path == f"{API_PREFIX}/submissions")
 
 
 def _is_api(request: Request) -> bool:

@@ -72,7 +72,8 @@ def bundle_is_complete(directory: Path) -> bool:
     if not (directory / SUMMARY_FILE).is_file():
         return False
     try:
-        return read_bundle_document(directory)["summary"].get("status") == "complete"
+        status: object = read_bundle_document(directory)["summary"].get("status")
+        return status == "complete"
     except UserError:
         return False
 

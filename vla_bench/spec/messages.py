@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.spec.episode import EpisodeRecord, EpisodeSpec, Observation, TaskSpec
 from vla_bench.spec.wire import WireError, packb, unpackb
@@ -63,7 +64,7 @@ class ResetItem:
 @dataclass(frozen=True)
 class ActionItem:
     slot: int
-    action: np.ndarray
+    action: NDArray[np.float32]
 
 
 @dataclass(frozen=True)
@@ -128,7 +129,7 @@ class Finished:
 
     slot: int
     record: EpisodeRecord
-    trajectory: dict[str, np.ndarray] | None = None
+    trajectory: dict[str, NDArray[np.generic]] | None = None
 
 
 Result = ResetResult | StepResult | Ended | ItemError | Finished

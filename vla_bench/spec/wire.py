@@ -66,7 +66,8 @@ def _as_str(value: Any) -> str:
 
 def packb(obj: Any) -> bytes:
     try:
-        return msgpack.packb(obj, default=_encode_default, use_bin_type=True)
+        packed: bytes = msgpack.packb(obj, default=_encode_default, use_bin_type=True)  # msgpack has no stubs
+        return packed
     except (TypeError, ValueError, OverflowError) as exc:
         raise WireError(str(exc)) from exc
 

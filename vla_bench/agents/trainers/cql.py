@@ -74,7 +74,8 @@ class TanhGaussianActor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         mean, _ = self.net(obs).chunk(2, dim=-1)
-        return self.squash(mean)
+        action: torch.Tensor = self.squash(mean)
+        return action
 
     def sample(self, obs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A reparameterized action and its log-density in the action box (tanh and scale corrected)."""
@@ -93,7 +94,8 @@ class TanhGaussianActor(nn.Module):
         std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
         unit = ((action - self.squash.center) / self.squash.half_range).clamp(-1 + 1e-6, 1 - 1e-6)
         u = torch.atanh(unit)
-        log_prob = torch.distributions.Normal(mean, std).log_prob(u).sum(-1)
+        density: torch.Tensor = torch.distributions.Normal(mean, std).log_prob(u)
+        log_prob = density.sum(-1)
         log_prob = log_prob - torch.log1p(-unit.pow(2)).sum(-1) - torch.log(self.squash.half_range).sum()
         return log_prob
 

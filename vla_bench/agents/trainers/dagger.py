@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from vla_bench.agents.conditioning import KIND, InstructionOneHot, conditioned_state
 from vla_bench.agents.policy import Action, Policy
@@ -64,7 +65,7 @@ class _Recorder:
     """Acts with the expert (probability beta) or the learner, and records the expert's label."""
 
     def __init__(self, expert: Policy, learner: torch.nn.Module | None, beta: float, round_index: int,
-                 sink: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]], specs: list[TaskSpec],
+                 sink: dict[tuple[int, int], tuple[NDArray[np.float32], NDArray[np.float32]]], specs: list[TaskSpec],
                  instructions: dict[str, int] | None = None) -> None:
         self.expert, self.learner, self.beta, self.round, self.sink = expert, learner, beta, round_index, sink
         self.instructions = instructions
@@ -87,7 +88,7 @@ class _Recorder:
         if self.learner is None or self.rng.random() < self.beta:
             return label
         with torch.no_grad():
-            action: np.ndarray = self.learner(torch.as_tensor(state)[None]).numpy()[0]
+            action: NDArray[np.float32] = self.learner(torch.as_tensor(state)[None]).numpy()[0]
         return action
 
 
@@ -145,7 +146,7 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
     history: list[dict[str, float]] = []
     bc_config = BCConfig(hidden=config.hidden, layers=config.layers, lr=config.lr, batch_size=config.batch_size)
 
-    def build(obs: np.ndarray, acts: np.ndarray, spec: dict[str, Any]) -> None:
+    def build(obs: NDArray[np.float32], acts: NDArray[np.float32], spec: dict[str, Any]) -> None:
         nonlocal algorithm, normalizer
         normalizer = ObsNormalizer(torch.as_tensor(spec["mean"]), torch.as_tensor(spec["std"]))
         algorithm = BC(bc_config, Problem(obs.shape[1], acts.shape[1], tuple(spec["low"]), tuple(spec["high"])))
@@ -168,7 +169,7 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
         task = bar.add_task(f"dagger seed {opts.seed}", total=per_round * config.iterations, completed=step)
         for round_index in range(start_round, config.iterations):
             beta = config.beta_decay**round_index
-            sink: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+            sink: dict[tuple[int, int], tuple[NDArray[np.float32], NDArray[np.float32]]] = {}
             specs: list[TaskSpec] = []
             learner = ExportedPolicy(normalizer, algorithm.policy()).eval() if algorithm and normalizer else None
 
@@ -233,13 +234,14 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
                        history=history)
 
 
-def _arrays(observations: np.ndarray, labels: np.ndarray, normalizer: ObsNormalizer) -> dict[str, torch.Tensor]:
+def _arrays(observations: NDArray[np.float32], labels: NDArray[np.float32],
+            normalizer: ObsNormalizer) -> dict[str, torch.Tensor]:
     with torch.no_grad():
         return {"obs": normalizer(torch.as_tensor(observations)),
                 "actions": torch.as_tensor(labels)[:, None, :], "mask": torch.ones(len(labels), 1)}
 
 
-def _predict(module: torch.nn.Module, observations: np.ndarray) -> np.ndarray:
+def _predict(module: torch.nn.Module, observations: NDArray[np.float32]) -> NDArray[np.float32]:
     with torch.no_grad():
-        out: np.ndarray = module(torch.as_tensor(observations)).numpy()
+        out: NDArray[np.float32] = module(torch.as_tensor(observations)).numpy()
     return out

@@ -90,7 +90,8 @@ class Block(nn.Module):
         h = self.norm1(x)
         attended = self.attention(h, h, h, attn_mask=blocked, need_weights=False)[0]
         x = x + self.drop(attended)
-        return x + self.mlp(self.norm2(x))
+        out: torch.Tensor = x + self.mlp(self.norm2(x))
+        return out
 
 
 class DecisionTransformer(nn.Module):
@@ -129,7 +130,8 @@ class DecisionTransformer(nn.Module):
         blocked = self.attention_mask(mask)
         for block in self.blocks:
             x = block(x, blocked)
-        return self.squash(self.head(self.out_norm(x)[:, 1::3]))  # actions from the state tokens
+        predicted: torch.Tensor = self.squash(self.head(self.out_norm(x)[:, 1::3]))  # from the state tokens
+        return predicted
 
     def attention_mask(self, mask: torch.Tensor) -> torch.Tensor:
         """Additive mask ``[B*heads, 3K, 3K]``: causal, padded keys blocked; every token may see itself, so a
@@ -165,7 +167,8 @@ class RewardModel(nn.Module):
         self.register_buffer("std", torch.ones(()))
 
     def standardized(self, state: torch.Tensor, action: torch.Tensor, next_state: torch.Tensor) -> torch.Tensor:
-        return self.net(torch.cat([state, action, next_state], dim=-1)).squeeze(-1)
+        score: torch.Tensor = self.net(torch.cat([state, action, next_state], dim=-1))
+        return score.squeeze(-1)
 
     def forward(self, state: torch.Tensor, action: torch.Tensor, next_state: torch.Tensor) -> torch.Tensor:
         return self.standardized(state, action, next_state) * self.std + self.mean

@@ -52,7 +52,8 @@ class TorchPolicy:
         pass
 
     def act(self, observation: Observation) -> NDArray[np.float32]:
-        return self.act_batch([observation])[0]
+        action: NDArray[np.float32] = self.act_batch([observation])[0]  # a row of the batch
+        return action
 
     @torch.no_grad()
     def act_batch(self, observations: Sequence[Observation]) -> NDArray[np.float32]:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 import torch.nn.functional as F  # noqa: N812
+from numpy.typing import NDArray
 from torch import nn
 
 from vla_bench.agents.trainers.networks import mlp
@@ -55,7 +56,7 @@ class Discriminator(nn.Module):
         self.register_buffer("mean", torch.zeros(obs_dim + action_dim))
         self.register_buffer("std", torch.ones(obs_dim + action_dim))
 
-    def fit(self, states: np.ndarray, actions: np.ndarray) -> None:
+    def fit(self, states: NDArray[np.float32], actions: NDArray[np.float32]) -> None:
         x = torch.as_tensor(np.concatenate([states, actions], axis=1), dtype=torch.float64)
         with torch.no_grad():
             self.mean.copy_(x.mean(0).float())
@@ -67,10 +68,10 @@ class Discriminator(nn.Module):
         return out
 
     @torch.no_grad()
-    def reward(self, states: np.ndarray, actions: np.ndarray) -> np.ndarray:
+    def reward(self, states: NDArray[np.float32], actions: NDArray[np.float32]) -> NDArray[np.float32]:
         """GAIL's generator reward ``-log(1 - D) = softplus(logit)``."""
         logits = self(torch.as_tensor(states, dtype=torch.float32), torch.as_tensor(actions, dtype=torch.float32))
-        out: np.ndarray = F.softplus(logits).numpy().astype(np.float32)
+        out: NDArray[np.float32] = F.softplus(logits).numpy().astype(np.float32)
         return out
 
 
@@ -101,15 +102,15 @@ def reward_wrapper(venv: Any, disc: Discriminator) -> Any:
         def __init__(self) -> None:
             super().__init__(venv)
             self.last_obs: Any = None
-            self.actions: np.ndarray | None = None
-            self.states: list[np.ndarray] = []
-            self.taken: list[np.ndarray] = []
+            self.actions: NDArray[np.float32] | None = None
+            self.states: list[NDArray[np.float32]] = []
+            self.taken: list[NDArray[np.float32]] = []
 
         def reset(self) -> Any:
             self.last_obs = self.venv.reset()
             return self.last_obs
 
-        def step_async(self, actions: np.ndarray) -> None:
+        def step_async(self, actions: NDArray[np.float32]) -> None:
             self.actions = np.asarray(actions, dtype=np.float32)
             self.venv.step_async(actions)
 

@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import nn
 
 from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
@@ -102,16 +103,17 @@ class GaussianActor(nn.Module):
 
     def log_prob(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         dist = torch.distributions.Normal(self.net(obs), self.log_std.exp())
-        return dist.log_prob(action).sum(-1)
+        log_prob: torch.Tensor = dist.log_prob(action)
+        return log_prob.sum(-1)
 
 
-def group_advantages(outcomes: np.ndarray, group_size: int, *, normalize_std: bool) -> np.ndarray:
+def group_advantages(outcomes: NDArray[np.float64], group_size: int, *, normalize_std: bool) -> NDArray[np.float64]:
     """``R_i - mean(group)`` (``/ (std(group) + 1e-8)``) for rewards laid out group after group."""
     grouped = np.asarray(outcomes, dtype=np.float64).reshape(-1, group_size)
     centered = grouped - grouped.mean(1, keepdims=True)
     if normalize_std:
         centered = centered / (grouped.std(1, keepdims=True) + 1e-8)
-    out: np.ndarray = centered.reshape(-1)
+    out: NDArray[np.float64] = centered.reshape(-1)
     return out
 
 
@@ -160,11 +162,11 @@ class GRPO(OfflineAlgorithm):
         return {**stats, "std": float(self.actor.log_std.exp().mean())}
 
     @torch.no_grad()
-    def sample(self, state: np.ndarray, generator: torch.Generator) -> np.ndarray:
+    def sample(self, state: NDArray[np.float32], generator: torch.Generator) -> NDArray[np.float32]:
         obs = self.normalizer(torch.as_tensor(state, dtype=torch.float32).unsqueeze(0))
         mean = self.actor(obs)[0]
         noise = torch.randn(mean.shape, generator=generator)
-        action: np.ndarray = (mean + noise * self.actor.log_std.exp()).numpy()
+        action: NDArray[np.float32] = (mean + noise * self.actor.log_std.exp()).numpy()
         return action
 
     def policy(self) -> nn.Module:

@@ -69,12 +69,14 @@ class IQLActor(nn.Module):
         self.log_std = nn.Parameter(torch.zeros(problem.action_dim))
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.squash(self.net(obs))
+        action: torch.Tensor = self.squash(self.net(obs))
+        return action
 
     def log_prob(self, obs: torch.Tensor, action: torch.Tensor) -> torch.Tensor:
         mean = self(obs)
         std = self.log_std.clamp(LOG_STD_MIN, LOG_STD_MAX).exp()
-        return torch.distributions.Normal(mean, std).log_prob(action).sum(-1)
+        log_prob: torch.Tensor = torch.distributions.Normal(mean, std).log_prob(action)
+        return log_prob.sum(-1)
 
 
 def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:

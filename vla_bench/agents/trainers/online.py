@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import nn
 
 from vla_bench.agents.trainers.algorithm import config_from_dict
@@ -116,7 +117,7 @@ class VecNormalizeObs(nn.Module):
     mean: torch.Tensor
     var: torch.Tensor
 
-    def __init__(self, mean: np.ndarray, var: np.ndarray, epsilon: float, clip: float) -> None:
+    def __init__(self, mean: NDArray[np.float64], var: NDArray[np.float64], epsilon: float, clip: float) -> None:
         super().__init__()
         self.register_buffer("mean", torch.as_tensor(mean, dtype=torch.float32))
         self.register_buffer("var", torch.as_tensor(var, dtype=torch.float32))
@@ -132,7 +133,7 @@ class SB3Actor(nn.Module):
     low: torch.Tensor
     high: torch.Tensor
 
-    def __init__(self, algo: str, policy: Any, low: np.ndarray, high: np.ndarray) -> None:
+    def __init__(self, algo: str, policy: Any, low: NDArray[np.float32], high: NDArray[np.float32]) -> None:
         super().__init__()
         self.algo = algo
         self.policy = policy
@@ -141,7 +142,7 @@ class SB3Actor(nn.Module):
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
         if self.algo == "sac":  # tanh-squashed in [-1, 1]; SB3 rescales to the box (policy.unscale_action)
-            unit = self.policy.actor(obs, deterministic=True)
+            unit: torch.Tensor = self.policy.actor(obs, deterministic=True)
             return self.low + 0.5 * (unit + 1.0) * (self.high - self.low)
         features = self.policy.extract_features(obs, self.policy.pi_features_extractor)
         mean = self.policy.action_net(self.policy.mlp_extractor.forward_actor(features))

@@ -14,6 +14,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.datasets.d4rl_format import OfflineDataset
 from vla_bench.datasets.d4rl_hdf5 import write_d4rl
@@ -24,7 +25,7 @@ class TransitionRecorder(gym.Wrapper[Any, Any, Any, Any]):
 
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         super().__init__(env)
-        self._obs: np.ndarray | None = None
+        self._obs: NDArray[np.float32] | None = None
         self.columns: dict[str, list[Any]] = {k: [] for k in ("observations", "actions", "rewards",
                                                                "next_observations", "terminals", "timeouts")}
 

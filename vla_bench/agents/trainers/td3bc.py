@@ -57,7 +57,8 @@ class DeterministicActor(nn.Module):
         self.squash = SquashedAction(problem)
 
     def forward(self, obs: torch.Tensor) -> torch.Tensor:
-        return self.squash(self.net(obs))
+        action: torch.Tensor = self.squash(self.net(obs))
+        return action
 
 
 class TD3BC(OfflineAlgorithm):

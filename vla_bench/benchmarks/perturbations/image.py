@@ -25,7 +25,8 @@ def _hue_matrix(turns: float) -> NDArray[np.float32]:
     to_yiq = np.asarray([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322], [0.211, -0.523, 0.312]])
     cos, sin = np.cos(angle), np.sin(angle)
     rotate = np.asarray([[1.0, 0.0, 0.0], [0.0, cos, -sin], [0.0, sin, cos]])
-    return (np.linalg.inv(to_yiq) @ rotate @ to_yiq).astype(np.float32)
+    hue: NDArray[np.float64] = np.linalg.inv(to_yiq) @ rotate @ to_yiq
+    return hue.astype(np.float32)
 
 
 @dataclass

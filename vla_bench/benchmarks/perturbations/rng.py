@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 def perturbation_rng(seed: int, axis: str, purpose: str) -> np.random.Generator:
@@ -17,7 +18,7 @@ def perturbation_rng(seed: int, axis: str, purpose: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:16], "big"))
 
 
-def scale_draw(rng: np.random.Generator, bounds: tuple[float, float], size: int | None = None) -> np.ndarray:
+def scale_draw(rng: np.random.Generator, bounds: tuple[float, float], size: int | None = None) -> NDArray[np.float64]:
     """Factors ~ U(lo, hi), drawn as lo + u (hi - lo) so that levels sharing a generator share ``u``."""
     low, high = bounds
     return np.asarray(low + rng.random(size) * (high - low))

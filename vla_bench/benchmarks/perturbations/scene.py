@@ -43,6 +43,7 @@ class SceneEditor:
         self._nominal: dict[str, NDArray[Any]] = {}
 
     def _array(self, name: str) -> NDArray[Any]:
+        array: NDArray[np.generic]  # MuJoCo's model arrays, changed in place
         if name.startswith("headlight."):
             array = getattr(self.model.vis.headlight, name.split(".", 1)[1])
         else:

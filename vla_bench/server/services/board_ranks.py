@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Generic, TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
 from vla_bench.harness.ranking import EpisodeKey, RankedEntry, rank_ranges
@@ -76,7 +77,7 @@ class BoardRanks:
     n_entries: int
 
 
-_Scores = tuple[tuple[EpisodeKey, ...], np.ndarray]
+_Scores = tuple[tuple[EpisodeKey, ...], NDArray[np.float64]]
 _SCORES: _Lru[tuple[int, str], _Scores] = _Lru(MAX_EPISODE_VALUES)
 _BOARDS: _Lru[tuple[object, ...], BoardRanks] = _Lru(MAX_BOARDS)
 _KEYS: dict[tuple[EpisodeKey, ...], tuple[EpisodeKey, ...]] = {}  # one shared tuple per episode plan
