@@ -4,8 +4,6 @@ entries written straight to the database (their episodes and recomputed scores; 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
 import re
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -13,14 +11,13 @@ from typing import Any, cast
 import numpy as np
 import pytest
 from server.leaderboard_testing import TestClient, make_server
+from web.web_testing import synthetic_bundle
 
 from vla_bench.harness import registry
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.scoring import compute_scores
 from vla_bench.server import crud
 from vla_bench.server.services import board_ranks
 from vla_bench.server.validation import AcceptedBundle
-from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec import Protocol
 
 MT10 = "metaworld/mt10@v1"  # success rate, 10 tasks x 50 episodes
 HOPPER = "mujoco/hopper@v1"  # normalized score, one task x 50 episodes
@@ -28,21 +25,7 @@ HOPPER = "mujoco/hopper@v1"  # normalized score, one task x 50 episodes
 
 def _accepted(protocol: Protocol, name: str, value: Callable[[str, int], float]) -> AcceptedBundle:
     """An entry whose episode (task, i) scores ``value(task, i)``: success when > 0.5 on success boards."""
-    success = protocol.primary_metric == "success_rate"
-    records = []
-    for task in protocol.task_names:
-        for i in range(protocol.episodes_per_task):
-            spec = episode_spec(protocol, task, i)
-            v = value(task, i)
-            records.append(EpisodeRecord(task=task, episode_index=i, seed=spec.seed, init_index=spec.init_index,
-                                         total_return=v, length=10, success=(v > 0.5) if success else None))
-    episodes = [r.to_json() for r in records]
-    digest = hashlib.sha256(json.dumps(episodes, sort_keys=True).encode()).hexdigest()
-    summary = {"agent": {"name": name, "spec": f"tests:{name}", "kind": "object", "sha256": None},
-               "provenance": {"harness_version": "test"}, "finished_at": "2026-12-05T00:00:00+00:00"}
-    return AcceptedBundle(protocol=protocol, summary=summary, episodes=episodes, records=records,
-                          scores=compute_scores(protocol, records), agent_identity=hashlib.sha256(name.encode())
-                          .hexdigest(), episodes_sha256=digest)
+    return synthetic_bundle(protocol, name, value)
 
 
 def _board_entries() -> dict[str, AcceptedBundle]:
