@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,6 @@ import typer
 
 from vla_bench.agents.keymaps import PRESETS, VLAEVAL_PRESETS, key_map, parse_key_map
 from vla_bench.agents.serve_wire import MAX_MESSAGE, ProtocolViolation, task_spec_from_json
-from vla_bench.agents.serving import PolicyServer
 from vla_bench.spec import TaskSpec
 from vla_bench.spec.errors import UserError
 
@@ -70,7 +68,9 @@ def serve_policy(
     mapping = (parse_key_map(key_mapping, nested=vla_eval) if key_mapping
                else key_map(keys or ("vla-eval" if vla_eval else "vla-bench"), presets))
     default_task = read_task_spec(task_spec) if task_spec else None
-    server_class = PolicyServer
+    from vla_bench.agents.serving import PolicyServer  # noqa: PLC0415 - asyncio: not for every vla-bench command
+
+    server_class: type[PolicyServer] = PolicyServer
     if vla_eval:
         from vla_bench.agents.vlaeval_server import VlaEvalPolicyServer  # noqa: PLC0415
 
@@ -87,6 +87,8 @@ def serve_policy(
                       f"http://{host}:{server.port}{health}", highlight=False)
 
     try:
+        import asyncio  # noqa: PLC0415
+
         asyncio.run(server.serve(ready))
     except KeyboardInterrupt:
         console.print("stopped")

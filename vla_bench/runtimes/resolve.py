@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from vla_bench.runtimes import store
-from vla_bench.runtimes.check import check_runtime
 from vla_bench.runtimes.registry import runtime_spec
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.runtime import RuntimeSpec
@@ -65,6 +64,8 @@ def resolve(benchmark: str) -> Resolution:
     if store.built_marker(spec) is not None:
         directory = store.runtime_dir(spec)
         return Resolution(benchmark, BUILT, str(store.venv_python(directory)), spec, directory)
+    from vla_bench.runtimes.check import check_runtime  # noqa: PLC0415 - packaging: only for a runtime benchmark
+
     check = check_runtime(spec, sys.executable)
     if check.ok:
         return Resolution(benchmark, MAIN, sys.executable, spec, Path(sys.prefix))

@@ -5,9 +5,10 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonschema
+if TYPE_CHECKING:
+    import jsonschema
 
 
 @functools.cache
@@ -19,6 +20,8 @@ def load_schema(name: str) -> dict[str, Any]:
 
 @functools.cache
 def _validator(name: str) -> jsonschema.protocols.Validator:
+    import jsonschema  # noqa: PLC0415 - ~0.1 s to import: not on `vla-bench eval`'s way to its first env step
+
     schema = load_schema(name)
     validator_class = jsonschema.validators.validator_for(schema)
     return validator_class(schema)
