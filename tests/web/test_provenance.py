@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from server.leaderboard_testing import Bundles, make_server
 from web.web_testing import Site
 
-from vla_bench.web.provenance import WITHHELD, flatten, provenance_tables, withhold_json, withhold_paths
+from vla_bench.web.provenance import (
+    WITHHELD,
+    flatten,
+    provenance_tables,
+    shorten_paths,
+    withhold_json,
+    withhold_paths,
+)
 
 
 @pytest.mark.parametrize(("text", "shown"), [
@@ -95,3 +104,22 @@ def test_the_api_copy_of_the_provenance_withholds_local_paths(pages: TestClient,
     assert detail["provenance"]["git"] == bundle["provenance"]["git"] and detail["run"].keys() == bundle["run"].keys()
     assert withhold_json({"a": ["/tmp/x", 1, None], "b": {"c": "~/d/e"}}) == {"a": [WITHHELD, 1, None],
                                                                                "b": {"c": WITHHELD}}
+
+
+def test_agent_names_and_specs_keep_only_the_last_component_of_a_local_path(
+        tmp_path: Path, bundles: Bundles) -> None:
+    assert shorten_paths("/home/ann/policy.py:Pi") == "policy.py:Pi"
+    assert shorten_paths("C:\\runs\\p.onnx") == "p.onnx" and shorten_paths("baseline:zero") == "baseline:zero"
+    server = make_server(f"sqlite:///{tmp_path / 'board.sqlite3'}")
+    document = bundles.document("zero")
+    document["summary"]["agent"].update(name="/home/ann/agents/policy.py:Pi", spec="/home/ann/agents/policy.py:Pi")
+    with TestClient(server.app) as client:
+        created = client.post("/api/v1/submissions", json=document, headers=server.user)
+        assert created.status_code == 201, created.text
+        submission_id = created.json()["id"]
+        agent = client.get(f"/api/v1/submissions/{submission_id}").json()["agent"]
+        assert agent["name"] == agent["spec"] == "policy.py:Pi"
+        for path in ("/leaderboard/mujoco/hopper@v1", "/", f"/submissions/{submission_id}"):
+            html = client.get(path).text
+            assert "/home/ann" not in html and "policy.py:Pi" in html, path
+    server.db.dispose()

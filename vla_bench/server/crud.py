@@ -24,6 +24,7 @@ from vla_bench.server.models import (
 )
 from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
+from vla_bench.web.provenance import shorten_paths
 
 if TYPE_CHECKING:  # validation pulls in the scoring stack (scipy); admin commands need none of it
     from vla_bench.server.validation import AcceptedBundle
@@ -109,7 +110,9 @@ def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | N
         benchmark=accepted.protocol.benchmark, protocol_id=accepted.protocol.id,
         protocol_version=accepted.protocol.version, protocol_sha256=accepted.protocol.sha256(),
         primary_metric=accepted.protocol.primary_metric,
-        agent_name=agent["name"], agent_spec=agent["spec"], agent_kind=agent["kind"], agent_sha256=agent["sha256"],
+        # names and specs are published on every page: local paths keep only their last component
+        agent_name=shorten_paths(agent["name"]), agent_spec=shorten_paths(agent["spec"]), agent_kind=agent["kind"],
+        agent_sha256=agent["sha256"],
         agent_identity=accepted.agent_identity, episodes_sha256=accepted.episodes_sha256,
         training_group=(agent.get("training") or {}).get("group"),
         training_seed=(agent.get("training") or {}).get("seed"),

@@ -47,6 +47,19 @@ def withhold_paths(text: str) -> str:
     return LOCAL_PATH.sub(WITHHELD, text)
 
 
+def shorten_paths(text: str) -> str:
+    """Local paths cut to their last component ("/home/ann/policy.py:Pi" -> "policy.py:Pi"): an agent's name
+    stays recognisable without publishing where it lives."""
+    def last(match: re.Match[str]) -> str:
+        token = match.group(0)
+        body = token[2:] if re.match(r"[A-Za-z]:", token) else token  # a drive letter's colon is not a separator
+        path, colon, rest = body.partition(":")
+        name = re.split(r"[\\/]", path.rstrip("/\\"))[-1]
+        return (name or WITHHELD) + colon + rest
+
+    return LOCAL_PATH.sub(last, text)
+
+
 def withhold_json(value: Any) -> Any:
     """A JSON value with local paths withheld in every string (for the API's copy of the provenance)."""
     if isinstance(value, str):
