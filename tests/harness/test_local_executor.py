@@ -96,7 +96,7 @@ def test_the_placement_is_recorded_in_the_bundle_and_can_be_forced(tmp_path: Pat
 
 
 @pytest.mark.parametrize("policy", [WorkerSafeLinearPolicy, LinearPolicy])  # worker and central placement
-def test_on_started_comes_once_after_the_first_requests_and_before_any_record(policy: type) -> None:
+def test_on_started_comes_once_at_the_first_reply_before_any_record(policy: type) -> None:
     protocol = fake_protocol(episodes=3)
     executor = LocalExecutor(protocol, agent_from_object(policy), ExecutorConfig(workers=1, envs_per_worker=2))
     events: list[str] = []

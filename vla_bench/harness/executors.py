@@ -29,7 +29,7 @@ class Executor(Protocol):
     def first_step_at(self) -> float | None: ...  # epoch seconds of the first env step any worker took
 
     def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink,
-            on_started: Callable[[], None] | None = None) -> None: ...  # on_started: first requests sent
+            on_started: Callable[[], None] | None = None) -> None: ...  # on_started: at the first reply
 
 
 def make_executor(name: str, protocol: EvalProtocol, agent: LoadedAgent, config: ExecutorConfig,

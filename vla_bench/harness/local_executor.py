@@ -43,7 +43,7 @@ from vla_bench.harness.worker_pool import (
     WorkerProcess,
     WorkerStartError,
 )
-from vla_bench.spec import EpisodeSpec, Protocol
+from vla_bench.spec import EpisodeRecord, EpisodeSpec, Protocol
 from vla_bench.spec.messages import Batch, Reply
 
 __all__ = ["ExecutorConfig", "LocalExecutor", "RecordSink", "WorkerProcess", "WorkerStartError"]
@@ -63,6 +63,7 @@ class LocalExecutor:
         self._policies = CentralPolicies(agent, config.policy_timeout)
         self._driver: CentralDriver | WorkerDriver | None = None
         self._envs = 1
+        self._on_started: Callable[[], None] | None = None
         self.first_step_at: float | None = None  # epoch seconds of the run's first env step (start-up time)
 
     @property
@@ -72,8 +73,9 @@ class LocalExecutor:
     # ----------------------------------------------------------------------------------------------- run
     def run(self, plan: Iterable[EpisodeSpec], sink: RecordSink,
             on_started: Callable[[], None] | None = None) -> None:
-        """Run ``plan``, handing each record to ``sink``; ``on_started`` is called once the workers have their
-        first requests (what the caller does then overlaps their first steps), before any record."""
+        """Run ``plan``, handing each record to ``sink``. ``on_started`` is called once, when the first reply
+        comes back (the workers have taken their first steps: what the caller does then does not delay them,
+        even on a busy machine), before any record."""
         specs = list(plan)
         if self.config.schedule_seed is not None:
             random.Random(self.config.schedule_seed).shuffle(specs)
@@ -89,7 +91,13 @@ class LocalExecutor:
                                 collect=self.config.trajectory_sink is not None)
         self._queue = EpisodeQueue([Episode(spec, rules) for spec in specs])
         count = max(1, min(self.config.workers, len(specs)))
-        book = Book(rules, self.config, self._queue, sink)
+        self._on_started = on_started
+
+        def started_sink(record: EpisodeRecord) -> None:
+            self._started()
+            sink(record)
+
+        book = Book(rules, self.config, self._queue, started_sink)
         try:
             self.pool.agent = agent_ref
             try:
@@ -106,8 +114,6 @@ class LocalExecutor:
             self._driver = WorkerDriver(book) if self.placement == "worker" else CentralDriver(book, self._policies)
             for worker in self._workers:
                 self._add_lanes(worker)
-            if on_started is not None:
-                on_started()
             self._loop()
         finally:
             self.close()
@@ -129,6 +135,11 @@ class LocalExecutor:
             raise fault if isinstance(fault, PolicyLoadError) else _no_workers(fault, self._queue)
         for worker in self._workers:
             self._selector.register(worker.sock, selectors.EVENT_READ, worker)
+
+    def _started(self) -> None:
+        callback, self._on_started = self._on_started, None
+        if callback is not None:
+            callback()
 
     def _add_lanes(self, worker: Worker) -> None:
         assert self._driver is not None
@@ -177,6 +188,7 @@ class LocalExecutor:
         except (OSError, ConnectionError, ValueError):
             self._replace_worker(worker, "env_crash", self.pool.crash_reason(worker))
             return
+        self._started()
         lane = worker.in_flight.popleft()
         worker.busy_since = time.perf_counter()
         if reply.first_step_at is not None:

@@ -162,9 +162,9 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
                              created_at=created_at)
 
     def begin() -> None:
-        """The bundle's first files (``status: running``). The executor calls this once its workers have their
-        first requests, so that provenance (git), the schema check and the writes are not start-up time;
-        before any record. Called again at the end in case the run stopped before that: a no-op then."""
+        """The bundle's first files (``status: running``). The executor calls this at its first reply, so that
+        provenance (git), the schema check and the writes do not delay the first env steps; before any record.
+        Called again at the end in case the run stopped before that: a no-op then."""
         nonlocal log
         if prov:
             return
