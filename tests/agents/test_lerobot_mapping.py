@@ -27,7 +27,7 @@ def test_state_benchmarks_fill_state_and_environment_state() -> None:
     with pytest.raises(MappingError, match=r"has shape \(11,\); the protocol's state has 4 values"):
         ObservationMap(shape).batch({"state": np.zeros(4)})  # type: ignore[typeddict-item]
     with pytest.raises(MappingError, match="no state"):
-        ObservationMap(shape).batch({"images": {}})  # type: ignore[typeddict-item]
+        ObservationMap(shape).batch({"images": {}})
 
 
 def test_libero_cameras_map_to_lerobots_libero_names() -> None:
@@ -63,9 +63,9 @@ def test_metaworld_single_camera_and_positional_fallback() -> None:
 def test_image_shapes_must_match_exactly() -> None:
     shape = read_config(_config({"observation.image": ("VISUAL", (3, 224, 224))}))
     with pytest.raises(MappingError, match=r"expects \(3, 224, 224\) \(C, H, W\); camera 'corner4' gives \(3, 8, 8\)"):
-        ObservationMap(shape).batch({"images": {"corner4": np.zeros((8, 8, 3), np.uint8)}})  # type: ignore[typeddict-item]
+        ObservationMap(shape).batch({"images": {"corner4": np.zeros((8, 8, 3), np.uint8)}})
     with pytest.raises(MappingError, match="HWC uint8"):
-        ObservationMap(shape).batch({"images": {"corner4": np.zeros((224, 224, 3), np.float32)}})  # type: ignore[typeddict-item]
+        ObservationMap(shape).batch({"images": {"corner4": np.zeros((224, 224, 3), np.float32)}})
 
 
 def test_configs_that_are_not_lerobot_policies_are_refused() -> None:

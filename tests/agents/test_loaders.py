@@ -10,6 +10,7 @@ import textwrap
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -20,7 +21,10 @@ from vla_bench.agents import is_batched, load_agent
 from vla_bench.spec import TaskSpec
 from vla_bench.spec.errors import UserError
 
-torch = pytest.importorskip("torch")
+if TYPE_CHECKING:
+    import torch
+else:
+    torch = pytest.importorskip("torch")
 
 # torch marks torch.jit.* and the TorchScript-based ONNX exporter deprecated; both are what users hand us
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")

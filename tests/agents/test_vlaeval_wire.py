@@ -44,7 +44,7 @@ def test_vla_eval_encoded_images_decode() -> None:
 
     image = np.random.default_rng(0).integers(0, 256, (16, 12, 3), dtype=np.uint8)
     for image_format in ("png", "raw"):
-        set_image_format(image_format)  # type: ignore[arg-type]
+        set_image_format(image_format)
         try:
             frame = pack_message(Message(MessageType.OBSERVATION, {"images": {"cam": image}}, seq=2))
         finally:

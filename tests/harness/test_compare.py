@@ -8,11 +8,11 @@ from vlab_fakes import fake_protocol
 from vla_bench.harness.compare import mcnemar_exact, paired_comparison
 from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.stats import newcombe_paired_interval
-from vla_bench.spec import EpisodeRecord
+from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 
 
-def _records(protocol, outcomes: dict[str, list[bool]], offset: float = 0.0) -> list[EpisodeRecord]:
+def _records(protocol: Protocol, outcomes: dict[str, list[bool]], offset: float = 0.0) -> list[EpisodeRecord]:
     return [
         EpisodeRecord(task=task, episode_index=i, seed=episode_spec(protocol, task, i).seed, init_index=None,
                       total_return=float(ok) + offset, length=5, success=ok)

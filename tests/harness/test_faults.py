@@ -7,11 +7,13 @@ import pytest
 from vlab_fakes import ChunkPolicy, FaultyPolicy, LinearPolicy, fake_protocol
 
 import vla_bench
+from vla_bench.harness.api import EvalResult
 from vla_bench.harness.plan import episode_spec
+from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
 
 
-def _by_key(result):
+def _by_key(result: EvalResult) -> dict[tuple[str, int], EpisodeRecord]:
     return {(r.task, r.episode_index): r for r in result.records}
 
 
@@ -63,8 +65,9 @@ def test_an_action_chunk_is_executed_open_loop_counting_every_step() -> None:
 
 @pytest.mark.parametrize("fault", ["raise", "exit", "segfault"])
 def test_an_environment_fault_fails_only_its_episode(fault: str) -> None:
-    tasks = [{"name": "a", "env_id": "fake", "env_kwargs": {"fault": fault, "fault_episode": 1, "fault_step": 2}},
-             {"name": "b", "env_id": "fake"}]
+    faulty = {"fault": fault, "fault_episode": 1, "fault_step": 2}
+    tasks: list[dict[str, object]] = [{"name": "a", "env_id": "fake", "env_kwargs": faulty},
+                                      {"name": "b", "env_id": "fake"}]
     protocol = fake_protocol(tasks=tasks, episodes=4)
     clean = vla_bench.evaluate(LinearPolicy, fake_protocol(episodes=4), workers=1, envs_per_worker=4)
     result = vla_bench.evaluate(LinearPolicy, protocol, workers=2, envs_per_worker=3)

@@ -9,11 +9,11 @@ from vlab_fakes import fake_protocol
 
 from vla_bench.harness.multirun import multirun_aggregate, stratified_run_bootstrap
 from vla_bench.harness.plan import episode_spec
-from vla_bench.spec import EpisodeRecord
+from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 
 
-def _run(protocol, returns: dict[str, list[float]]) -> list[EpisodeRecord]:
+def _run(protocol: Protocol, returns: dict[str, list[float]]) -> list[EpisodeRecord]:
     return [EpisodeRecord(task=t, episode_index=i, seed=episode_spec(protocol, t, i).seed, init_index=None,
                           total_return=v, length=5, success=None)
             for t, values in returns.items() for i, v in enumerate(values)]

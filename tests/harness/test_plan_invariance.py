@@ -3,20 +3,31 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 import pytest
 from vlab_fakes import BatchedLinearPolicy, LinearPolicy, fake_protocol
 
 import vla_bench
+from vla_bench.harness.api import EvalResult
 from vla_bench.harness.bundle import EPISODES_FILE, read_episodes
 from vla_bench.harness.registry import get_protocol
 
 
-def _outcomes(result) -> dict:
+def _outcomes(result: EvalResult) -> dict[tuple[str, int], dict[str, object]]:
     return {r.key: r.outcome() for r in result.records}
 
 
-SCHEDULES = [
+class Schedule(TypedDict, total=False):
+    """How a run is scheduled: what must not change its records."""
+
+    workers: int
+    envs_per_worker: int
+    schedule_seed: int
+    policy_placement: str
+
+
+SCHEDULES: list[Schedule] = [
     {"workers": 1, "envs_per_worker": 1},
     {"workers": 2, "envs_per_worker": 1},
     {"workers": 1, "envs_per_worker": 5},
@@ -72,7 +83,7 @@ def test_collected_trajectories_with_noise_do_not_depend_on_schedule() -> None:
 
     protocol = fake_protocol(episodes=5)
 
-    def collect(**schedule: int) -> dict:
+    def collect(**schedule: Unpack[Schedule]) -> dict:
         kept: dict = {}
         options = RunOptions(progress=False, action_noise=0.3, trajectory_sink=lambda r, t: kept.__setitem__(r.key, t),
                              **schedule)
@@ -94,7 +105,7 @@ def test_collected_trajectories_with_noise_do_not_depend_on_schedule() -> None:
 
 
 # ------------------------------------------------------------------------- where the policy runs
-PLACED = [
+PLACED: list[Schedule] = [
     {"policy_placement": "central", "workers": 1, "envs_per_worker": 1},
     {"policy_placement": "worker", "workers": 1, "envs_per_worker": 1},
     {"policy_placement": "worker", "workers": 2, "envs_per_worker": 3, "schedule_seed": 3},

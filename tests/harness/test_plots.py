@@ -11,7 +11,7 @@ from vlab_fakes import fake_protocol
 from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.plots import task_bars, write_plots
 from vla_bench.harness.scoring import compute_scores
-from vla_bench.spec import EpisodeRecord
+from vla_bench.spec import EpisodeRecord, Protocol
 
 BAR_RGB = np.array([0x48, 0x78, 0xA8]) / 255
 
@@ -24,7 +24,7 @@ def _bars_in(png: Path) -> int:
     return int(np.sum(row[1:] & ~row[:-1]) + row[0])
 
 
-def _records(protocol, wins: dict[str, int], n: int) -> list[EpisodeRecord]:
+def _records(protocol: Protocol, wins: dict[str, int], n: int) -> list[EpisodeRecord]:
     return [EpisodeRecord(task=t, episode_index=i, seed=episode_spec(protocol, t, i).seed, init_index=None,
                           total_return=float(i), length=10 + i, success=i < w, success_step=5 + i if i < w else None)
             for t, w in wins.items() for i in range(n)]

@@ -12,10 +12,10 @@ from vla_bench.harness import provenance
 from vla_bench.harness.bundle import build_summary
 from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.run_report import write_run_report
-from vla_bench.spec import EpisodeRecord
+from vla_bench.spec import EpisodeRecord, Protocol
 
 
-def _summary(protocol, records: list[EpisodeRecord]) -> dict[str, Any]:
+def _summary(protocol: Protocol, records: list[EpisodeRecord]) -> dict[str, Any]:
     return build_summary(protocol=protocol, agent={"spec": "x:make", "kind": "python", "name": "x:make",
                                                    "sha256": None},
                          provenance=provenance.collect(), run={"executor": "local", "workers": 1,
@@ -23,7 +23,7 @@ def _summary(protocol, records: list[EpisodeRecord]) -> dict[str, Any]:
                          records=records, n_planned=len(records), official=True, created_at="2026-01-01T00:00:00+00:00")
 
 
-def _records(protocol) -> list[EpisodeRecord]:
+def _records(protocol: Protocol) -> list[EpisodeRecord]:
     out = []
     for task in protocol.task_names:
         for i in range(3):

@@ -15,10 +15,11 @@ from vla_bench.agents.loaders import agent_from_object
 from vla_bench.harness.bundle import read_bundle
 from vla_bench.harness.merge import merge_bundles
 from vla_bench.harness.runner import RunOptions, run_evaluation
+from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 
 
-def _run_shard(protocol, out: Path, index: int, count: int, agent=LinearPolicy) -> None:
+def _run_shard(protocol: Protocol, out: Path, index: int, count: int, agent: object = LinearPolicy) -> None:
     run_evaluation(protocol, agent_from_object(agent), out, RunOptions(progress=False, shard=(index, count)))
 
 

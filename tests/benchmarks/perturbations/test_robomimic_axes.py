@@ -75,7 +75,7 @@ def test_lighting_dims_the_rendered_scene(clean: tuple) -> None:
 
 def test_object_range_widens_the_cubes_placement_about_its_centre(clean: tuple) -> None:
     reference, _, arrays = clean
-    cube = reference.inner._env.cube if hasattr(reference, "inner") else reference._env.cube  # type: ignore[attr-defined]
+    cube = reference.inner._env.cube if hasattr(reference, "inner") else reference._env.cube
     before = np.array(reference.scene()[1].qpos[-7:-5])  # the cube's free joint comes last in Lift
     session, _ = _perturbed("lift.object_range.2")
     env = session.inner._env  # type: ignore[attr-defined]

@@ -49,7 +49,7 @@ def test_a_cap_is_applied_and_its_weaker_guarantee_is_stated() -> None:
 def test_bad_policies_are_refused() -> None:
     for kwargs in ({"fraction": 0}, {"fraction": 1.5}, {"power": 1.0}, {"max_episodes": 0}):
         with pytest.raises(ValueError):
-            SamplingPolicy(**kwargs)  # type: ignore[arg-type]
+            SamplingPolicy(**kwargs)
 
 
 def test_samples_are_fixed_by_the_secret_and_fresh_per_submission_and_attempt() -> None:
