@@ -18,7 +18,7 @@ from vlab_fakes import fake_protocol
 
 import vla_bench
 from vla_bench.agents import is_batched, load_agent
-from vla_bench.spec import TaskSpec
+from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 
 if TYPE_CHECKING:
@@ -41,7 +41,7 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def _observations(count: int, dim: int = HOPPER_STATE, seed: int = 7) -> list[dict[str, np.ndarray]]:
+def _observations(count: int, dim: int = HOPPER_STATE, seed: int = 7) -> list[Observation]:
     rng = np.random.default_rng(seed)
     return [{"state": rng.normal(size=dim).astype(np.float32)} for _ in range(count)]
 
@@ -220,7 +220,7 @@ def _model(actions: int = HOPPER_ACTIONS, chunk: int | None = None, seed: int = 
     return _Mlp(actions, chunk).eval()
 
 
-def _expected(model: torch.nn.Module, observations: list[dict[str, np.ndarray]]) -> np.ndarray:
+def _expected(model: torch.nn.Module, observations: list[Observation]) -> np.ndarray:
     with torch.no_grad():
         return model(torch.from_numpy(np.stack([o["state"] for o in observations]))).numpy()
 
@@ -267,7 +267,7 @@ def test_a_model_file_acts_like_the_model(form: str, chunk: int | None, tmp_path
     expected = _expected(model, observations)
     assert expected.shape == ((5, HOPPER_ACTIONS) if chunk is None else (5, chunk, HOPPER_ACTIONS))
     actions = policy.act_batch(observations)
-    assert actions.dtype == np.float32
+    assert isinstance(actions, np.ndarray) and actions.dtype == np.float32
     assert actions.shape == expected.shape
     np.testing.assert_allclose(actions, expected, atol=1e-5)
     np.testing.assert_allclose(policy.act(observations[3]), expected[3], atol=1e-5)
@@ -305,6 +305,7 @@ def test_an_onnx_model_exported_with_a_fixed_batch_of_one_still_serves_a_batch(t
     path = tmp_path / "static.onnx"
     torch.onnx.export(model, (torch.zeros(1, HOPPER_STATE),), str(path), dynamo=False)
     policy = load_agent(str(path)).factory()
+    assert is_batched(policy)
     observations = _observations(5)
     np.testing.assert_allclose(policy.act_batch(observations), _expected(model, observations), atol=1e-5)
 
@@ -327,8 +328,10 @@ def test_a_single_input_onnx_model_named_for_a_camera_is_fed_that_camera(tmp_pat
     torch.onnx.export(model, (torch.zeros(2, 84, 84, 3, dtype=torch.uint8),), str(path), input_names=["image_track"],
                       dynamic_axes={"image_track": {0: "batch"}}, dynamo=False)
     policy = load_agent(str(path)).factory()
+    assert is_batched(policy)
     rng = np.random.default_rng(3)
-    observations = [{"images": {"track": rng.integers(0, 256, (84, 84, 3), dtype=np.uint8)}} for _ in range(3)]
+    observations: list[Observation] = [{"images": {"track": rng.integers(0, 256, (84, 84, 3), dtype=np.uint8)}}
+                                       for _ in range(3)]
     with torch.no_grad():
         expected = model(torch.from_numpy(np.stack([o["images"]["track"] for o in observations]))).numpy()
     np.testing.assert_allclose(policy.act_batch(observations), expected, atol=1e-5)

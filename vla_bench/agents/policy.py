@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -39,7 +39,7 @@ class BatchedPolicy(Policy, Protocol):
     def act_batch(self, observations: Sequence[Observation]) -> Action | Sequence[Action]: ...
 
 
-def is_batched(policy: object) -> bool:
+def is_batched(policy: object) -> TypeGuard[BatchedPolicy]:
     return callable(getattr(policy, "act_batch", None))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from vla_bench.agents.policy import Policy
+from vla_bench.agents.policy import BatchedPolicy
 from vla_bench.spec import Observation, TaskSpec
 
 Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
@@ -95,7 +95,7 @@ class ServerStats:
 class BatchEngine:
     """One inference thread for a batched policy: every waiting request answered by one ``act_batch``."""
 
-    def __init__(self, policy: Policy, max_batch: int, batch_wait: float, stats: ServerStats) -> None:
+    def __init__(self, policy: BatchedPolicy, max_batch: int, batch_wait: float, stats: ServerStats) -> None:
         self.policy = policy
         self.max_batch = max(1, max_batch)
         self.batch_wait = max(0.0, batch_wait)
@@ -147,7 +147,8 @@ class BatchEngine:
     def _act(self, acts: list[Request]) -> None:
         started = time.perf_counter()
         try:
-            raw = self.policy.act_batch([r.observation for r in acts])  # type: ignore[attr-defined]
+            observations = [r.observation for r in acts if r.observation is not None]  # _run passes acts only
+            raw = self.policy.act_batch(observations)
             if len(raw) != len(acts):
                 raise ValueError(f"act_batch returned {len(raw)} actions for {len(acts)} observations")
             outputs: list[tuple[bool, Any]] = []

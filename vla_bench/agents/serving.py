@@ -147,7 +147,7 @@ class PolicyServer:
         first = agent.factory()
         self.batched = is_batched(first)
         self.shared_policy: Policy | None = first if (self.batched or agent.shared) else None
-        self.engine = BatchEngine(first, max_batch, batch_wait, self.stats) if self.batched else None
+        self.engine = BatchEngine(first, max_batch, batch_wait, self.stats) if is_batched(first) else None
         self.shared_runner = Runner("vla-bench-serve-shared") if agent.shared and not self.batched else None
         # policies ready for a new connection: the probe above, then those of connections that ended (as the
         # local executor reuses a slot's policy for the slot's next episode)

@@ -102,7 +102,7 @@ def _predict(agent: LoadedAgent, task: TaskSpec, observations: Sequence[Observat
     policy = agent.factory()
     policy.reset(task)
     if is_batched(policy):
-        outputs = [np.asarray(policy.act_batch(observations[i:i + _BATCH]), dtype=np.float32)  # type: ignore[attr-defined]
+        outputs = [np.asarray(policy.act_batch(observations[i:i + _BATCH]), dtype=np.float32)
                    for i in range(0, len(observations), _BATCH)]
         predicted = np.concatenate(outputs)
     else:

@@ -132,7 +132,7 @@ def call_group(requests: Sequence[PolicyRequest], indices: list[int]) -> Any:
     policy = requests[indices[0]].policy
     try:
         if is_batched(policy):
-            return policy.act_batch([requests[i].observation for i in indices])  # type: ignore[attr-defined]
+            return policy.act_batch([requests[i].observation for i in indices])
         return [policy.act(requests[indices[0]].observation)]
     except BaseException as exc:  # noqa: BLE001 - user code
         return exc
