@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
 from vla_bench.harness.framing import PeerClosed, recv_message, send_message
@@ -109,7 +110,7 @@ class EnvWorker:
             self._write_frame(slot)
         return ResetResult(slot_id, observation, slot.session.task_spec)
 
-    def step(self, slot_id: int, action: np.ndarray) -> StepResult:
+    def step(self, slot_id: int, action: NDArray[np.float32]) -> StepResult:
         slot = self.slots[slot_id]
         if slot.session is None:
             raise RuntimeError("step before reset")

@@ -100,16 +100,18 @@ def quat_to_axis_angle(quat_xyzw: NDArray[np.float64]) -> NDArray[np.float64]:
     sin_half = np.sqrt(1.0 - w * w)
     if np.isclose(sin_half, 0.0):
         return np.zeros(3)
-    return np.asarray(quat_xyzw[:3], dtype=np.float64) * (2.0 * np.arccos(w) / sin_half)
+    axis: NDArray[np.float64] = np.asarray(quat_xyzw[:3], dtype=np.float64) * (2.0 * np.arccos(w) / sin_half)
+    return axis
 
 
 def proprio_state(raw: dict[str, Any]) -> NDArray[np.float32]:
     """openpi's ``observation/state``: eef pos (3), eef axis-angle (3), gripper qpos (2)."""
-    return np.concatenate([
+    state: NDArray[np.float32] = np.concatenate([
         np.asarray(raw["robot0_eef_pos"], dtype=np.float64),
         quat_to_axis_angle(np.asarray(raw["robot0_eef_quat"], dtype=np.float64)),
         np.asarray(raw["robot0_gripper_qpos"], dtype=np.float64),
     ]).astype(np.float32)
+    return state
 
 
 def upright(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:

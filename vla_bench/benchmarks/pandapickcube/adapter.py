@@ -130,7 +130,8 @@ class PandaPickCubeSession(EnvSession):
         parts = [gripper, self._tcp_pos(), self._data.sensor("2f85/pinch_vel").data]
         if not self._protocol.observation.has_images:
             parts.insert(0, self._block_pos())
-        return np.concatenate(parts).astype(np.float32)
+        state: NDArray[np.float32] = np.concatenate(parts).astype(np.float32)
+        return state
 
     def _render(self, camera: str) -> NDArray[np.uint8]:
         self._renderer.update_scene(self._data, camera=CAMERAS[camera])

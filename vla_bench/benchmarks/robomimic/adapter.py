@@ -125,7 +125,8 @@ def state_vector(raw: Mapping[str, Any], keys: Sequence[str]) -> NDArray[np.floa
     """robomimic's low-dim keys of a robosuite observation, concatenated in ``keys`` order, as float32."""
     parts = [np.asarray(raw["object-state" if key == OBJECT_KEY else key], dtype=np.float64).ravel()
              for key in keys]
-    return np.concatenate(parts).astype(np.float32)
+    state: NDArray[np.float32] = np.concatenate(parts).astype(np.float32)
+    return state
 
 
 def _without_reflections(xml: str) -> str:
