@@ -31,8 +31,6 @@ BUNDLES = ("mujoco-hopper--baseline-random", "mujoco-hopper--baseline-ppo-hopper
            "metaworld-mt10--baseline-random", "metaworld-mt10--baseline-bc-mt10",
            "metaworld-mt10--baseline-dagger-mt10")
 WIDTHS = (1400, 390)
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run"]
 
 # Measured in the page: sideways overflow of the page and of every visible table's clipping box, the scroll
 # cue of boxes that scroll, and cells whose text spans more than one line.
@@ -116,16 +114,6 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer
             entries = json.load(answer)["data"]
         yield live, {e["agent"]["name"]: e["id"] for e in entries}
     server.db.dispose()
-
-
-@pytest.fixture(scope="module")
-def browser(chromium: str) -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")
