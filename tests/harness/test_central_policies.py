@@ -47,6 +47,8 @@ def test_whatever_reset_raises_fails_its_episode_only(raised: BaseException) -> 
 
 def test_ctrl_c_while_waiting_for_reset_stops_the_run() -> None:
     # The signal reaches the main thread while it waits for the policy thread: it is the user's, not the policy's.
+    # Python's own Ctrl-C handler, whatever an earlier test left installed (an env worker ignores SIGINT)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.3, signal.pthread_kill, (threading.main_thread().ident, signal.SIGINT))
     timer.start()
     started = time.perf_counter()
@@ -55,4 +57,5 @@ def test_ctrl_c_while_waiting_for_reset_stops_the_run() -> None:
             _policies(ResetPolicy(seconds=3.0)).reset(0, 0, _episode())
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     assert time.perf_counter() - started < 2.5, "the interrupt must not wait for the call to end"
