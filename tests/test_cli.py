@@ -237,12 +237,13 @@ def test_ctrl_c_prints_the_resume_command(tmp_path: Path) -> None:
     protocol = _fake_setup(tmp_path, tasks=2, episodes=10)
     path = os.pathsep.join(p for p in (str(TESTS), os.environ.get("PYTHONPATH")) if p)
     env = dict(os.environ, PYTHONPATH=path, VLA_BENCH_PROGRESS_INTERVAL="0")
+    # an ignored SIGINT is inherited: start the run as a terminal would, whatever this test process's disposition
+    # is (some code in the suite leaves SIGINT ignored)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     process = subprocess.Popen([sys.executable, "-m", "vla_bench.cli", "eval", "--agent", "myagents:slow",
                                 "--protocol", str(protocol), "--out", "run", "--envs-per-worker", "1"],
-                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               # an ignored SIGINT is inherited: start the run as a terminal would, whatever this
-                               # test process's disposition is (some code in the suite leaves SIGINT ignored)
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                               cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    signal.signal(signal.SIGINT, previous)
     assert process.stderr is not None
     for line in process.stderr:  # wait until episodes are finishing, then interrupt as Ctrl-C would
         if " running " in line:
