@@ -14,11 +14,7 @@ the untested entries below as not separated from it (wider, never narrower, than
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,47 +23,12 @@ from sqlalchemy.orm import Session
 from vla_bench.harness.ranking import EpisodeKey, RankedEntry, rank_ranges
 from vla_bench.harness.scoring import episode_score
 from vla_bench.server import crud
+from vla_bench.server.core.lru import Lru
 from vla_bench.spec import EpisodeRecord, Protocol
 
 MAX_RANKED = 500  # entries ranked by paired tests on one board (500 entries: ~125k pairs, well under a second)
 MAX_BOARDS = 64  # board results kept
 MAX_EPISODE_VALUES = 8_000_000  # per-episode scores kept over all entries (~64 MB)
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class _Lru(Generic[K, V]):
-    """A thread-safe LRU bounded by the total weight of its values."""
-
-    def __init__(self, budget: int) -> None:
-        self._items: OrderedDict[K, tuple[V, int]] = OrderedDict()
-        self._budget = budget
-        self._used = 0
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        with self._lock:
-            found = self._items.get(key)
-            if found is None:
-                return None
-            self._items.move_to_end(key)
-            return found[0]
-
-    def put(self, key: K, value: V, weight: int = 1) -> None:
-        with self._lock:
-            if key in self._items:
-                self._used -= self._items.pop(key)[1]
-            self._items[key] = (value, weight)
-            self._used += weight
-            while self._used > self._budget and len(self._items) > 1:
-                self._used -= self._items.popitem(last=False)[1][1]
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._used = 0
-
 
 @dataclass(frozen=True)
 class BoardRanks:
@@ -78,8 +39,8 @@ class BoardRanks:
 
 
 _Scores = tuple[tuple[EpisodeKey, ...], NDArray[np.float64]]
-_SCORES: _Lru[tuple[int, str], _Scores] = _Lru(MAX_EPISODE_VALUES)
-_BOARDS: _Lru[tuple[object, ...], BoardRanks] = _Lru(MAX_BOARDS)
+_SCORES: Lru[tuple[int, str], _Scores] = Lru(MAX_EPISODE_VALUES)
+_BOARDS: Lru[tuple[object, ...], BoardRanks] = Lru(MAX_BOARDS)
 _KEYS: dict[tuple[EpisodeKey, ...], tuple[EpisodeKey, ...]] = {}  # one shared tuple per episode plan
 
 

@@ -20,8 +20,8 @@ from vla_bench.harness.robustness import PairingError, robustness_scores
 from vla_bench.harness.safety_summary import COLUMNS as SAFETY_COLUMNS
 from vla_bench.harness.safety_summary import safety_summary
 from vla_bench.server import crud
+from vla_bench.server.core.lru import Lru
 from vla_bench.server.models import Submission
-from vla_bench.server.services.board_ranks import _Lru
 from vla_bench.spec import EpisodeRecord, Protocol
 
 MAX_ENTRIES = 50  # entries on one robustness board (each table is a bootstrap over the entry's episodes)
@@ -50,7 +50,7 @@ class Level:
     level: int
 
 
-_TABLES: _Lru[tuple[int, str], EntryRobustness] = _Lru(MAX_TABLES)
+_TABLES: Lru[tuple[int, str], EntryRobustness] = Lru(MAX_TABLES)
 
 
 def clear_caches() -> None:

@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 
 from vla_bench.harness.multirun import multirun_aggregate
 from vla_bench.server import crud
+from vla_bench.server.core.lru import Lru
 from vla_bench.server.models import Submission
-from vla_bench.server.services.board_ranks import _Lru
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 
@@ -35,12 +35,8 @@ class RunGroup:
     aggregate: dict[str, Any] | None  # harness.multirun's result
     problem: str | None  # why there is no aggregate (e.g. a run that misses a task)
 
-    @property
-    def seeds(self) -> list[int]:
-        return [run.training_seed for run in self.runs if run.training_seed is not None]
 
-
-_RESULTS: _Lru[tuple[object, ...], tuple[dict[str, Any] | None, str | None]] = _Lru(MAX_GROUPS)
+_RESULTS: Lru[tuple[object, ...], tuple[dict[str, Any] | None, str | None]] = Lru(MAX_GROUPS)
 
 
 def clear_caches() -> None:
