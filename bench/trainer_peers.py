@@ -1,6 +1,6 @@
 """Our Decision Transformer and GAIL against peer implementations, measured in the same run (prints ratios).
 
-- DT: gradient steps/s of ``vla_bench.agents.trainers.dt`` vs d3rlpy's ``DecisionTransformer`` at equal batch
+- DT: gradient steps/s of ``vla_bench.training.dt`` vs d3rlpy's ``DecisionTransformer`` at equal batch
   (64 windows), context (20), width (128), depth (3 blocks, 1 head), on the same synthetic Hopper-sized
   episodes. Ours also fits its small reward model in every step (the peer has none to fit).
 - GAIL: environment steps/s of whole rounds (one PPO rollout of 2048 steps + PPO's 10 epochs + 2
@@ -85,10 +85,10 @@ print(json.dumps({{"steps_per_s": 2048 * rounds / (time.perf_counter() - t), "ve
 
 
 def ours_dt(steps: int) -> float:
-    from vla_bench.agents.trainers.algorithm import Problem
-    from vla_bench.agents.trainers.dt import DT, DTConfig
-    from vla_bench.agents.trainers.replay import TensorReplay
     from vla_bench.datasets import OfflineDataset
+    from vla_bench.training.algorithm import Problem
+    from vla_bench.training.dt import DT, DTConfig
+    from vla_bench.training.replay import TensorReplay
 
     rng = np.random.default_rng(0)
     n = EPISODES * LENGTH
@@ -109,11 +109,11 @@ def ours_dt(steps: int) -> float:
 
 
 def ours_gail(rounds: int) -> float:
-    from vla_bench.agents.trainers.gail_train import train_gail
-    from vla_bench.agents.trainers.offline import TrainOptions
     from vla_bench.datasets import OfflineDataset, write_d4rl
     from vla_bench.harness.api import get_protocol
     from vla_bench.spec import Protocol
+    from vla_bench.training.gail_train import train_gail
+    from vla_bench.training.offline import TrainOptions
 
     data = get_protocol("mujoco/hopper@v1").model_dump(mode="json")
     data.update(id="bench/pendulum@v1", primary_metric="mean_return", max_steps=200)

@@ -21,10 +21,10 @@ import time
 
 import torch
 
-from vla_bench.agents.trainers import OFFLINE, offline_algorithm
-from vla_bench.agents.trainers.algorithm import Problem
-from vla_bench.agents.trainers.replay import TensorReplay
 from vla_bench.datasets import OfflineDataset
+from vla_bench.training import OFFLINE, offline_algorithm
+from vla_bench.training.algorithm import Problem
+from vla_bench.training.replay import TensorReplay
 
 OBS_DIM, ACTION_DIM, ROWS, BATCH = 11, 3, 100_000, 256
 

@@ -18,7 +18,7 @@ ROOT = "__init__"  # the package's own __init__ (`import vla_bench`)
 
 # part -> parts (or single modules, e.g. "harness.api"; "pkg.__init__" is the package's own module, not its
 # submodules) it may import besides itself. A part is a package or a module under vla_bench; a module belongs to
-# the longest part that prefixes it ("agents.trainers" is its own part, above "agents"). From the bottom up:
+# the longest part that prefixes it ("harness.api" is its own part). From the bottom up:
 ALLOWED: dict[str, set[str]] = {
     "spec": set(),  # the contract: dataclasses, schemas, wire messages; imports nothing of vla_bench
     "threads": set(),  # math-library thread limits, set before numpy loads
@@ -30,7 +30,7 @@ ALLOWED: dict[str, set[str]] = {
     "harness": {"spec", "benchmarks", "agents", "datasets", "threads", "runtimes"},  # plan, executors, bundle
     # trainers sit above harness and benchmarks: they build envs through the adapters and evaluate through
     # the harness's Python API only
-    "agents.trainers": {"spec", "datasets", "agents", "benchmarks", "harness.api"},
+    "training": {"spec", "datasets", "agents", "benchmarks", "harness.api"},
     # harness.ranking, .robustness, .safety_summary, .multirun: statistics over stored episodes (like scoring)
     "server": {"spec", "web", "threads", "harness.scoring", "harness.compare", "harness.ranking", "harness.registry",
                "harness.plan", "harness.bundle", "harness.robustness", "harness.safety_summary", "harness.multirun"},
@@ -47,9 +47,6 @@ MODULE_EXTRAS: dict[str, set[str]] = {
     "agents.lerobot_client": {"runtimes.resolve"},
     # benchmarks/__init__.py: the runtimes registry also names the LeRobot policy runtime (a lazy entry)
     "benchmarks": {"agents.lerobot_runtime"},
-    # an exported Decision Transformer's policy (ONNX, context window) lives beside its trainer; it belongs in
-    # agents/ (issue 14), which would drop this exception
-    "agents.exported": {"agents.trainers.dt_policy"},
 }
 
 # Cycles known today, each with why it is not fixed yet. The test fails on any other cycle, and on an entry here
@@ -243,10 +240,10 @@ def test_the_graph_sees_lazy_relative_submodule_and_registry_imports(tmp_path: P
 
 
 def test_the_rules_read_as_documented() -> None:
-    assert part_of("agents.trainers.envs") == "agents.trainers" and part_of("agents.loaders") == "agents"
-    assert _may_import("agents.trainers.envs", "benchmarks.mujoco.adapter")  # trainers sit above benchmarks
-    assert not _may_import("harness.runner", "agents.trainers.cli")  # ...and above the harness
-    assert not _may_import("agents.loaders", "agents.trainers.offline")
+    assert part_of("training.envs") == "training" and part_of("agents.loaders") == "agents"
+    assert _may_import("training.envs", "benchmarks.mujoco.adapter")  # trainers sit above benchmarks
+    assert not _may_import("harness.runner", "training.cli")  # ...and above the harness
+    assert not _may_import("agents.loaders", "training.offline")
     assert _may_import("runtimes.registry", "benchmarks")  # the registry, not an adapter
     assert not _may_import("runtimes.doctor", "benchmarks.mujoco.adapter")
     assert _may_import("benchmarks", "agents.lerobot_runtime")  # an extra of that module alone

@@ -324,7 +324,7 @@ COMMAND_MODULES = (
     "vla_bench.server.cli",  # serve, submit, quickstart, server ...
     "vla_bench.agents.serve_cli",  # serve-policy
     "vla_bench.harness.collect",  # collect
-    "vla_bench.agents.trainers.cli",  # train
+    "vla_bench.training.cli",  # train
     "vla_bench.runtimes.cli",  # setup, doctor
     "vla_bench.harness.offline_cli",  # eval-offline, robustness
 )

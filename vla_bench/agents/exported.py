@@ -63,7 +63,7 @@ def load_exported(path: str | os.PathLike[str], *, name: str | None = None) -> L
                         "the model was replaced or corrupted; re-export it with `vla-bench train`")
     context = manifest.get("context")
     if context:  # a sequence model (Decision Transformer): one stateful policy per episode, sessions shared
-        from vla_bench.agents.trainers.dt_policy import context_factory  # noqa: PLC0415 - numpy + onnxruntime
+        from vla_bench.agents.dt_policy import context_factory  # noqa: PLC0415 - numpy + onnxruntime
 
         loaded = LoadedAgent(spec=str(model), kind="onnx", factory=context_factory(directory, context, model),
                              name=model.stem, sha256=sha, details={"context": context})

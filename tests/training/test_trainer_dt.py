@@ -12,8 +12,8 @@ import pytest
 from numpy.typing import NDArray
 from vlab_fakes import fake_protocol
 
-from vla_bench.agents.trainers.offline import TrainOptions, train_offline
 from vla_bench.spec import Observation, TaskSpec
+from vla_bench.training.offline import TrainOptions, train_offline
 
 # returns here are tens, not Hopper's thousands: a larger reward_scale than CORL's 1e-3 keeps them visible
 TINY = {"embedding_dim": 32, "num_layers": 1, "seq_len": 5, "batch_size": 32, "warmup_steps": 10, "lr": 1e-3,
@@ -85,12 +85,12 @@ def test_dt_improves_on_its_start_and_follows_the_return_it_is_asked_for(mixed: 
 
 def test_dt_export_acts_as_the_torch_modules(mixed: Path, tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.agents.trainers import offline_algorithm
-    from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
-    from vla_bench.agents.trainers.checkpoints import load_checkpoint
-    from vla_bench.agents.trainers.networks import ObsNormalizer
-    from vla_bench.agents.trainers.replay import TensorReplay
     from vla_bench.datasets import read_d4rl
+    from vla_bench.training import offline_algorithm
+    from vla_bench.training.algorithm import Problem, config_from_dict
+    from vla_bench.training.checkpoints import load_checkpoint
+    from vla_bench.training.networks import ObsNormalizer
+    from vla_bench.training.replay import TensorReplay
 
     out = tmp_path / "run"
     train(mixed, out, 30)

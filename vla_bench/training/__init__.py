@@ -15,16 +15,16 @@ from typing import Any
 
 # name -> (module, algorithm class, config class)
 OFFLINE: dict[str, tuple[str, str, str]] = {
-    "bc": ("vla_bench.agents.trainers.bc", "BC", "BCConfig"),
-    "iql": ("vla_bench.agents.trainers.iql", "IQL", "IQLConfig"),
-    "td3bc": ("vla_bench.agents.trainers.td3bc", "TD3BC", "TD3BCConfig"),
-    "cql": ("vla_bench.agents.trainers.cql", "CQL", "CQLConfig"),
-    "dt": ("vla_bench.agents.trainers.dt", "DT", "DTConfig"),
+    "bc": ("vla_bench.training.bc", "BC", "BCConfig"),
+    "iql": ("vla_bench.training.iql", "IQL", "IQLConfig"),
+    "td3bc": ("vla_bench.training.td3bc", "TD3BC", "TD3BCConfig"),
+    "cql": ("vla_bench.training.cql", "CQL", "CQLConfig"),
+    "dt": ("vla_bench.training.dt", "DT", "DTConfig"),
 }
 # online: Stable-Baselines3 (ppo, sac; .online) and DAgger with a queryable expert (.dagger)
-ONLINE: dict[str, str] = {"ppo": "vla_bench.agents.trainers.online", "sac": "vla_bench.agents.trainers.online",
-                          "dagger": "vla_bench.agents.trainers.dagger", "grpo": "vla_bench.agents.trainers.grpo_train",
-                          "gail": "vla_bench.agents.trainers.gail_train"}
+ONLINE: dict[str, str] = {"ppo": "vla_bench.training.online", "sac": "vla_bench.training.online",
+                          "dagger": "vla_bench.training.dagger", "grpo": "vla_bench.training.grpo_train",
+                          "gail": "vla_bench.training.gail_train"}
 
 
 def offline_algorithm(name: str) -> tuple[type[Any], type[Any]]:

@@ -68,24 +68,24 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
                   options: TrainOptions | None = None) -> TrainResult:
     """Train ``algo`` on a D4RL-format file; evaluate under ``protocol`` (if given); export to ONNX."""
     from vla_bench.agents.digest import file_sha256  # noqa: PLC0415
-    from vla_bench.agents.trainers import offline_algorithm  # noqa: PLC0415
-    from vla_bench.agents.trainers.algorithm import Problem, config_from_dict  # noqa: PLC0415
-    from vla_bench.agents.trainers.checkpoints import (  # noqa: PLC0415
+    from vla_bench.datasets import read_d4rl  # noqa: PLC0415
+    from vla_bench.training import offline_algorithm  # noqa: PLC0415
+    from vla_bench.training.algorithm import Problem, config_from_dict  # noqa: PLC0415
+    from vla_bench.training.checkpoints import (  # noqa: PLC0415
         load_checkpoint,
         read_checkpoint_state,
         save_checkpoint,
     )
-    from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest  # noqa: PLC0415
-    from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar  # noqa: PLC0415
-    from vla_bench.agents.trainers.networks import ObsNormalizer  # noqa: PLC0415
-    from vla_bench.agents.trainers.replay import (  # noqa: PLC0415
+    from vla_bench.training.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest  # noqa: PLC0415
+    from vla_bench.training.logs import CsvLog, plot_curves, progress_bar  # noqa: PLC0415
+    from vla_bench.training.networks import ObsNormalizer  # noqa: PLC0415
+    from vla_bench.training.replay import (  # noqa: PLC0415
         TensorReplay,
         behavior_arrays,
         reward_scale,
         transition_arrays,
     )
-    from vla_bench.agents.trainers.seeding import seed_everything  # noqa: PLC0415
-    from vla_bench.datasets import read_d4rl  # noqa: PLC0415
+    from vla_bench.training.seeding import seed_everything  # noqa: PLC0415
 
     opts = options or TrainOptions()
     if opts.steps < 1:

@@ -11,7 +11,7 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import Problem
+from vla_bench.training.algorithm import Problem
 
 OBS_STD_EPS = 1e-3  # CORL's compute_mean_std(states, eps=1e-3) (algorithms/offline/td3_bc.py, iql.py)
 

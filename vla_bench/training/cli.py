@@ -51,8 +51,8 @@ def train_command(
     """Train a reference agent; exports OUT/model.onnx (+ manifest.json) for `--agent OUT/model.onnx`."""
     from rich.console import Console  # noqa: PLC0415
 
-    from vla_bench.agents.trainers import OFFLINE, ONLINE  # noqa: PLC0415
-    from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, train_offline  # noqa: PLC0415
+    from vla_bench.training import OFFLINE, ONLINE  # noqa: PLC0415
+    from vla_bench.training.offline import TrainOptions, TrainResult, train_offline  # noqa: PLC0415
 
     console = Console(stderr=True)
     key = algo.lower().replace("+", "").replace("_", "").replace("-", "")
@@ -72,25 +72,25 @@ def train_command(
         if protocol is None:
             raise UserError(f"{algo} trains in the environment of --protocol: pass one, e.g. mujoco/hopper@v1")
         if key == "dagger":
-            from vla_bench.agents.trainers.dagger import train_dagger  # noqa: PLC0415
+            from vla_bench.training.dagger import train_dagger  # noqa: PLC0415
 
             if expert is None:
                 raise UserError("dagger queries an expert in every visited state: pass --expert AGENT, e.g. "
                                 "--expert baseline:metaworld-scripted")
             result = train_dagger(expert, protocol, out, options=options)
         elif key == "gail":
-            from vla_bench.agents.trainers.gail_train import train_gail  # noqa: PLC0415
+            from vla_bench.training.gail_train import train_gail  # noqa: PLC0415
 
             if dataset is None:
                 raise UserError("gail imitates demonstrations: pass --dataset EXPERT.hdf5 (make one with `vla-bench "
                                 "collect --agent EXPERT --protocol P --episodes N --out EXPERT.hdf5`)")
             result = train_gail(dataset, protocol, out, options=options)
         elif key == "grpo":
-            from vla_bench.agents.trainers.grpo_train import train_grpo  # noqa: PLC0415
+            from vla_bench.training.grpo_train import train_grpo  # noqa: PLC0415
 
             result = train_grpo(protocol, out, options=options)
         else:
-            from vla_bench.agents.trainers.online import train_online  # noqa: PLC0415
+            from vla_bench.training.online import train_online  # noqa: PLC0415
 
             result = train_online(key, protocol, out, options=options)
     else:

@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
-from vla_bench.agents.trainers.networks import SquashedAction, mlp
+from vla_bench.training.algorithm import OfflineAlgorithm, Problem
+from vla_bench.training.networks import SquashedAction, mlp
 
 LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
 

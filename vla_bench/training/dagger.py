@@ -27,17 +27,17 @@ from numpy.typing import NDArray
 
 from vla_bench.agents.conditioning import KIND, InstructionOneHot, conditioned_state
 from vla_bench.agents.policy import Action, Policy
-from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
-from vla_bench.agents.trainers.bc import BC, BCConfig
-from vla_bench.agents.trainers.checkpoints import load_checkpoint, read_checkpoint_state, save_checkpoint
-from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
-from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
-from vla_bench.agents.trainers.networks import ObsNormalizer
-from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
-from vla_bench.agents.trainers.replay import TensorReplay
-from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.spec import Observation, Protocol, TaskSpec
 from vla_bench.spec.errors import UserError
+from vla_bench.training.algorithm import Problem, config_from_dict
+from vla_bench.training.bc import BC, BCConfig
+from vla_bench.training.checkpoints import load_checkpoint, read_checkpoint_state, save_checkpoint
+from vla_bench.training.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
+from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
+from vla_bench.training.networks import ObsNormalizer
+from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.replay import TensorReplay
+from vla_bench.training.seeding import seed_everything
 
 DATA_FILE = "dagger_data.safetensors"
 
@@ -106,8 +106,8 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
                  options: TrainOptions | None = None) -> TrainResult:
     """``options.steps`` BC gradient steps in total, spread evenly over the rounds."""
     from vla_bench.agents.loaders import agent_from_object, load_agent  # noqa: PLC0415
-    from vla_bench.agents.trainers.online import resolve_protocol  # noqa: PLC0415
     from vla_bench.harness.api import evaluate  # noqa: PLC0415
+    from vla_bench.training.online import resolve_protocol  # noqa: PLC0415
 
     opts = options or TrainOptions()
     resolved = resolve_protocol(protocol)

@@ -11,8 +11,8 @@ from typing import Any
 
 import torch
 
-from vla_bench.agents.trainers.algorithm import OfflineAlgorithm
-from vla_bench.agents.trainers.replay import TensorReplay
+from vla_bench.training.algorithm import OfflineAlgorithm
+from vla_bench.training.replay import TensorReplay
 
 CHECKPOINT_DIR = "checkpoint"
 

@@ -48,7 +48,7 @@ def test_exported_model_loads_as_a_bundled_baseline(dataset: Path, tmp_path: Pat
     import numpy as np
 
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.agents.trainers.offline import TrainOptions, train_offline
+    from vla_bench.training.offline import TrainOptions, train_offline
 
     result = train_offline("bc", dataset, tmp_path / "run", protocol=None,
                            options=TrainOptions(steps=20, progress=False, options={"hidden": 16}))

@@ -10,14 +10,14 @@ import pytest
 import torch
 from vlab_fakes import LinearPolicy, fake_protocol
 
-from vla_bench.agents.trainers.algorithm import Problem
-from vla_bench.agents.trainers.bc import BC, BCConfig
-from vla_bench.agents.trainers.networks import ObsNormalizer
-from vla_bench.agents.trainers.offline import TrainOptions, train_offline
-from vla_bench.agents.trainers.replay import TensorReplay, behavior_arrays
-from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.datasets import read_d4rl
 from vla_bench.spec import TaskSpec
+from vla_bench.training.algorithm import Problem
+from vla_bench.training.bc import BC, BCConfig
+from vla_bench.training.networks import ObsNormalizer
+from vla_bench.training.offline import TrainOptions, train_offline
+from vla_bench.training.replay import TensorReplay, behavior_arrays
+from vla_bench.training.seeding import seed_everything
 
 
 @pytest.fixture(scope="module")

@@ -1,5 +1,5 @@
 """Seeding and one math thread: on CPU with one thread, the same seed gives bit-identical weights (tested in
-tests/agents/trainers)."""
+tests/training)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ the model, states are normalized inside it, so the exported graph takes raw valu
 Acting needs the reward of each step to lower the return-to-go, and the harness gives policies observations
 only (the policy interface). The trainer therefore also fits a small reward model ``r(s, a, s')`` to the
 dataset's rewards and exports it beside the transformer; the policy wrapper
-(:mod:`vla_bench.agents.trainers.dt_policy`) keeps the per-episode history and subtracts the predicted reward.
+(:mod:`vla_bench.agents.dt_policy`) keeps the per-episode history and subtracts the predicted reward.
 
 Defaults: CORL ``algorithms/offline/dt.py`` TrainConfig (embedding 128, 3 layers, 1 head, seq_len 20,
 episode_len 1000, dropouts 0.1, AdamW lr 1e-4, betas (0.9, 0.999), weight decay 1e-4, grad clip 0.25,
@@ -30,9 +30,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
-from vla_bench.agents.trainers.networks import SquashedAction, mlp
 from vla_bench.datasets import OfflineDataset
+from vla_bench.training.algorithm import OfflineAlgorithm, Problem
+from vla_bench.training.networks import SquashedAction, mlp
 
 
 @dataclass
@@ -261,11 +261,11 @@ class DT(OfflineAlgorithm):
         return {"model": self.schedule}
 
     def acting_policy(self, normalizer: nn.Module) -> Any:
-        from vla_bench.agents.trainers.dt_export import torch_context_policy  # noqa: PLC0415
+        from vla_bench.training.dt_export import torch_context_policy  # noqa: PLC0415
 
         return torch_context_policy(self, normalizer)
 
     def export(self, normalizer: nn.Module, directory: Path) -> dict[str, Any]:
-        from vla_bench.agents.trainers.dt_export import export_dt  # noqa: PLC0415
+        from vla_bench.training.dt_export import export_dt  # noqa: PLC0415
 
         return export_dt(self, normalizer, directory)

@@ -18,17 +18,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
-from vla_bench.agents.trainers.checkpoints import load_checkpoint, read_checkpoint_state, save_checkpoint
-from vla_bench.agents.trainers.envs import SessionEnv
-from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
-from vla_bench.agents.trainers.grpo import GRPO, GRPOConfig, group_advantages
-from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
-from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
-from vla_bench.agents.trainers.replay import TensorReplay
-from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
+from vla_bench.training.algorithm import Problem, config_from_dict
+from vla_bench.training.checkpoints import load_checkpoint, read_checkpoint_state, save_checkpoint
+from vla_bench.training.envs import SessionEnv
+from vla_bench.training.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
+from vla_bench.training.grpo import GRPO, GRPOConfig, group_advantages
+from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
+from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.replay import TensorReplay
+from vla_bench.training.seeding import seed_everything
 
 
 def rollout(algorithm: GRPO, env: SessionEnv, episode_seed: int, generator: torch.Generator) -> dict[str, Any]:
@@ -74,7 +74,7 @@ def collect_batch(algorithm: GRPO, env: SessionEnv, seeds: list[int], generator:
 
 def train_grpo(protocol: str | Protocol, out: str | Path, *, options: TrainOptions | None = None) -> TrainResult:
     """Train GRPO for about ``options.steps`` environment steps in ``protocol``'s first task."""
-    from vla_bench.agents.trainers.online import resolve_protocol  # noqa: PLC0415
+    from vla_bench.training.online import resolve_protocol  # noqa: PLC0415
 
     opts = options or TrainOptions()
     resolved = resolve_protocol(protocol)

@@ -11,8 +11,8 @@ import pytest
 from numpy.typing import NDArray
 from vlab_fakes import fake_protocol
 
-from vla_bench.agents.trainers.offline import TrainOptions
 from vla_bench.spec import Observation, Protocol, TaskSpec
+from vla_bench.training.offline import TrainOptions
 
 # more discriminator steps per round than imitation's 2: a tiny budget needs a discriminator that keeps up
 SMALL = {"n_steps": "256", "batch_size": "64", "n_epochs": "4", "hidden": "32", "learning_rate": "1e-3",
@@ -56,9 +56,9 @@ class Still(Expert):
 
 def test_gail_imitates_the_expert_without_its_reward(demos: Path, tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.agents.trainers.gail_train import train_gail
     from vla_bench.datasets import read_d4rl
     from vla_bench.harness.api import evaluate
+    from vla_bench.training.gail_train import train_gail
 
     result = train_gail(demos, single_task(), tmp_path / "gail", options=options(3072))
     before = evaluate(Still, single_task(), progress=False).scores["aggregate"]["mean"]["mean"]
@@ -80,7 +80,7 @@ def test_gail_export_matches_sb3_and_resume_is_exact(demos: Path, tmp_path: Path
     import onnxruntime as ort
     from safetensors.torch import load_file
 
-    from vla_bench.agents.trainers.gail_train import train_gail
+    from vla_bench.training.gail_train import train_gail
 
     train_gail(demos, single_task(), tmp_path / "whole", options=options(1024, evaluate=False))
     train_gail(demos, single_task(), tmp_path / "pieces", options=options(1024, stop_at=512, evaluate=False))
@@ -103,10 +103,10 @@ def test_gail_export_matches_sb3_and_resume_is_exact(demos: Path, tmp_path: Path
 
 
 def test_gail_refuses_demonstrations_of_another_shape(tmp_path: Path) -> None:
-    from vla_bench.agents.trainers.gail_train import train_gail
     from vla_bench.datasets import write_d4rl
     from vla_bench.datasets.d4rl_format import OfflineDataset
     from vla_bench.spec.errors import UserError
+    from vla_bench.training.gail_train import train_gail
 
     n = 10
     wrong = OfflineDataset.from_arrays({"observations": np.zeros((n, 5), np.float32),

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from vla_bench.agents.trainers.networks import ObsNormalizer
 from vla_bench.datasets import OfflineDataset
+from vla_bench.training.networks import ObsNormalizer
 
 
 def transition_arrays(dataset: OfflineDataset, normalizer: ObsNormalizer) -> dict[str, torch.Tensor]:

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from vlab_fakes import LinearPolicy, fake_protocol
 
-from vla_bench.agents.trainers.offline import TrainOptions
+from vla_bench.training.offline import TrainOptions
 
 HOPPER = "mujoco/hopper@v1"
 
@@ -21,8 +21,8 @@ def test_sb3_export_matches_sb3_predict(algo: str, tmp_path: Path) -> None:
     from stable_baselines3 import PPO, SAC
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
-    from vla_bench.agents.trainers.export import export_onnx
-    from vla_bench.agents.trainers.online import _exported_module, make_env, resolve_protocol
+    from vla_bench.training.export import export_onnx
+    from vla_bench.training.online import _exported_module, make_env, resolve_protocol
 
     protocol = resolve_protocol(HOPPER)
     venv = VecNormalize(DummyVecEnv([lambda: make_env(protocol)]), norm_reward=False)
@@ -44,7 +44,7 @@ def test_sb3_export_matches_sb3_predict(algo: str, tmp_path: Path) -> None:
 
 def test_ppo_training_loop_evaluates_checkpoints_and_resumes(tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.agents.trainers.online import train_online
+    from vla_bench.training.online import train_online
 
     def options(steps: int) -> TrainOptions:
         return TrainOptions(steps=steps, eval_every=256, eval_episodes=1, log_every=128, checkpoint_every=256,
@@ -63,7 +63,7 @@ def test_ppo_training_loop_evaluates_checkpoints_and_resumes(tmp_path: Path) -> 
 
 
 def test_dagger_learner_converges_to_the_expert_on_its_own_states(tmp_path: Path) -> None:
-    from vla_bench.agents.trainers.dagger import train_dagger
+    from vla_bench.training.dagger import train_dagger
 
     result = train_dagger(LinearPolicy, fake_protocol(episodes=2), tmp_path / "dagger",
                           options=TrainOptions(steps=400, eval_episodes=2, progress=False,
@@ -92,9 +92,9 @@ def inverted_pendulum_protocol() -> object:
 
 def test_ppo_return_goes_up_and_training_rollouts_are_a_valid_dataset(tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.agents.trainers.online import train_online
     from vla_bench.datasets.d4rl_hdf5 import read_d4rl
     from vla_bench.harness.api import evaluate
+    from vla_bench.training.online import train_online
 
     protocol = inverted_pendulum_protocol()
     out = tmp_path / "ppo"
@@ -127,7 +127,7 @@ def test_ppo_return_goes_up_and_training_rollouts_are_a_valid_dataset(tmp_path: 
 
 @pytest.mark.slow
 def test_sac_return_goes_up(tmp_path: Path) -> None:
-    from vla_bench.agents.trainers.online import train_online
+    from vla_bench.training.online import train_online
 
     result = train_online("sac", inverted_pendulum_protocol(), tmp_path / "sac", options=TrainOptions(
         steps=3000, eval_episodes=5, log_every=500, checkpoint_every=0, progress=False,
@@ -138,8 +138,8 @@ def test_sac_return_goes_up(tmp_path: Path) -> None:
 
 def test_dagger_task_one_hot_conditions_on_the_instruction_and_round_trips(tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.agents.trainers.dagger import train_dagger
     from vla_bench.spec import Protocol
+    from vla_bench.training.dagger import train_dagger
 
     data = fake_protocol(episodes=2).model_dump(mode="json")
     data["observation"]["language"] = True

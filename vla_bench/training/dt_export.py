@@ -1,7 +1,7 @@
 """Export of a trained Decision Transformer: ``model.onnx`` (the context -> next action, normalization inside)
 and ``reward.onnx`` (``r(s, a, s')`` on raw states), plus the manifest's ``context`` entry that tells
 :func:`vla_bench.agents.exported.load_exported` to run them through
-:class:`vla_bench.agents.trainers.dt_policy.ContextPolicy`. The same wrapper runs the torch modules for the
+:class:`vla_bench.agents.dt_policy.ContextPolicy`. The same wrapper runs the torch modules for the
 periodic evaluations during training (:func:`torch_context_policy`)."""
 
 from __future__ import annotations
@@ -16,11 +16,11 @@ from numpy.typing import NDArray
 from torch import nn
 
 from vla_bench.agents.digest import file_sha256
-from vla_bench.agents.trainers.dt_policy import INPUTS, KIND, REWARD_INPUTS, ContextPolicy, Feeds
-from vla_bench.agents.trainers.export import OPSET
+from vla_bench.agents.dt_policy import INPUTS, KIND, REWARD_INPUTS, ContextPolicy, Feeds
+from vla_bench.training.export import OPSET
 
 if TYPE_CHECKING:
-    from vla_bench.agents.trainers.dt import DT
+    from vla_bench.training.dt import DT
 
 REWARD_FILE = "reward.onnx"
 

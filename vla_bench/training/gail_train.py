@@ -23,22 +23,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from vla_bench.agents.trainers.algorithm import config_from_dict
-from vla_bench.agents.trainers.checkpoints import load_optimizer, optimizer_tensors
-from vla_bench.agents.trainers.export import TorchPolicy, export_onnx, write_manifest
-from vla_bench.agents.trainers.gail import Discriminator, GAILConfig, discriminator_step, reward_wrapper
-from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
-from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
-from vla_bench.agents.trainers.online import (
+from vla_bench.spec import Protocol
+from vla_bench.spec.errors import UserError
+from vla_bench.training.algorithm import config_from_dict
+from vla_bench.training.checkpoints import load_optimizer, optimizer_tensors
+from vla_bench.training.export import TorchPolicy, export_onnx, write_manifest
+from vla_bench.training.gail import Discriminator, GAILConfig, discriminator_step, reward_wrapper
+from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
+from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.online import (
     _exported_module,
     load_online_checkpoint,
     make_env,
     resolve_protocol,
     save_online_checkpoint,
 )
-from vla_bench.agents.trainers.seeding import seed_everything
-from vla_bench.spec import Protocol
-from vla_bench.spec.errors import UserError
+from vla_bench.training.seeding import seed_everything
 
 GENERATOR_KEYS = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_range",
                   "ent_coef", "vf_coef", "max_grad_norm")

@@ -12,8 +12,8 @@ import torch
 from safetensors.torch import load_file
 from vlab_fakes import LinearPolicy, fake_protocol
 
-from vla_bench.agents.trainers.offline import TrainOptions, train_offline
 from vla_bench.datasets import read_d4rl
+from vla_bench.training.offline import TrainOptions, train_offline
 
 ALGOS = {
     "bc": {"hidden": 32},
@@ -69,12 +69,12 @@ def test_onnx_round_trip(case: str, dataset: Path, tmp_path: Path) -> None:
 
     from vla_bench.agents.exported import load_exported
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.agents.trainers import offline_algorithm
-    from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
-    from vla_bench.agents.trainers.checkpoints import load_checkpoint
-    from vla_bench.agents.trainers.export import ExportedPolicy
-    from vla_bench.agents.trainers.networks import ObsNormalizer
-    from vla_bench.agents.trainers.replay import TensorReplay, transition_arrays
+    from vla_bench.training import offline_algorithm
+    from vla_bench.training.algorithm import Problem, config_from_dict
+    from vla_bench.training.checkpoints import load_checkpoint
+    from vla_bench.training.export import ExportedPolicy
+    from vla_bench.training.networks import ObsNormalizer
+    from vla_bench.training.replay import TensorReplay, transition_arrays
 
     out = run(case, dataset, tmp_path / "run", steps=30)
     manifest = json.loads((out / "manifest.json").read_text())

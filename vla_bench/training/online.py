@@ -32,18 +32,18 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import config_from_dict
-from vla_bench.agents.trainers.checkpoints import load_optimizer, optimizer_tensors
-from vla_bench.agents.trainers.export import TorchPolicy, export_onnx, write_manifest
-from vla_bench.agents.trainers.logs import CsvLog, plot_curves, progress_bar
-from vla_bench.agents.trainers.offline import TrainOptions, TrainResult, evaluate_policy
-from vla_bench.agents.trainers.recording import TransitionRecorder, write_recorded
-from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
+from vla_bench.training.algorithm import config_from_dict
+from vla_bench.training.checkpoints import load_optimizer, optimizer_tensors
+from vla_bench.training.export import TorchPolicy, export_onnx, write_manifest
+from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
+from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.recording import TransitionRecorder, write_recorded
+from vla_bench.training.seeding import seed_everything
 
 ONLINE_ADAPTERS = ("mujoco",)
-SESSION_ADAPTERS = ("pandapickcube",)  # trained on the adapter's session (agents.trainers.envs)
+SESSION_ADAPTERS = ("pandapickcube",)  # trained on the adapter's session (training.envs)
 
 
 @dataclass
@@ -97,7 +97,7 @@ def make_env(protocol: Protocol, seed: int = 0) -> Any:
 
     # the adapter's own session where no Gymnasium id builds the scored task (or for a plug-in adapter)
     if protocol.adapter in SESSION_ADAPTERS or ":" in protocol.adapter:
-        from vla_bench.agents.trainers.envs import SessionEnv  # noqa: PLC0415
+        from vla_bench.training.envs import SessionEnv  # noqa: PLC0415
 
         return SessionEnv(protocol, seed=seed)
     if protocol.adapter not in ONLINE_ADAPTERS:
@@ -150,7 +150,7 @@ class SB3Actor(nn.Module):
 
 
 def _exported_module(algo: str, model: Any, venv: Any) -> nn.Module:
-    from vla_bench.agents.trainers.export import ExportedPolicy  # noqa: PLC0415
+    from vla_bench.training.export import ExportedPolicy  # noqa: PLC0415
 
     space = model.action_space
     actor = SB3Actor(algo, model.policy, space.low, space.high)

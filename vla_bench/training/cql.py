@@ -25,8 +25,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
-from vla_bench.agents.trainers.networks import DoubleQ, SquashedAction, frozen_copy, mlp, soft_update
+from vla_bench.training.algorithm import OfflineAlgorithm, Problem
+from vla_bench.training.networks import DoubleQ, SquashedAction, frozen_copy, mlp, soft_update
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 

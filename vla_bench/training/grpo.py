@@ -30,8 +30,8 @@ import torch
 from numpy.typing import NDArray
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
-from vla_bench.agents.trainers.networks import mlp
+from vla_bench.training.algorithm import OfflineAlgorithm, Problem
+from vla_bench.training.networks import mlp
 
 
 @dataclass

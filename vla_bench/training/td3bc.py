@@ -18,8 +18,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
-from vla_bench.agents.trainers.networks import DoubleQ, SquashedAction, frozen_copy, mlp, soft_update
+from vla_bench.training.algorithm import OfflineAlgorithm, Problem
+from vla_bench.training.networks import DoubleQ, SquashedAction, frozen_copy, mlp, soft_update
 
 
 @dataclass

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from vla_bench.agents.trainers import offline_algorithm
-from vla_bench.agents.trainers.algorithm import Problem, config_from_dict
-from vla_bench.agents.trainers.networks import ObsNormalizer
-from vla_bench.agents.trainers.replay import TensorReplay, reward_scale, transition_arrays
-from vla_bench.agents.trainers.seeding import seed_everything
 from vla_bench.datasets import OfflineDataset
+from vla_bench.training import offline_algorithm
+from vla_bench.training.algorithm import Problem, config_from_dict
+from vla_bench.training.networks import ObsNormalizer
+from vla_bench.training.replay import TensorReplay, reward_scale, transition_arrays
+from vla_bench.training.seeding import seed_everything
 
 STEPS = 300
 

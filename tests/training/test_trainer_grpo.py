@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from vlab_fakes import fake_protocol
 
-from vla_bench.agents.trainers.grpo import group_advantages
-from vla_bench.agents.trainers.grpo_train import train_grpo
-from vla_bench.agents.trainers.offline import TrainOptions
+from vla_bench.training.grpo import group_advantages
+from vla_bench.training.grpo_train import train_grpo
+from vla_bench.training.offline import TrainOptions
 
 SMALL = {"hidden": "32", "group_size": "4", "groups": "4", "lr": "3e-3"}
 
@@ -57,7 +57,7 @@ def test_grpo_return_goes_up_and_export_matches(tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
     weights = load_file(str(tmp_path / "grpo" / "checkpoint" / "weights.safetensors"))
-    from vla_bench.agents.trainers.grpo import RunningNormalizer
+    from vla_bench.training.grpo import RunningNormalizer
 
     norm = RunningNormalizer(3)
     norm.load_state_dict({k.split(".", 2)[2]: v for k, v in weights.items() if k.startswith("module.normalizer.")})
@@ -73,10 +73,10 @@ def test_grpo_return_goes_up_and_export_matches(tmp_path: Path) -> None:
 def _untrained_policy() -> object:
     import torch
 
-    from vla_bench.agents.trainers.algorithm import Problem
-    from vla_bench.agents.trainers.export import ExportedPolicy, TorchPolicy
-    from vla_bench.agents.trainers.grpo import GRPO, GRPOConfig
-    from vla_bench.agents.trainers.seeding import seed_everything
+    from vla_bench.training.algorithm import Problem
+    from vla_bench.training.export import ExportedPolicy, TorchPolicy
+    from vla_bench.training.grpo import GRPO, GRPOConfig
+    from vla_bench.training.seeding import seed_everything
 
     seed_everything(0)
     algorithm = GRPO(GRPOConfig(hidden=32), Problem(3, 2, (-1.0, -1.0), (1.0, 1.0)))
@@ -97,7 +97,7 @@ def test_grpo_resume_equals_uninterrupted(tmp_path: Path) -> None:
     assert set(whole) == set(resumed)
     for key in whole:
         assert torch_equal(whole[key], resumed[key]), key
-    from vla_bench.agents.trainers.logs import read_csv
+    from vla_bench.training.logs import read_csv
 
     def logged(run: str) -> list[dict[str, str]]:  # every column but the wall-clock speed
         return [{k: v for k, v in row.items() if k != "steps_per_s"} for row in read_csv(tmp_path / run / "train.csv")]

@@ -23,8 +23,8 @@ import torch.nn.functional as F  # noqa: N812
 from numpy.typing import NDArray
 from torch import nn
 
-from vla_bench.agents.trainers.networks import mlp
-from vla_bench.agents.trainers.online import PPOConfig
+from vla_bench.training.networks import mlp
+from vla_bench.training.online import PPOConfig
 
 
 @dataclass

@@ -22,8 +22,8 @@ import torch
 import torch.nn.functional as F  # noqa: N812
 from torch import nn
 
-from vla_bench.agents.trainers.algorithm import OfflineAlgorithm, Problem
-from vla_bench.agents.trainers.networks import DoubleQ, SquashedAction, frozen_copy, mlp, soft_update
+from vla_bench.training.algorithm import OfflineAlgorithm, Problem
+from vla_bench.training.networks import DoubleQ, SquashedAction, frozen_copy, mlp, soft_update
 
 EXP_ADV_MAX = 100.0  # CORL iql.py EXP_ADV_MAX; official implementation clips at 100 too
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0  # CORL iql.py GaussianPolicy
