@@ -75,10 +75,17 @@ def _list_fields(s: Submission, base_url: str) -> dict[str, Any]:
 
 class LeaderboardEntry(SubmissionListItem):
     rank: int = Field(description="by the primary metric (ties share a rank), whatever the sort order")
+    rank_low: int | None = Field(default=None, description=(
+        "tie-aware rank range, best end: 1 + the entries significantly better than this one (the page's "
+        "rank_method names the tests); null when the entry was not tested (see n_ranked)"))
+    rank_high: int | None = Field(default=None, description=(
+        "tie-aware rank range, worst end: the board's size - the entries significantly worse; null when untested"))
 
     @classmethod
-    def ranked(cls, submission: Submission, rank: int, base_url: str) -> LeaderboardEntry:
-        return cls(rank=rank, **_list_fields(submission, base_url))
+    def ranked(cls, submission: Submission, rank: int, base_url: str,
+               rank_range: tuple[int, int] | None = None) -> LeaderboardEntry:
+        low, high = rank_range if rank_range is not None else (None, None)
+        return cls(rank=rank, rank_low=low, rank_high=high, **_list_fields(submission, base_url))
 
 
 class EventPublic(BaseModel):
@@ -185,6 +192,11 @@ class LeaderboardPage(BaseModel):
     limit: int
     sort: str
     order: str
+    rank_method: str | None = Field(default=None, description=(
+        "how rank_low/rank_high were computed (paired tests on the identical planned episodes, Holm-adjusted); "
+        "null on an empty board"))
+    n_ranked: int = Field(default=0, description=(
+        "entries ranked by the tests (the board's best ones, up to a server limit); the rest have null ranges"))
     data: list[LeaderboardEntry]
 
 

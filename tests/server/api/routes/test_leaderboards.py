@@ -95,3 +95,17 @@ def test_the_api_is_described_by_openapi(client: TestClient) -> None:
     post = paths["/api/v1/submissions"]["post"]
     assert {"201", "200", "400", "401", "413", "422", "429"} <= set(post["responses"])
     assert "requestBody" in post and post["security"]
+
+
+def test_entries_carry_the_boards_tie_aware_rank_ranges(client: TestClient, server: Server,
+                                                        bundles: Bundles) -> None:
+    _submit_all(client, server, bundles)
+    page = client.get(BOARD).json()
+    assert "Holm" in page["rank_method"] and page["n_ranked"] == 2
+    for entry in page["data"]:
+        assert 1 <= entry["rank_low"] <= entry["rank"] <= entry["rank_high"] <= page["count"]
+    ascending = client.get(BOARD, params={"sort": "score", "order": "asc"}).json()["data"]
+    by_id = {e["id"]: (e["rank_low"], e["rank_high"]) for e in page["data"]}
+    assert {e["id"]: (e["rank_low"], e["rank_high"]) for e in ascending} == by_id  # the sort order changes nothing
+    empty = client.get("/api/v1/leaderboards/mujoco/ant@v1").json()
+    assert empty["data"] == [] and empty["rank_method"] is None and empty["n_ranked"] == 0

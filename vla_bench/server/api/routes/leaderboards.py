@@ -18,6 +18,7 @@ from vla_bench.server.schemas import (
     ProtocolPublic,
     SubmissionListItem,
 )
+from vla_bench.server.services.board_ranks import board_ranks
 
 router = APIRouter(prefix="/leaderboards", tags=["leaderboards"])
 MAX_OFFSET = 10**9  # a 64-bit OFFSET with room to spare; larger is refused with 422, not sent to the database
@@ -48,13 +49,19 @@ def read_leaderboard(
     verified: Annotated[bool, Query(description="only entries verified by re-running a secret sample")] = False,
 ) -> Any:
     """Published, visible entries of one protocol. ``sort``: score (the primary metric's mean over tasks),
-    iqm, date, agent or episodes; ``order`` defaults to the natural one (best / newest first)."""
+    iqm, date, agent or episodes; ``order`` defaults to the natural one (best / newest first). Each entry
+    carries its tie-aware rank range (``rank_low``..``rank_high``, the same as the board page's), the page
+    names the method (``rank_method``)."""
     protocol = known_protocol(protocol_id)
     order = order or crud.DEFAULT_ORDER[sort]
     limit = limit or settings.page_size
     total, entries = crud.leaderboard(session=session, protocol_id=protocol.id, sort=sort, order=order,
                                       offset=offset, limit=limit, verified_only=verified)
+    ranks = board_ranks(session=session, protocol=protocol, n_entries=total, verified_only=verified) if total else None
+    ranges = ranks.ranges if ranks else {}
     return LeaderboardPage(
         protocol=ProtocolPublic.of(protocol, base_url), count=total, offset=offset, limit=limit, sort=sort,
-        order=order, data=[LeaderboardEntry.ranked(e.submission, e.rank, base_url) for e in entries],
+        order=order, rank_method=ranks.method if ranks else None, n_ranked=ranks.n_ranked if ranks else 0,
+        data=[LeaderboardEntry.ranked(e.submission, e.rank, base_url, ranges.get(e.submission.id))
+              for e in entries],
     )
