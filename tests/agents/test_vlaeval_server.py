@@ -127,7 +127,7 @@ def test_our_client_and_our_server_on_vla_eval_wire_equal_the_in_process_evaluat
 def test_serve_policy_checks_its_wire_options() -> None:
     import typer
 
-    from vla_bench.agents.serve_cli import register
+    from vla_bench.cli.serve_policy import register
 
     app = typer.Typer()
     register(app)

@@ -22,7 +22,7 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_command_exports_and_resumes(dataset: Path, tmp_path: Path) -> None:
-    from vla_bench.cli import app
+    from vla_bench.cli.app import app
 
     runner = CliRunner()
     out = tmp_path / "run"

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-import typer
 import uvicorn
 
 from vla_bench.server import crud
@@ -81,7 +80,7 @@ def bundle_is_complete(directory: Path) -> bool:
 def run_evaluation(agent: str, protocol: str, out: Path) -> None:
     """``vla-bench eval`` in a subprocess (its progress shows); an already complete bundle is reused."""
     if bundle_is_complete(out):
-        typer.echo(f"reusing the finished run in {out}", err=True)
+        print(f"reusing the finished run in {out}", file=sys.stderr)
         return
     command = [sys.executable, "-m", "vla_bench.cli", "eval", "--agent", agent, "--protocol", protocol,
                "--out", str(out)]
@@ -119,21 +118,21 @@ class SubmitStep:
             self._wait_until_up()
             outcome = submit_bundle(self.bundle, self.url, self.token)
             if outcome.accepted:
-                typer.echo(f"submission:  {outcome.url}{' (already there)' if outcome.duplicate else ''}")
-                typer.echo(f"leaderboard: {self.url}/leaderboard/{self.protocol}")
+                print(f"submission:  {outcome.url}{' (already there)' if outcome.duplicate else ''}", flush=True)
+                print(f"leaderboard: {self.url}/leaderboard/{self.protocol}", flush=True)
                 if outcome.duplicate:
-                    typer.echo("this run is identical to that entry (same agent, protocol and episodes), so it is "
-                               "shown as that row; evaluate another agent to see a row of your own", err=True)
+                    print("this run is identical to that entry (same agent, protocol and episodes), so it is "
+                          "shown as that row; evaluate another agent to see a row of your own", file=sys.stderr)
                 for line in next_steps(self.url, self.protocol, self.bundle):
-                    typer.echo(line, err=True)
+                    print(line, file=sys.stderr)
                 if not self.stop_after:
-                    typer.echo("the server keeps running; Ctrl-C stops it", err=True)
+                    print("the server keeps running; Ctrl-C stops it", file=sys.stderr)
             else:
                 self.failed = True
-                typer.echo(f"refused ({outcome.status_code}): {outcome.message}", err=True)
+                print(f"refused ({outcome.status_code}): {outcome.message}", file=sys.stderr)
         except (UserError, httpx.HTTPError, OSError) as exc:  # reported, and the server stopped, not left half-working
             self.failed = True
-            typer.echo(f"quickstart failed: {exc}", err=True)
+            print(f"quickstart failed: {exc}", file=sys.stderr)
         finally:
             self.done.set()
             if self.stop_after or self.failed:

@@ -161,7 +161,7 @@ def test_paired_arms_through_the_harness(tmp_path: Path) -> None:
     assert "## Robustness" in (tmp_path / "run" / "report.md").read_text()
     from typer.testing import CliRunner
 
-    from vla_bench.cli import app
+    from vla_bench.cli.app import app
 
     shown = CliRunner().invoke(app, ["robustness", str(tmp_path / "run"), "--format", "json"])
     assert shown.exit_code == 0, shown.output

@@ -1,5 +1,5 @@
 """Leaderboard commands of ``vla-bench``: ``serve``, ``quickstart``, ``submit`` here, and the ``server`` admin
-group (:mod:`vla_bench.server.cli_admin`, :mod:`vla_bench.server.cli_verify`).
+group (:mod:`vla_bench.cli.server_admin`, :mod:`vla_bench.cli.server_verify`).
 
 Imports happen inside the commands so that ``vla-bench --help`` does not load FastAPI, SQLAlchemy or scipy.
 """
@@ -12,8 +12,8 @@ from typing import Annotated
 
 import typer
 
-from vla_bench.server.cli_admin import server_app
-from vla_bench.server.cli_support import DbOption, load_settings, show_server_log
+from vla_bench.cli.server_admin import server_app
+from vla_bench.cli.server_support import DbOption, load_settings, show_server_log
 from vla_bench.spec.errors import UserError
 
 

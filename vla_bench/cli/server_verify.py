@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from vla_bench.server.cli_support import DbOption, load_settings, open_database, show_server_log
+from vla_bench.cli.server_support import DbOption, load_settings, open_database, show_server_log
 from vla_bench.spec.errors import UserError
 
 

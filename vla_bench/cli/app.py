@@ -1,37 +1,27 @@
-"""The ``vla-bench`` command line."""
+"""The top-level ``vla-bench`` commands (eval, report, compare, list ...); the other command modules of this
+package register theirs on :data:`app`."""
 
 from __future__ import annotations
 
 import dataclasses
+import importlib
+import shlex
+import sys
 import time
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
 
-_IMPORTED_AT = time.time()  # the start of this command when the process's own start time cannot be read
+import typer
+import typer.core
+from rich.console import Console
+from rich.markup import escape
 
-import os  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
+from vla_bench.cli.started import process_started_at
+from vla_bench.spec.errors import UserError, describe_exception
+from vla_bench.threads import limit_math_threads
 
-from vla_bench.threads import limit_math_threads  # noqa: E402
-
-limit_math_threads()  # before numpy / torch are imported by anything below
-
-if __name__ == "__main__" or Path(sys.argv[0]).name == "vla-bench":  # the command itself, not an import
-    from vla_bench.harness.prestart import prestart_from_argv
-
-    os.environ.setdefault("MUJOCO_GL", "egl")  # as main() does: the workers started now inherit it
-    prestart_from_argv(sys.argv[1:])  # `eval`'s env workers import the simulator while this imports the rest
-
-import importlib  # noqa: E402
-import shlex  # noqa: E402
-from enum import StrEnum  # noqa: E402
-from typing import Annotated, Any  # noqa: E402
-
-import typer  # noqa: E402
-import typer.core  # noqa: E402
-from rich.console import Console  # noqa: E402
-from rich.markup import escape  # noqa: E402
-
-from vla_bench.spec.errors import UserError, describe_exception  # noqa: E402
+limit_math_threads()  # before numpy / torch are imported by anything below (typer and rich load neither)
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
                   help="Evaluate robot policies under fixed, versioned protocols; report and compare results.")
@@ -135,7 +125,7 @@ def eval_command(
                          resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
                          env_timeout=env_timeout, progress=True, executor=executor, ray_address=address,
                          shard=_parse_shard(shard), policy_placement=policy_placement,
-                         started_at=_process_started_at())
+                         started_at=process_started_at())
     try:
         result = run_evaluation(resolved, loaded, directory, options)
     except KeyboardInterrupt:
@@ -155,19 +145,6 @@ def eval_command(
         errors.print(f"[bold red]failed:[/] {100 * failures.error_rate:.1f}% of episodes errored, above "
                      f"--max-error-rate {max_error_rate:g}", highlight=False, soft_wrap=True)
         raise SystemExit(EXIT_TOO_MANY_ERRORS)
-
-
-def _process_started_at() -> float:
-    """Epoch seconds this process started (Linux ``/proc``: interpreter start-up counts too), else when this
-    module was imported. A run's ``timings.first_step_s`` counts from here."""
-    try:
-        with open("/proc/self/stat") as stat, open("/proc/uptime") as uptime:
-            start_ticks = int(stat.read().rsplit(")", 1)[1].split()[19])  # field 22: starttime, in clock ticks
-            age = float(uptime.read().split()[0]) - start_ticks / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return _IMPORTED_AT
-    started = time.time() - age
-    return started if 0 <= _IMPORTED_AT - started < 60 else _IMPORTED_AT  # other clocks (namespaces): ignore
 
 
 def _parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -270,7 +247,6 @@ def compare_command(
 
 def _sequential(agent_a: str, agent_b: str, protocol_id: str | None, alpha: float, out: Path | None,
                 max_episodes: int | None, workers: int, report_format: OutputFormat) -> None:
-    import time  # noqa: PLC0415
 
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415
     from vla_bench.harness import report  # noqa: PLC0415
@@ -321,19 +297,19 @@ def list_command(
 # Commands owned by other parts: each module has `register(app)` and imports its heavy dependencies only inside
 # its commands, so `vla-bench --help` stays fast.
 COMMAND_MODULES = (
-    "vla_bench.server.cli",  # serve, submit, quickstart, server ...
-    "vla_bench.agents.serve_cli",  # serve-policy
-    "vla_bench.harness.collect",  # collect
-    "vla_bench.training.cli",  # train
-    "vla_bench.runtimes.cli",  # setup, doctor
-    "vla_bench.harness.offline_cli",  # eval-offline, robustness
+    "vla_bench.cli.server",  # serve, submit, quickstart, server ...
+    "vla_bench.cli.serve_policy",  # serve-policy
+    "vla_bench.cli.collect",  # collect
+    "vla_bench.cli.train",  # train
+    "vla_bench.cli.runtimes",  # setup, doctor
+    "vla_bench.cli.offline",  # eval-offline, robustness
 )
 for _module in COMMAND_MODULES:
     importlib.import_module(_module).register(app)
 
 
-def main() -> None:
-    os.environ.setdefault("MUJOCO_GL", "egl")  # headless software rendering unless the user chose a backend
+def run() -> None:
+    """Run the typer app; a user error is one red line and exit 2, anything unexpected one line and exit 1."""
     try:
         app()
     except UserError as exc:
@@ -349,6 +325,3 @@ def main() -> None:
                      "traceback)", highlight=False, soft_wrap=True)
         raise SystemExit(1) from None
 
-
-if __name__ == "__main__":
-    main()

@@ -1,5 +1,5 @@
 """``vla-bench server ...``: users, tokens, migrations, reference baselines and moderation of a leaderboard
-database (verification commands: :mod:`vla_bench.server.cli_verify`)."""
+database (verification commands: :mod:`vla_bench.cli.server_verify`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Annotated
 
 import typer
 
-from vla_bench.server import cli_verify
-from vla_bench.server.cli_support import DbOption, load_settings, open_database
+from vla_bench.cli import server_verify as cli_verify
+from vla_bench.cli.server_support import DbOption, load_settings, open_database
 from vla_bench.spec.errors import UserError
 
 server_app = typer.Typer(no_args_is_help=True, help="Administer a leaderboard database: users, tokens, "

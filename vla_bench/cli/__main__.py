@@ -1,0 +1,5 @@
+"""``python -m vla_bench.cli``: the same as the ``vla-bench`` command."""
+
+from vla_bench.cli import main
+
+main()
