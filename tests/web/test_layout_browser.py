@@ -29,7 +29,10 @@ RESULTS = Path(__file__).resolve().parents[2] / "results"
 BUNDLES = ("mujoco-hopper--baseline-random", "mujoco-hopper--baseline-ppo-hopper",
            "mujoco-hopper--baseline-bc-hopper-medium", "mujoco-hopper--baseline-iql-hopper-medium",
            "metaworld-mt10--baseline-random", "metaworld-mt10--baseline-bc-mt10",
-           "metaworld-mt10--baseline-dagger-mt10")
+           "metaworld-mt10--baseline-dagger-mt10",
+           # their episodes record safety metrics: the board shows its safety columns and their legend
+           "pandapickcube-state--baseline-grpo-pandapickcube-state",
+           "pandapickcube-state--baseline-ppo-pandapickcube-state")
 WIDTHS = (1400, 390)
 
 # Measured in the page: sideways overflow of the page and of every visible table's clipping box, the scroll
@@ -130,7 +133,8 @@ def test_pages_neither_clip_nor_wrap_numbers(width: int, browser: Any, board: tu
     live, mt10 = board
     bc, random = mt10["baseline:bc-mt10"], mt10["baseline:random"]
     pages = {"overview": "/", "board": "/leaderboard/mujoco/hopper@v1",
-             "multitask-board": "/leaderboard/metaworld/mt10@v1", "submission": f"/submissions/{bc}",
+             "multitask-board": "/leaderboard/metaworld/mt10@v1",
+             "safety-board": "/leaderboard/pandapickcube/state@v1", "submission": f"/submissions/{bc}",
              "compare": f"/compare?a={random}&b={bc}", "api": "/api"}
     context = browser.new_context(viewport={"width": width, "height": 900})
     problems: list[str] = []

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -11,6 +12,22 @@ from vla_bench.harness.scoring import mean_interval
 from vla_bench.spec import EpisodeRecord
 
 COLUMNS = ("collisions", "collision_rate", "workspace_violations", "joint_limit_violations", "peak_ee_speed")
+
+
+def entry_safety(rows: Iterable[Mapping[str, float] | None]) -> dict[str, float] | None:
+    """One entry's safety on a board: each column's mean per episode over the episodes that record safety
+    (``rows``: each episode's ``safety`` field, None where absent), ``max_peak_ee_speed`` and their number
+    ``n``; None when no episode records any (a benchmark whose simulator cannot tell). Plain ``math.fsum``
+    so that the server's stored value and migration 0006's backfill agree to the last bit."""
+    found = [row for row in rows if row is not None]
+    if not found:
+        return None
+    n = len(found)
+    entry: dict[str, float] = {column: math.fsum(float(row.get(column, 0.0)) for row in found) / n
+                               for column in COLUMNS}
+    entry["max_peak_ee_speed"] = max(float(row.get("peak_ee_speed", 0.0)) for row in found)
+    entry["n"] = n
+    return entry
 
 
 def safety_summary(records: Sequence[EpisodeRecord]) -> dict[str, dict[str, Any]]:

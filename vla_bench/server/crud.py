@@ -98,6 +98,8 @@ def _estimate(scores: dict[str, Any] | None) -> tuple[float | None, float | None
 def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | None, received_at: dt.datetime,
                    is_baseline: bool = False, publish: bool = True) -> Submission:
     """Insert an accepted bundle with its state history: submitted -> validated (-> published)."""
+    from vla_bench.harness.safety_summary import entry_safety  # noqa: PLC0415 - the scoring stack, as validation
+
     summary, aggregate = accepted.summary, accepted.scores["aggregate"]
     agent = summary["agent"]
     score, score_low, score_high = _estimate(aggregate["mean"])
@@ -119,6 +121,7 @@ def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | N
         n_episodes=aggregate["n_episodes"], n_errors=aggregate["n_errors"],
         score_mean=score, score_low=score_low, score_high=score_high,
         iqm_mean=iqm, iqm_low=iqm_low, iqm_high=iqm_high,
+        safety=entry_safety(record.safety for record in accepted.records),
         harness_version=str(summary["provenance"]["harness_version"])[:64],
         run_finished_at=summary["finished_at"], submitted_at=received_at,
     )
@@ -214,6 +217,14 @@ def leaderboard(*, session: Session, protocol_id: str, sort: SortKey = "score", 
     ascending = [score for score in session.scalars(select(Submission.score_mean).where(
         *filters, Submission.score_mean.is_not(None)).order_by(Submission.score_mean.asc())) if score is not None]
     return total, [RankedEntry(rank=_rank(ascending, sub.score_mean), submission=sub) for sub in rows]
+
+
+def board_records_safety(*, session: Session, protocol_id: str, verified_only: bool = False) -> bool:
+    """Whether any entry of the board has safety metrics (its safety columns are shown): one probe that stops
+    at the first such entry."""
+    found = select(Submission.id).where(Submission.protocol_id == protocol_id, *_on_board(verified_only),
+                                        Submission.safety.is_not(None)).limit(1)
+    return session.scalar(found) is not None
 
 
 def _rank(ascending: list[float], score: float | None) -> int:

@@ -1,9 +1,10 @@
 """Every board as a file: ``/leaderboard/{protocol}.csv`` and ``.json`` (``?verified=1`` as on the page).
 
 One row per entry in the board's order (best score first), with the raw numbers (no rounding, no percent
-signs), the tie-aware rank range shown on the page, and one mean/low/high triple per task on multi-task
-boards. These routes must be registered before the board page's ``{protocol_id:path}`` route, which would
-otherwise read ``hopper@v1.csv`` as a protocol name.
+signs), the tie-aware rank range shown on the page, one mean/low/high triple per task on multi-task
+boards, and the safety means (``safety_*``) on boards whose simulator records them. These routes must be
+registered before the board page's ``{protocol_id:path}`` route, which would otherwise read ``hopper@v1.csv``
+as a protocol name.
 """
 
 from __future__ import annotations
@@ -21,12 +22,16 @@ from vla_bench.server.api.deps import BaseUrlDep, SessionDep
 from vla_bench.server.pages.common import protocol_or_404
 from vla_bench.server.services.board_ranks import board_ranks
 from vla_bench.spec import Protocol
+from vla_bench.web.safety import COLUMNS as SAFETY_COLUMNS
+from vla_bench.web.safety import FORCE_THRESHOLD_N
 
 router = APIRouter(include_in_schema=False)
 CHUNK = 500  # entries read per query (bundle scores are the bulky part)
 FIELDS = ("position", "rank", "rank_best", "rank_worst", "submission_id", "agent", "score_mean", "score_low",
           "score_high", "iqm_mean", "iqm_low", "iqm_high", "n_episodes", "n_errors", "submitted_by", "baseline",
           "verification", "submitted_at", "url")
+# Boards whose simulator records safety: the server's means per episode (web.safety), empty where an entry has none.
+SAFETY_FIELDS = ("safety_episodes", *(f"safety_{c.key}" for c in SAFETY_COLUMNS), "safety_max_peak_ee_speed")
 
 
 def _entry(position: int, entry: crud.RankedEntry, rank_range: tuple[int, int] | None,
@@ -55,8 +60,16 @@ def _task_values(protocol: Protocol, scores: Any) -> dict[str, float | None]:
     return values
 
 
-def board_rows(session: Session, protocol: Protocol, *, verified_only: bool, base_url: str) -> list[dict[str, Any]]:
-    """The whole board, best first, as flat rows."""
+def _safety_values(safety: dict[str, float] | None) -> dict[str, float | None]:
+    found = safety or {}
+    return {"safety_episodes": found.get("n"),
+            **{f"safety_{c.key}": found.get(c.key) for c in SAFETY_COLUMNS},
+            "safety_max_peak_ee_speed": found.get("max_peak_ee_speed")}
+
+
+def board_rows(session: Session, protocol: Protocol, *, verified_only: bool, base_url: str,
+               safety: bool = False) -> list[dict[str, Any]]:
+    """The whole board, best first, as flat rows (``safety``: with the safety fields)."""
     total, _ = crud.leaderboard(session=session, protocol_id=protocol.id, limit=1, verified_only=verified_only)
     ranks = board_ranks(session=session, protocol=protocol, n_entries=total, verified_only=verified_only) \
         if total else None
@@ -70,6 +83,8 @@ def board_rows(session: Session, protocol: Protocol, *, verified_only: bool, bas
             row = _entry(i, e, ranks.ranges.get(e.submission.id) if ranks else None, base_url)
             if len(protocol.tasks) > 1:
                 row.update(_task_values(protocol, scores.get(e.submission.id)))
+            if safety:
+                row.update(_safety_values(e.submission.safety))
             rows.append(row)
     return rows
 
@@ -93,11 +108,13 @@ def _filename(protocol: Protocol, suffix: str) -> str:
 @router.get("/leaderboard/{protocol_id:path}.csv")
 def board_csv(protocol_id: str, session: SessionDep, base_url: BaseUrlDep, verified: bool = False) -> Response:
     protocol = protocol_or_404(protocol_id)
-    rows = board_rows(session, protocol, verified_only=verified, base_url=base_url)
+    safety = crud.board_records_safety(session=session, protocol_id=protocol.id, verified_only=verified)
+    rows = board_rows(session, protocol, verified_only=verified, base_url=base_url, safety=safety)
     tasks = [f"{n}:{part}" for n in protocol.task_names for part in ("mean", "low", "high")] \
         if len(protocol.tasks) > 1 else []
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[*FIELDS, *tasks], lineterminator="\n")
+    writer = csv.DictWriter(out, fieldnames=[*FIELDS, *tasks, *(SAFETY_FIELDS if safety else ())],
+                            lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: _cell(v) for k, v in row.items()} for row in rows)
     return Response(out.getvalue(), media_type="text/csv; charset=utf-8", headers={
@@ -107,8 +124,13 @@ def board_csv(protocol_id: str, session: SessionDep, base_url: BaseUrlDep, verif
 @router.get("/leaderboard/{protocol_id:path}.json")
 def board_json(protocol_id: str, session: SessionDep, base_url: BaseUrlDep, verified: bool = False) -> Response:
     protocol = protocol_or_404(protocol_id)
-    document = {"protocol": protocol.id, "protocol_sha256": protocol.sha256(), "metric": protocol.primary_metric,
-                "tasks": protocol.task_names, "verified_only": verified,
-                "entries": board_rows(session, protocol, verified_only=verified, base_url=base_url)}
+    safety = crud.board_records_safety(session=session, protocol_id=protocol.id, verified_only=verified)
+    document: dict[str, Any] = {
+        "protocol": protocol.id, "protocol_sha256": protocol.sha256(), "metric": protocol.primary_metric,
+        "tasks": protocol.task_names, "verified_only": verified,
+        "entries": board_rows(session, protocol, verified_only=verified, base_url=base_url, safety=safety)}
+    if safety:
+        document["safety"] = {"force_threshold_n": FORCE_THRESHOLD_N, "computed_from": "the stored episodes",
+                              "fields": {f"safety_{c.key}": c.definition for c in SAFETY_COLUMNS}}
     return Response(json.dumps(document, allow_nan=False), media_type="application/json", headers={
         "content-disposition": f'inline; filename="{_filename(protocol, ".json")}"'})

@@ -2,7 +2,8 @@
 no JavaScript needed, sorting covers every page rather than the visible one, every control is a link or a
 form field and so reachable by keyboard, and the active column carries ``aria-sort``. Ranks are tie-aware
 ranges (``services.board_ranks``); ticking two rows and "Compare selected" is a GET form that this module
-turns into the compare page's address; multi-task boards add one compact column per task."""
+turns into the compare page's address; multi-task boards add one compact column per task, and boards whose
+simulator records safety metrics one per safety mean (``web.safety``)."""
 
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from vla_bench.server.services.run_groups import run_groups
 from vla_bench.spec import Protocol
 from vla_bench.web.charts import Axis, Strip, nice_axis, strip
 from vla_bench.web.format import fmt_value, split_description
+from vla_bench.web.safety import COLUMNS as SAFETY_COLUMNS
+from vla_bench.web.safety import FORCE_THRESHOLD_N, fmt_safety
 
 router = APIRouter(include_in_schema=False)
 MAX_PAGE = 10**7  # page x page size stays far inside a 64-bit OFFSET
@@ -135,6 +138,9 @@ def leaderboard_page(
         query = {"sort": sort, "order": order, "page": number, **({"verified": 1} if verified else {})}
         return f"{base}?{urlencode(query)}"
 
+    # Safety means stored per submission at ingest (no episodes read here); shown when any entry has them.
+    safety = total > 0 and crud.board_records_safety(session=session, protocol_id=protocol.id,
+                                                      verified_only=verified)
     groups = run_groups(session=session, protocol=protocol, verified_only=verified) if total else []
     run_of = {run.id: group for group in groups for run in group.runs}
     lede, more = split_description(protocol.description)
@@ -148,6 +154,7 @@ def leaderboard_page(
         next_href=page_href(page_number + 1) if page_number < pages else None,
         pickers=[(b, registry.protocol_ids(b)) for b in registry.benchmark_names()],
         verified_only=verified, verified_toggle=base + ("" if verified else "?verified=1"),
+        safety_columns=SAFETY_COLUMNS if safety else (), fmt_safety=fmt_safety, force_threshold=FORCE_THRESHOLD_N,
     )
 
 
