@@ -243,14 +243,15 @@ def overhead(steps: int) -> None:
 # ------------------------------------------------------------------------------------------- 2. local vs Ray
 def executors(episodes: int, repeats: int = 3) -> None:
     from vla_bench.agents import load_agent
+    from vla_bench.harness.eval_config import EvalConfig
     from vla_bench.harness.registry import get_protocol
-    from vla_bench.harness.runner import RunOptions, run_evaluation
+    from vla_bench.harness.runner import run_evaluation
 
     protocol = get_protocol("mujoco/hopper@v1")
     agent = load_agent("baseline:random")
 
     def run(executor: str) -> tuple[float, dict[Any, Any]]:
-        options = RunOptions(limit_episodes=episodes, workers=2, envs_per_worker=4, progress=False,
+        options = EvalConfig(limit_episodes=episodes, workers=2, envs_per_worker=4, progress=False,
                              executor=executor)
         started = time.perf_counter()
         result = run_evaluation(protocol, agent, None, options)

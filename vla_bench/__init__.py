@@ -9,9 +9,9 @@ from vla_bench.threads import limit_math_threads
 limit_math_threads()
 
 if TYPE_CHECKING:
-    from vla_bench.harness.api import TrainingRun, evaluate
+    from vla_bench.harness.api import EvalConfig, TrainingRun, evaluate
 
-__all__ = ["TrainingRun", "evaluate"]
+__all__ = ["EvalConfig", "TrainingRun", "evaluate"]
 
 
 def __getattr__(name: str) -> Any:

@@ -79,13 +79,14 @@ def test_a_resumed_run_matches_an_uninterrupted_one(tmp_path: Path) -> None:
 
 def test_collected_trajectories_with_noise_do_not_depend_on_schedule() -> None:
     from vla_bench.agents.loaders import agent_from_object
-    from vla_bench.harness.runner import RunOptions, run_evaluation
+    from vla_bench.harness.eval_config import EvalConfig
+    from vla_bench.harness.runner import run_evaluation
 
     protocol = fake_protocol(episodes=5)
 
     def collect(**schedule: Unpack[Schedule]) -> dict:
         kept: dict = {}
-        options = RunOptions(progress=False, action_noise=0.3, trajectory_sink=lambda r, t: kept.__setitem__(r.key, t),
+        options = EvalConfig(progress=False, action_noise=0.3, trajectory_sink=lambda r, t: kept.__setitem__(r.key, t),
                              **schedule)
         run_evaluation(protocol, agent_from_object(LinearPolicy), None, options)
         return kept
@@ -155,13 +156,14 @@ def test_collected_noisy_trajectories_do_not_depend_on_where_the_policy_runs() -
     from vlab_fakes import WorkerSafeLinearPolicy
 
     from vla_bench.agents.loaders import agent_from_object
-    from vla_bench.harness.runner import RunOptions, run_evaluation
+    from vla_bench.harness.eval_config import EvalConfig
+    from vla_bench.harness.runner import run_evaluation
 
     protocol = fake_protocol(episodes=3)
 
     def collect(placement: str) -> dict:
         kept: dict = {}
-        options = RunOptions(progress=False, action_noise=0.3, workers=2, envs_per_worker=2,
+        options = EvalConfig(progress=False, action_noise=0.3, workers=2, envs_per_worker=2,
                              policy_placement=placement, trajectory_sink=lambda r, t: kept.__setitem__(r.key, t))
         run_evaluation(protocol, agent_from_object(WorkerSafeLinearPolicy), None, options)
         return kept

@@ -21,9 +21,10 @@ from vlab_fakes import LinearPolicy, fake_protocol
 
 from vla_bench.agents.loaders import agent_from_object, load_agent
 from vla_bench.harness.bundle import read_bundle
+from vla_bench.harness.eval_config import EvalConfig
 from vla_bench.harness.merge import merge_bundles
 from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.runner import RunOptions, run_evaluation
+from vla_bench.harness.runner import run_evaluation
 from vla_bench.spec import Observation, Protocol, TaskSpec
 
 ray = pytest.importorskip("ray")
@@ -72,7 +73,7 @@ class MixedPolicy(LinearPolicy):
 
 def _records(protocol: Protocol, policy: Any, executor: str, **options: Any) -> dict:
     settings = {"workers": 2, "envs_per_worker": 3, "progress": False, **options}
-    result = run_evaluation(protocol, agent_from_object(policy), None, RunOptions(executor=executor, **settings))
+    result = run_evaluation(protocol, agent_from_object(policy), None, EvalConfig(executor=executor, **settings))
     return {record.key: record.outcome() for record in result.records}
 
 
@@ -132,7 +133,7 @@ def test_ray_shards_merge_into_the_local_run(ray_address: str, tmp_path: Path) -
                "--envs-per-worker", "2", "--out", str(tmp_path / "shard0"), "--format", "json")
     assert run.returncode == 0, run.stderr
     run_evaluation(protocol, load_agent("vlab_fakes:LinearPolicy"), tmp_path / "shard1",
-                   RunOptions(limit_episodes=5, executor="ray", shard=(1, 2), workers=2, envs_per_worker=2,
+                   EvalConfig(limit_episodes=5, executor="ray", shard=(1, 2), workers=2, envs_per_worker=2,
                               progress=False))
     shards = [read_bundle(tmp_path / f"shard{i}") for i in range(2)]
     assert sorted(len(shard.records) for shard in shards) == [2, 3]
@@ -140,7 +141,7 @@ def test_ray_shards_merge_into_the_local_run(ray_address: str, tmp_path: Path) -
     summary = merge_bundles([tmp_path / "shard0", tmp_path / "shard1"], tmp_path / "merged")
 
     whole = run_evaluation(protocol, load_agent("vlab_fakes:LinearPolicy"), tmp_path / "whole",
-                           RunOptions(limit_episodes=5, progress=False))
+                           EvalConfig(limit_episodes=5, progress=False))
     merged_records = {r.key: r.outcome() for r in read_bundle(tmp_path / "merged").records}
     assert merged_records == {r.key: r.outcome() for r in whole.records}
     assert summary["scores"] == whole.scores

@@ -13,14 +13,15 @@ import vla_bench
 from vla_bench.agents.baselines import ZeroPolicy
 from vla_bench.agents.loaders import agent_from_object
 from vla_bench.harness.bundle import read_bundle
+from vla_bench.harness.eval_config import EvalConfig
 from vla_bench.harness.merge import merge_bundles
-from vla_bench.harness.runner import RunOptions, run_evaluation
+from vla_bench.harness.runner import run_evaluation
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 
 
 def _run_shard(protocol: Protocol, out: Path, index: int, count: int, agent: object = LinearPolicy) -> None:
-    run_evaluation(protocol, agent_from_object(agent), out, RunOptions(progress=False, shard=(index, count)))
+    run_evaluation(protocol, agent_from_object(agent), out, EvalConfig(progress=False, shard=(index, count)))
 
 
 def test_shards_merge_into_the_unsharded_records(tmp_path: Path) -> None:

@@ -106,14 +106,21 @@ def eval_command(
 
         prestart(workers, protocol, worker_agent(agent, policy_placement))  # no-op if already started from argv
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - keep `vla-bench --help` fast
+    from vla_bench.harness.eval_config import EvalConfig  # noqa: PLC0415
     from vla_bench.harness.failures import summarize_failures  # noqa: PLC0415
     from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
-    from vla_bench.harness.runner import RunOptions, default_out_dir, run_evaluation  # noqa: PLC0415
+    from vla_bench.harness.runner import default_out_dir, run_evaluation  # noqa: PLC0415
 
     if resume and out is None:
         raise UserError("--resume needs --out DIR: the run to finish")
     if (training_group is None) != (training_seed is None):
         raise UserError("--training-group and --training-seed go together: the method and which run of it this is")
+    # validated before anything loads; executor and placement are checked against their Literal there
+    options = EvalConfig.from_options(
+        workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes, resume=resume, record=record,
+        policy_timeout=policy_timeout if policy_timeout > 0 else None, env_timeout=env_timeout, progress=True,
+        executor=executor, ray_address=address, shard=_parse_shard(shard), policy_placement=policy_placement,
+        started_at=process_started_at())
     resolved = load_protocol(protocol)
     loaded = load_agent(agent)
     if training_group is not None and training_seed is not None:
@@ -121,11 +128,6 @@ def eval_command(
 
         loaded = dataclasses.replace(loaded, training=TrainingRun(training_group, training_seed))
     directory = out or default_out_dir(resolved, loaded)
-    options = RunOptions(workers=workers, envs_per_worker=envs_per_worker, limit_episodes=limit_episodes,
-                         resume=resume, record=record, policy_timeout=policy_timeout if policy_timeout > 0 else None,
-                         env_timeout=env_timeout, progress=True, executor=executor, ray_address=address,
-                         shard=_parse_shard(shard), policy_placement=policy_placement,
-                         started_at=process_started_at())
     try:
         result = run_evaluation(resolved, loaded, directory, options)
     except KeyboardInterrupt:
@@ -250,15 +252,15 @@ def _sequential(agent_a: str, agent_b: str, protocol_id: str | None, alpha: floa
 
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415
     from vla_bench.harness import report  # noqa: PLC0415
+    from vla_bench.harness.eval_config import EvalConfig  # noqa: PLC0415
     from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
-    from vla_bench.harness.runner import RunOptions  # noqa: PLC0415
     from vla_bench.harness.sequential_run import decision_line, sequential_comparison  # noqa: PLC0415
 
     if protocol_id is None:
         raise UserError("--sequential needs --protocol ID: the protocol whose episodes both agents run")
     directory = out or Path("runs") / f"sequential-{time.strftime('%Y%m%d-%H%M%S')}"
     result = sequential_comparison(load_protocol(protocol_id), load_agent(agent_a), load_agent(agent_b), directory,
-                                   alpha=alpha, base=RunOptions(workers=workers), max_per_task=max_episodes,
+                                   alpha=alpha, base=EvalConfig(workers=workers), max_per_task=max_episodes,
                                    log=lambda line: errors.print(line, highlight=False, soft_wrap=True))
     if report_format == OutputFormat.json:
         sys.stdout.write(report.as_json(result) + "\n")

@@ -123,8 +123,9 @@ def collect(
     """Collect ``episodes`` episodes per task (default: the protocol's count) of ``agent`` under ``protocol``
     with Gaussian action noise of std ``noise`` (seeded per episode), and write them to ``out`` in D4RL format."""
     from vla_bench.agents.loaders import agent_from_object, load_agent  # noqa: PLC0415
+    from vla_bench.harness.eval_config import EvalConfig  # noqa: PLC0415
     from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
-    from vla_bench.harness.runner import RunOptions, run_evaluation  # noqa: PLC0415
+    from vla_bench.harness.runner import run_evaluation  # noqa: PLC0415
     from vla_bench.spec import Protocol  # noqa: PLC0415
 
     source = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)
@@ -141,7 +142,7 @@ def collect(
     def sink(record: EpisodeRecord, trajectory: Trajectory) -> None:
         kept[record.key] = (record, trajectory)
 
-    options = RunOptions(workers=workers, envs_per_worker=envs_per_worker,
+    options = EvalConfig(workers=workers, envs_per_worker=envs_per_worker,
                          limit_episodes=derived.episodes_per_task,  # same plan; marks the run unofficial
                          progress=progress, trajectory_sink=sink, action_noise=noise, policy_timeout=policy_timeout)
     result = run_evaluation(derived, loaded, None, options)

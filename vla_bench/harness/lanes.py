@@ -72,7 +72,7 @@ class Book:
                 break
             lane.episodes[slot] = episode
             video = None
-            if episode.spec.key in self.config.record and self.config.video_dir is not None:
+            if episode.spec.key in self.config.record_keys and self.config.video_dir is not None:
                 episode.recording = True
                 video = str(Path(self.config.video_dir) / f"{episode.spec.task}-{episode.spec.episode_index:04d}.mp4")
             started.append((slot, episode, video))

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from vla_bench.agents.loaders import worker_spec
 from vla_bench.agents.policy import LoadedAgent
-from vla_bench.harness.executor_config import PLACEMENTS, ExecutorConfig
+from vla_bench.harness.eval_config import PLACEMENTS
+from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.messages import AgentRef
 

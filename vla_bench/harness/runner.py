@@ -22,35 +22,16 @@ from vla_bench.harness.bundle import (
     read_episodes,
     write_json_atomic,
 )
-from vla_bench.harness.executors import ExecutorConfig, make_executor
+from vla_bench.harness.eval_config import EvalConfig
+from vla_bench.harness.executor_config import ExecutorConfig
+from vla_bench.harness.executors import make_executor
 from vla_bench.harness.plan import limited_plan, shard_plan
 from vla_bench.harness.progress import RunProgress
 from vla_bench.harness.results import Score, headline, per_task
 from vla_bench.harness.run_report import write_run_report
-from vla_bench.harness.trajectory import TrajectorySink
 from vla_bench.runtimes.resolve import require as require_runtime
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
-
-
-@dataclass
-class RunOptions:
-    workers: int = 1
-    envs_per_worker: int = 8
-    limit_episodes: int | None = None  # per task; makes the run unofficial
-    resume: bool = False
-    record: int = 0  # record videos of the first K episodes of the plan
-    policy_timeout: float | None = 60.0
-    env_timeout: float = 300.0
-    progress: bool = True
-    schedule_seed: int | None = None
-    executor: str = "local"  # local | ray
-    ray_address: str | None = None
-    shard: tuple[int, int] | None = None  # (I, N): run only shard I of N of the plan; `vla-bench merge` joins them
-    trajectory_sink: TrajectorySink | None = None  # per-step data of each episode (dataset collection)
-    action_noise: float = 0.0  # Gaussian action noise std (dataset collection; makes the run unofficial)
-    policy_placement: str = "auto"  # auto | worker | central: where the policy runs (harness/placement.py)
-    started_at: float | None = None  # epoch seconds the run's timings count from (the CLI: its process start)
 
 
 @dataclass
@@ -104,15 +85,13 @@ def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, of
     return str(summary["created_at"])
 
 
-def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: RunOptions) -> EvalResult:
+def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: EvalConfig) -> EvalResult:
     started_at = options.started_at if options.started_at is not None else time.time()
     official = options.limit_episodes is None and options.action_noise == 0
     plan = limited_plan(protocol, options.limit_episodes)
     if options.shard is not None:
         plan = shard_plan(plan, *options.shard)
     workers, envs_per_worker = options.workers, options.envs_per_worker
-    if workers < 1 or envs_per_worker < 1:
-        raise UserError("--workers and --envs-per-worker must be at least 1")
     if agent.shared and not is_batched(agent.factory()):
         workers, envs_per_worker = 1, 1  # one stateful policy object can only play one episode at a time
     # the benchmark's runtime: its env workers may run in another interpreter; a missing one stops here, before
@@ -136,19 +115,16 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         raise UserError(f"--resume: {out_dir} holds episodes outside this run's plan")
     pending = [spec for spec in plan if spec.key not in done_keys]
 
-    run_info = {"executor": options.executor, "workers": workers, "envs_per_worker": envs_per_worker,
+    run_info: dict[str, Any] = {"executor": options.executor, "workers": workers, "envs_per_worker": envs_per_worker,
                 "limit_episodes": options.limit_episodes, "policy_timeout_s": options.policy_timeout,
                 "env_timeout_s": options.env_timeout, "action_noise": options.action_noise,
                 "shard": list(options.shard) if options.shard else None}
     run_info["runtime"] = {"kind": runtime.kind, "python": runtime.python}
-    config = ExecutorConfig(
-        python=runtime.python, isolated=runtime.isolated, worker_env=runtime.worker_env(),
-        workers=workers, envs_per_worker=envs_per_worker, policy_timeout=options.policy_timeout,
-        env_timeout=options.env_timeout, schedule_seed=options.schedule_seed,
-        trajectory_sink=options.trajectory_sink, action_noise=options.action_noise,
-        record=frozenset(spec.key for spec in plan[: options.record]),
+    config = ExecutorConfig.from_run(
+        options, python=runtime.python, isolated=runtime.isolated, worker_env=runtime.worker_env(),
+        workers=workers, envs_per_worker=envs_per_worker,
+        record_keys=frozenset(spec.key for spec in plan[: options.record]),
         video_dir=(out_dir / "videos") if out_dir is not None and options.record else None,
-        policy_placement=options.policy_placement,
     )
     executor = make_executor(options.executor, protocol, agent, config, ray_address=options.ray_address)
     prov: dict[str, Any] = {}
@@ -181,7 +157,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
 
             def sink(record: EpisodeRecord) -> None:
                 begin()  # the bundle's first files precede every record
-                if config.video_dir is not None and record.key in config.record:  # as lerobot-eval: path in results
+                if config.video_dir is not None and record.key in config.record_keys:  # as lerobot-eval: in results
                     record.video = f"videos/{record.task}-{record.episode_index:04d}.mp4"
                 if log is not None:
                     log.write(record)

@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from vla_bench.agents.policy import LoadedAgent
-from vla_bench.harness.runner import RunOptions, run_evaluation
+from vla_bench.harness.eval_config import EvalConfig
+from vla_bench.harness.runner import run_evaluation
 from vla_bench.harness.sequential import SequentialTest
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
@@ -34,7 +35,7 @@ def ordered_pairs(protocol: Protocol, a: list[EpisodeRecord],
 
 
 def sequential_comparison(protocol: Protocol, agent_a: LoadedAgent, agent_b: LoadedAgent, out: Path, *,
-                          alpha: float, base: RunOptions, max_per_task: int | None = None,
+                          alpha: float, base: EvalConfig, max_per_task: int | None = None,
                           log: Callable[[str], object] = lambda line: sys.stderr.write(line + "\n")) -> dict[str, Any]:
     if not protocol.has_success or protocol.primary_metric != "success_rate":
         raise UserError(f"--sequential decides between success rates; {protocol.id} scores "
@@ -47,8 +48,7 @@ def sequential_comparison(protocol: Protocol, agent_a: LoadedAgent, agent_b: Loa
         done = min(budget, done + step)
         runs = []
         for agent, folder in ((agent_a, out / "a"), (agent_b, out / "b")):
-            options = RunOptions(**{**vars(base), "limit_episodes": done, "resume": (folder / "summary.json").exists(),
-                                    "progress": False})
+            options = base.replace(limit_episodes=done, resume=(folder / "summary.json").exists(), progress=False)
             runs.append(run_evaluation(protocol, agent, folder, options).records)
         records = (runs[0], runs[1])
         test = SequentialTest(alpha=alpha)
