@@ -27,6 +27,7 @@ from vla_bench.spec.messages import (
     Finished,
     Item,
     ItemError,
+    PolicyHung,
     ResetItem,
     ResetResult,
     Result,
@@ -77,6 +78,15 @@ class Book:
                 video = str(Path(self.config.video_dir) / f"{episode.spec.task}-{episode.spec.episode_index:04d}.mp4")
             started.append((slot, episode, video))
         return started
+
+    def fail_hung(self, lane: Lane, hung: PolicyHung) -> None:
+        """A worker whose policy call overran named the episodes it hung on before exiting: they fail."""
+        what = "policy.reset took" if hung.reset else "policy took"
+        for slot, length in zip(hung.slots, hung.lengths, strict=True):
+            if slot in lane.episodes:
+                where = "" if hung.reset else f" (at step {length})"
+                self.finish(lane, slot, ("policy_timeout", f"{what} longer than the per-step limit of "
+                                                           f"{hung.timeout:g} s{where}"), close_recording=False)
 
     def finish(self, lane: Lane, slot: int, error: tuple[str, str] | None = None, *,
                close_recording: bool = True) -> None:

@@ -119,20 +119,9 @@ class LocalExecutor:
             self.close()
 
     def _start_all(self, count: int) -> None:
-        launched = [self.pool.start(i) for i in range(count)]  # all at once: they start in parallel
-        fault: WorkerStartError | None = None
-        for worker in launched:
-            try:
-                self.pool.handshake(worker)
-                self._workers.append(worker)
-            except WorkerStartError as exc:
-                fault = exc
-                self.pool.stop(worker, graceful=False)
-        if fault is not None and (isinstance(fault, PolicyLoadError) or not self._workers):
-            for worker in self._workers:
-                self.pool.stop(worker, graceful=False)
-            self._workers = []
-            raise fault if isinstance(fault, PolicyLoadError) else _no_workers(fault, self._queue)
+        self._workers, fault = self.pool.start_all(count)
+        if fault is not None and not self._workers:
+            raise _no_workers(fault, self._queue)
         for worker in self._workers:
             self._selector.register(worker.sock, selectors.EVENT_READ, worker)
 
@@ -198,14 +187,7 @@ class LocalExecutor:
             self._driver.on_result(lane, result)
         self._requeue_lost()
         if reply.hung is not None:  # the worker exits now: its hung episodes fail, the others run again
-            hung = reply.hung
-            for slot, length in zip(hung.slots, hung.lengths, strict=True):
-                if slot in lane.episodes:
-                    what = "policy.reset took" if hung.reset else "policy took"
-                    self._driver.book.finish(lane, slot, ("policy_timeout", f"{what} longer than the per-step limit "
-                                                          f"of {hung.timeout:g} s" + ("" if hung.reset else
-                                                                                      f" (at step {length})")),
-                                             close_recording=False)
+            self._driver.book.fail_hung(lane, reply.hung)
             self._replace_worker(worker, "", "", blameless=True)
             return
         self._advance(lane)

@@ -167,6 +167,25 @@ class WorkerPool:
                                             self.agent))
         return worker
 
+    def start_all(self, count: int) -> tuple[list[Worker], WorkerStartError | None]:
+        """Start ``count`` workers at once (they start in parallel) and greet each: (the started ones, the last
+        start fault). A policy that the workers cannot load stops them all (the caller may fall back)."""
+        launched = [self.start(i) for i in range(count)]
+        started: list[Worker] = []
+        fault: WorkerStartError | None = None
+        for worker in launched:
+            try:
+                self.handshake(worker)
+                started.append(worker)
+            except WorkerStartError as exc:
+                fault = exc
+                self.stop(worker, graceful=False)
+        if isinstance(fault, PolicyLoadError):
+            for worker in started:
+                self.stop(worker, graceful=False)
+            raise fault
+        return started, fault
+
     def _sys_path(self) -> list[str]:
         paths = worker_sys_path(sys.path, agent_spec=self.agent.spec if self.agent else None)  # not the user's cwd
         if not self.config.isolated:
