@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,15 @@ class EnvSession(abc.ABC):
     def scene_rebuilt_on_reset(self) -> bool:
         """True where every reset builds a new model (robosuite's hard reset): scene edits then follow the
         reset, and the first observation is recomputed with ``refresh_observation``."""
+        return False
+
+    def edit_scene_on_reset(self, edit: Callable[[Any], None] | None) -> bool:
+        """Where every reset builds a new model: keep ``edit`` (None: forget it) and call ``edit(model)`` on
+        each newly built model right after building it, before the episode's state is set, stepped or observed,
+        and return True. Camera and light edits then leave the physics and every observable the clean
+        episode's, bit for bit, and the first observation needs no ``refresh_observation``, which samples the
+        observables at another moment than the reset did. False (the default): the layer edits after the reset
+        and refreshes."""
         return False
 
     def refresh_observation(self) -> Observation:

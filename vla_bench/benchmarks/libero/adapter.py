@@ -32,6 +32,7 @@ positions. Rendering uses libero's scene as it is (shadows and reflections on, l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
@@ -167,6 +168,7 @@ class LiberoSession(EnvSession):
         self._render = render
         self._last_frame: NDArray[np.uint8] | None = None
         self.initial_sim_state: NDArray[np.float64] | None = None  # right after set_init_state, for inspection
+        self._scene_edit: Callable[[Any], None] | None = None  # edit_scene_on_reset
         self._task_spec = make_task_spec(protocol, task, (-1.0,) * ACTION_DIM, (1.0,) * ACTION_DIM,
                                          state_dim=STATE_DIM, cameras=self._cameras)
 
@@ -189,13 +191,19 @@ class LiberoSession(EnvSession):
     def reset(self, episode: EpisodeSpec) -> Observation:
         return self._reset(episode, None)
 
-    # Perturbation hooks (benchmarks/perturbations). robosuite's hard reset rebuilds the model; the layer edits
-    # the model LIBERO built, after the settle steps (cameras and lights do not change the physics).
+    # Perturbation hooks (benchmarks/perturbations). robosuite's hard reset rebuilds the model from LIBERO's XML
+    # at every reset; the layer's edits go on the fields of that loaded model right after it is built (cameras
+    # and lights do not change the physics), so set_init_state, the settle steps and the observables run as in
+    # the clean episode and only the rendered pixels differ.
     def scene(self) -> tuple[Any, Any] | None:
         sim = self._env.env.sim
         return sim.model._model, sim.data._data
 
     def scene_rebuilt_on_reset(self) -> bool:
+        return True
+
+    def edit_scene_on_reset(self, edit: Callable[[Any], None] | None) -> bool:
+        self._scene_edit = edit
         return True
 
     def refresh_observation(self) -> Observation:
@@ -233,6 +241,8 @@ class LiberoSession(EnvSession):
         index = check_init_index(episode.init_index, len(self.init_states))
         self._env.seed(episode.seed)
         self._env.reset()
+        if self._scene_edit is not None:
+            self._scene_edit(self._env.env.sim.model._model)
         target = self.init_states[index]
         raw = self._env.set_init_state(target)
         state = np.asarray(self._env.get_sim_state(), dtype=np.float64)

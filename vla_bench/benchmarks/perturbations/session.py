@@ -1,15 +1,18 @@
 """A perturbed session: wraps a benchmark's own session and applies one axis at one level to every episode.
 
 Order within an episode: scene edits (dynamics, camera, lights) on the model before the adapter's reset, so its
-reset computes the first observation in the edited scene; the adapter applies initial-state fields itself
-(object pose, sampling range: only it knows its objects); then, on every observation, state noise, image
-perturbations and the paraphrased instruction; on every action, noise and delay. The clean arm of a robustness
-protocol never gets a wrapper: its sessions are the clean protocol's, bit for bit.
+reset computes the first observation in the edited scene (a session that builds a new model at every reset gets
+the edits on that model as soon as it is built, through ``edit_scene_on_reset``, or else after its reset and
+observes again); the adapter applies initial-state fields itself (object pose, sampling range: only it knows
+its objects); then, on every observation, state noise, image perturbations and the paraphrased instruction; on
+every action, noise and delay. The clean arm of a robustness protocol never gets a wrapper: its sessions are the
+clean protocol's, bit for bit.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -62,6 +65,8 @@ class PerturbedSession(EnvSession):
         rebuilt = self._editor is not None and self._inner.scene_rebuilt_on_reset()
         if self._editor is not None and not rebuilt:
             self._editor.apply(level, seed, self._axis)
+        # A session that calls the edit on the model it builds needs no edit and refresh after its reset.
+        hooked = rebuilt and self._inner.edit_scene_on_reset(partial(self._edit_built, level, seed))
         fields = level.fields_set()
         self._control = ControlPerturbation(level, seed, self._axis, self._low, self._high) \
             if fields & CONTROL_FIELDS else None
@@ -69,18 +74,26 @@ class PerturbedSession(EnvSession):
         if level.paraphrase is not None:
             text = paraphrase(self._adapter, self._inner.task_spec.instruction, level.paraphrase, seed, self._axis)
             self._task_spec = replace(self._inner.task_spec, instruction=text)
-        if fields & INITIAL_STATE_FIELDS:
-            observation = self._inner.reset_perturbed(episode, level, self._axis)
-        else:
-            observation = self._inner.reset(episode)
-        if rebuilt:  # edited after the reset, on the model it built, then observed again
+        try:
+            if fields & INITIAL_STATE_FIELDS:
+                observation = self._inner.reset_perturbed(episode, level, self._axis)
+            else:
+                observation = self._inner.reset(episode)
+        finally:
+            if hooked:
+                self._inner.edit_scene_on_reset(None)
+        if rebuilt and not hooked:  # edited after the reset, on the model it built, then observed again
             scene = self._inner.scene()
-            assert scene is not None and self._editor is not None
-            if scene[0] is not self._editor.model:  # a new model: its own nominal values
-                self._editor = SceneEditor(scene[0], self._inner.scene_cameras())
-            self._editor.apply(level, seed, self._axis)  # restores what the editor changed before, if reused
+            assert scene is not None
+            self._edit_built(level, seed, scene[0])
             observation = self._inner.refresh_observation()
         return self._observe(observation)
+
+    def _edit_built(self, level: PerturbationLevel, seed: int, model: Any) -> None:
+        assert self._editor is not None
+        if model is not self._editor.model:  # a new model: its own nominal values
+            self._editor = SceneEditor(model, self._inner.scene_cameras())
+        self._editor.apply(level, seed, self._axis)  # restores what the editor changed before, if reused
 
     def step(self, action: NDArray[np.float32]) -> StepResult:
         if self._control is not None:
