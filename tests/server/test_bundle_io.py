@@ -3,6 +3,7 @@ naming the file, the line and the problem, never a traceback."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from server.leaderboard_testing import Bundles
 
 from vla_bench.harness.bundle import BundleError, read_episodes
-from vla_bench.server.bundle_io import read_bundle_document
+from vla_bench.server.bundle_io import read_bundle_document, training_csv, training_log_file
 from vla_bench.spec.errors import UserError
 
 BROKEN = {
@@ -53,3 +54,40 @@ def test_submit_of_a_broken_bundle_says_where_without_a_traceback(bundles: Bundl
     assert done.returncode == 2, done.stderr
     assert "episodes.jsonl:3: not a valid episode record: NaN is not valid JSON" in " ".join(done.stderr.split())
     assert "Traceback" not in done.stderr
+
+
+# --- the training log of a bundled or exported agent ------------------------------------------------------------
+def _export(directory: Path, sha256: str, log: str) -> Path:
+    directory.mkdir(parents=True)
+    manifest = {"format": "vla-bench-exported-policy/1", "model": {"file": "model.onnx", "sha256": sha256}}
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+    (directory / "train.csv").write_text(log)
+    return directory
+
+
+def test_a_bundled_agents_training_log_travels_with_its_bundle(tmp_path: Path) -> None:
+    agents = tmp_path / "agents"
+    _export(agents / "bc-hop", "ab" * 32, "step,round,expert_gap,loss\n100,0,nan,2.5\n200,1,0.5,2.1\n")
+    agent = {"spec": "baseline:bc-hop", "sha256": "ab" * 32}
+    assert training_log_file(agent, agents) == agents / "bc-hop" / "train.csv"
+    # the trainers' "nan" (a measure not computed at that step) is sent as an empty cell
+    assert training_csv(agents / "bc-hop" / "train.csv") == "step,round,expert_gap,loss\n100,0,,2.5\n200,1,0.5,2.1\n"
+    assert training_log_file({**agent, "sha256": "cd" * 32}, agents) is None  # another model: not its log
+    assert training_log_file({"spec": "baseline:../bc-hop", "sha256": "ab" * 32}, agents) is None
+    assert training_log_file({"spec": "baseline:random", "sha256": None}, agents) is None
+
+
+def test_an_exported_agents_log_is_found_beside_its_model_and_a_bad_one_is_left_out(tmp_path: Path) -> None:
+    export = _export(tmp_path / "run" / "export", "ef" * 32, "step,loss\n1,0.5\n")
+    assert training_log_file({"spec": str(export / "model.onnx"), "sha256": "ef" * 32}, tmp_path) == \
+        export / "train.csv"
+    (export / "train.csv").write_text("step,loss\n1,inf\n")  # the server would refuse it: not sent
+    assert training_log_file({"spec": str(export / "model.onnx"), "sha256": "ef" * 32}, tmp_path) is None
+
+
+def test_the_committed_baselines_send_their_training_logs() -> None:
+    results = Path(__file__).resolve().parents[2] / "results"
+    document = read_bundle_document(results / "mujoco-hopper--baseline-bc-hopper-medium", agents_dir=results / "agents")
+    assert document["training_log"]["csv"].startswith("step,loss,action_mse,steps_per_s\n500,")
+    assert "training_log" not in read_bundle_document(results / "mujoco-hopper--baseline-random",
+                                                      agents_dir=results / "agents")

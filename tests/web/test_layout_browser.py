@@ -6,6 +6,7 @@
   (edge shadows drawn by its background, which are visible only while there is more to scroll);
 - no numeric cell (``.num``, dates, rank ranges, per-task values) wraps onto a second line: its text boxes all
   share one line; at 1400 px no cell of the board wraps at all except the agent's name;
+- a trained baseline's submission page draws each measure of its training log inside the viewport;
 - a full-page screenshot of each page and width is saved under ``$VLA_BENCH_SCREENSHOTS`` (or a pytest tmp dir).
 """
 
@@ -111,11 +112,17 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer
     root = tmp_path_factory.mktemp("layout")
     for name in BUNDLES:
         shutil.copytree(RESULTS / name, root / "results" / name)
+    for agent in ("bc-hopper-medium", "bc-mt10"):  # their training logs: the submission pages draw the curves
+        (root / "results" / "agents" / agent).mkdir(parents=True)
+        for file in ("manifest.json", "train.csv"):
+            shutil.copy(RESULTS / "agents" / agent / file, root / "results" / "agents" / agent / file)
     server = make_server(f"sqlite:///{root / 'board.sqlite3'}", results_dir=root / "results", load_baselines=True)
     with LiveServer(server.app) as live:
-        with urllib.request.urlopen(f"{live.url}/api/v1/leaderboards/metaworld/mt10@v1") as answer:
-            entries = json.load(answer)["data"]
-        yield live, {e["agent"]["name"]: e["id"] for e in entries}
+        entries = []
+        for board in ("metaworld/mt10@v1", "mujoco/hopper@v1"):
+            with urllib.request.urlopen(f"{live.url}/api/v1/leaderboards/{board}") as answer:
+                entries += json.load(answer)["data"]
+        yield live, {f"{e['protocol_id']} {e['agent']['name']}": e["id"] for e in entries}
     server.db.dispose()
 
 
@@ -130,11 +137,13 @@ def shots(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.mark.parametrize("width", WIDTHS)
 def test_pages_neither_clip_nor_wrap_numbers(width: int, browser: Any, board: tuple[LiveServer, dict[str, int]],
                                              shots: Path) -> None:
-    live, mt10 = board
-    bc, random = mt10["baseline:bc-mt10"], mt10["baseline:random"]
+    live, ids = board
+    bc, random = ids["metaworld/mt10@v1 baseline:bc-mt10"], ids["metaworld/mt10@v1 baseline:random"]
+    trained = ids["mujoco/hopper@v1 baseline:bc-hopper-medium"]
     pages = {"overview": "/", "board": "/leaderboard/mujoco/hopper@v1",
              "multitask-board": "/leaderboard/metaworld/mt10@v1",
              "safety-board": "/leaderboard/pandapickcube/state@v1", "submission": f"/submissions/{bc}",
+             "training-curves": f"/submissions/{trained}",
              "compare": f"/compare?a={random}&b={bc}", "api": "/api"}
     context = browser.new_context(viewport={"width": width, "height": 900})
     problems: list[str] = []
@@ -151,6 +160,11 @@ def test_pages_neither_clip_nor_wrap_numbers(width: int, browser: Any, board: tu
             problems += [f"{name}: clipped {t}" for t in found["clipped"]]
             problems += [f"{name}: scrolls without a cue {t}" for t in found["noCue"]]
             problems += [f"{name}: wraps {t}" for t in found["wrapped"]]
+            if name == "training-curves":  # every measure's chart is drawn, inside the viewport
+                boxes = page.eval_on_selector_all(".curve svg", "(els) => els.map((e) => "
+                                                  "({left: e.getBoundingClientRect().left, "
+                                                  "right: e.getBoundingClientRect().right}))")
+                assert len(boxes) == 3 and all(b["left"] >= 0 and b["right"] <= width for b in boxes), boxes
             if name == "multitask-board" and width < 1000:
                 assert found["scrolling"] >= 1 or found["pageWidth"] <= width  # a wide board scrolls in its box
     finally:

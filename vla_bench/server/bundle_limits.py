@@ -21,10 +21,12 @@ from vla_bench.spec import Protocol
 MAX_INT = 2**63 - 1  # what every database integer column (and most JSON readers) can hold
 MAX_ABS_VALUE = 1e12  # a bound on returns and other measures no real episode comes near
 MAX_STRING = 2000  # characters in any string of a bundle but the named ones below
+MAX_TRAINING_LOG_CHARS = 256 * 1024  # the training CSV (server/training_log.py); the bundled PPO logs are ~30 KB
 STRING_LIMITS = {"$.summary.agent.name": 200, "$.summary.agent.kind": 64, "$.summary.agent.spec": 1000,
                  "$.summary.agent.training.group": 100,
                  "$.summary.created_at": 64, "$.summary.finished_at": 64,
-                 "$.summary.provenance.harness_version": 64, "$.summary.provenance.renderer": 64}
+                 "$.summary.provenance.harness_version": 64, "$.summary.provenance.renderer": 64,
+                 "$.training_log.csv": MAX_TRAINING_LOG_CHARS}
 MAX_ERROR_STRING = 8000  # an episode's error message (an exception's text)
 MAX_TIMINGS = 16
 MAX_OBJECT_BYTES = 16 * 1024  # each free-form object (agent.details, provenance.*, run) as compact JSON

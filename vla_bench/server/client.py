@@ -1,17 +1,21 @@
-"""The submitting side of the API: send a bundle directory to a leaderboard server."""
+"""The submitting side of the API: send a bundle directory (with its agent's training log and its episode
+videos) to a leaderboard server."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 import httpx
 
 from vla_bench.server.bundle_io import read_bundle_document
+from vla_bench.server.videos import MAX_VIDEOS
 from vla_bench.spec.errors import UserError
 
 SUBMIT_PATH = "/api/v1/submissions"
+VIDEOS_DIR = "videos"  # where `vla-bench eval --record` puts them in the bundle (records name videos/TASK-NNNN.mp4)
 
 
 @dataclass(frozen=True)
@@ -22,6 +26,8 @@ class SubmitOutcome:
     duplicate: bool
     message: str  # the server's reason when refused
     submission_id: int | None = None
+    videos: tuple[str, ...] = ()  # episode videos of the bundle's videos/ the server took
+    video_errors: tuple[str, ...] = ()  # "name: reason" of those it refused
 
 
 def submit_bundle(directory: Path, server: str, token: str, *, timeout_s: float = 120.0) -> SubmitOutcome:
@@ -37,14 +43,41 @@ def submit_bundle(directory: Path, server: str, token: str, *, timeout_s: float 
     except ValueError:
         payload = {"detail": response.text[:500] or response.reason_phrase}
     if response.status_code in (200, 201):
+        submission_id = payload.get("id")
+        sent, refused = (upload_videos(directory, server, token, submission_id, timeout_s=timeout_s)
+                         if isinstance(submission_id, int) else ((), ()))
         return SubmitOutcome(True, response.status_code, payload.get("url"), bool(payload.get("duplicate")), "",
-                             payload.get("id"))
+                             submission_id, sent, refused)
     message = payload.get("detail") if isinstance(payload, dict) else None
     if not isinstance(message, str):
         message = json.dumps(message if message is not None else payload)
     if response.status_code == 429 and "retry-after" in response.headers:
         message += f" (Retry-After: {response.headers['retry-after']} s)"
     return SubmitOutcome(False, response.status_code, None, False, message)
+
+
+def bundle_videos(directory: Path) -> list[Path]:
+    """The episode videos `vla-bench eval --record` wrote into the bundle (``videos/*.mp4``), the first
+    ``MAX_VIDEOS`` by name (the most the server keeps per submission)."""
+    return sorted((directory / VIDEOS_DIR).glob("*.mp4"))[:MAX_VIDEOS]
+
+
+def upload_videos(directory: Path, server: str, token: str, submission_id: int, *,
+                  timeout_s: float = 120.0) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Send the bundle's videos to its submission: (names taken, "name: reason" of those refused)."""
+    sent: list[str] = []
+    refused: list[str] = []
+    base = f"{server.rstrip('/')}{SUBMIT_PATH}/{submission_id}/videos/"
+    for path in bundle_videos(directory):
+        try:
+            response = httpx.put(base + quote(path.name, safe=""), content=path.read_bytes(), timeout=timeout_s,
+                                 headers={"Authorization": f"Bearer {token}", "Content-Type": "video/mp4"})
+        except (httpx.HTTPError, OSError) as exc:
+            refused.append(f"{path.name}: {exc}")
+            continue
+        accepted, reason = _answer(response)
+        (sent if accepted else refused).append(path.name if accepted else f"{path.name}: {reason}")
+    return tuple(sent), tuple(refused)
 
 
 def artifact_file(path: Path) -> Path:

@@ -260,3 +260,32 @@ class RateLimitHit(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     key: Mapped[str] = mapped_column(String(128))
     at: Mapped[float] = mapped_column(Double)  # seconds since the epoch: one clock for every process
+
+
+class SubmissionTrainingLog(Base):
+    """A submission's training log (server/training_log.py): the trainer's CSV as validated numbers, drawn as
+    curves on the submission's page. Optional; its own table so that no board query reads it."""
+
+    __tablename__ = "training_logs"
+
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
+    columns: Mapped[list[Any]] = mapped_column(JSON)  # ["step", "loss", ...]
+    rows: Mapped[list[Any]] = mapped_column(JSON)  # [[500, 0.0197, null, ...], ...]
+    n_rows: Mapped[int] = mapped_column(Integer)
+
+
+class SubmissionVideo(Base):
+    """An episode video (MP4) uploaded for a submission (server/videos.py): the bytes live on disk beside the
+    database, content-addressed like policy artifacts; this row says whose it is and in what order it shows."""
+
+    __tablename__ = "submission_videos"
+    __table_args__ = (UniqueConstraint("submission_id", "sha256", name="uq_submission_videos_file"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), index=True)
+    label: Mapped[str] = mapped_column(String(100))  # the file's name without .mp4, e.g. "hopper-0003"
+    sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(300))  # relative to the server's videos directory
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[dt.datetime] = mapped_column(default=utcnow)

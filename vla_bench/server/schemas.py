@@ -110,11 +110,17 @@ class SubmissionPublic(SubmissionListItem):
     provenance: dict[str, Any] = Field(description="local filesystem paths shown as '(local path withheld)'; "
                                        "the bundle download has them as submitted")
     run: dict[str, Any]
+    training_log_url: str | None = Field(default=None, description="the training log sent with the bundle "
+                                         "(the trainer's CSV as numbers); null when none was")
+    videos_url: str = Field(default="", description="the episode videos uploaded for it")
 
     @classmethod
-    def full(cls, s: Submission, bundle: SubmissionBundle, base_url: str) -> SubmissionPublic:
+    def full(cls, s: Submission, bundle: SubmissionBundle, base_url: str, *,
+             has_training_log: bool = False) -> SubmissionPublic:
         summary = bundle.summary
+        api = f"{base_url}/api/v1/submissions/{s.id}"
         return cls(
+            training_log_url=f"{api}/training-log" if has_training_log else None, videos_url=f"{api}/videos",
             **_list_fields(s, base_url), reason=s.reason, hidden=s.hidden, protocol_version=s.protocol_version,
             protocol_sha256=s.protocol_sha256, harness_version=s.harness_version, run_finished_at=s.run_finished_at,
             bundle_url=f"{base_url}/api/v1/submissions/{s.id}/bundle",
@@ -152,6 +158,7 @@ class SubmissionBody(BaseModel):
 
     summary: dict[str, Any]
     episodes: list[dict[str, Any]]
+    training_log: dict[str, str] | None = None
 
 
 class ProtocolPublic(BaseModel):

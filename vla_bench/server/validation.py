@@ -19,6 +19,7 @@ from vla_bench.harness.plan import full_plan
 from vla_bench.harness.registry import get_protocol
 from vla_bench.harness.scoring import compute_scores
 from vla_bench.server import bundle_limits as limits
+from vla_bench.server.training_log import TrainingLog, parse_training_log
 from vla_bench.spec import EpisodeRecord, Protocol, canonical_json
 from vla_bench.spec.errors import UnknownNameError, UserError
 from vla_bench.spec.schemas import schema_errors
@@ -58,6 +59,7 @@ class AcceptedBundle:
     scores: dict[str, Any]
     agent_identity: str
     episodes_sha256: str
+    training_log: TrainingLog | None = None  # the trainer's CSV, when the body carries one
 
     def episodes_jsonl(self) -> str:
         return "".join(json.dumps(line, separators=(",", ":"), allow_nan=False) + "\n" for line in self.episodes)
@@ -90,6 +92,7 @@ def parse_body(raw: bytes) -> Any:
 def validate_bundle(document: Any, *, rel_tol: float = 1e-6, allow_deprecated: bool = False) -> AcceptedBundle:
     """Check a submission body ``{"summary": {...}, "episodes": [...]}``; raise :class:`BundleRejectedError`."""
     summary, episodes = _check_envelope(document)
+    training_log = _check_training_log(document.get("training_log"))
     _check_summary_schema(summary)
     protocol = _check_protocol(summary["protocol"], allow_deprecated=allow_deprecated)
     if len(episodes) > 2 * protocol.n_episodes:  # bound the per-episode work before doing any of it
@@ -115,7 +118,17 @@ def validate_bundle(document: Any, *, rel_tol: float = 1e-6, allow_deprecated: b
     return AcceptedBundle(
         protocol=protocol, summary=summary, episodes=episodes, records=records, scores=scores,
         agent_identity=agent_identity(summary["agent"]), episodes_sha256=episodes_sha256(records),
+        training_log=training_log,
     )
+
+
+def _check_training_log(value: Any) -> TrainingLog | None:
+    if value is None:
+        return None
+    try:
+        return parse_training_log(value)
+    except limits.Refusal as exc:
+        raise _invalid(f"the training log is refused: {exc.message}", exc.field) from None
 
 
 def agent_identity(agent: dict[str, Any]) -> str:
@@ -136,10 +149,10 @@ def episodes_sha256(records: list[EpisodeRecord]) -> str:
 def _check_envelope(document: Any) -> tuple[dict[str, Any], list[Any]]:
     if not isinstance(document, dict):
         raise _invalid('the body must be a JSON object {"summary": {...}, "episodes": [...]}', "$")
-    unknown = sorted(set(document) - {"summary", "episodes"})
+    unknown = sorted(set(document) - {"summary", "episodes", "training_log"})
     if unknown:
-        raise _invalid(f'unknown field {unknown[0]!r}: the body has only "summary" and "episodes"',
-                       f"$.{unknown[0]}")
+        raise _invalid(f'unknown field {unknown[0]!r}: the body has "summary", "episodes" and optionally '
+                       '"training_log"', f"$.{unknown[0]}")
     if not isinstance(document.get("summary"), dict):
         raise _invalid("summary is missing or not an object: send the contents of summary.json",
                        "$.summary")

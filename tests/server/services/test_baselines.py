@@ -66,6 +66,26 @@ def test_results_bundles_become_baselines_on_first_start_only(
 REPOSITORY_RESULTS = Path(__file__).resolve().parents[3] / "results"
 
 
+def test_a_trained_baselines_page_draws_its_training_curves(databases: DatabaseFactory, tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(REPOSITORY_RESULTS / "mujoco-hopper--baseline-bc-hopper-medium", results / "bc")
+    shutil.copytree(REPOSITORY_RESULTS / "mujoco-hopper--baseline-random", results / "random")
+    (results / "agents" / "bc-hopper-medium").mkdir(parents=True)
+    for name in ("manifest.json", "train.csv"):
+        shutil.copy(REPOSITORY_RESULTS / "agents" / "bc-hopper-medium" / name, results / "agents" / "bc-hopper-medium")
+    server = make_server(databases.fresh(), results_dir=results)
+    try:
+        with TestClient(server.app) as client:
+            board = client.get("/api/v1/leaderboards/mujoco/hopper@v1").json()["data"]
+            ids = {e["agent"]["name"]: e["id"] for e in board}
+            trained = client.get(f"/submissions/{ids['baseline:bc-hopper-medium']}").text
+            assert trained.count('class="curve-line"') == 3  # loss, action_mse, steps_per_s
+            assert "The training log committed with this reference agent (40 logged steps)" in " ".join(trained.split())
+            assert "No training log submitted." in client.get(f"/submissions/{ids['baseline:random']}").text
+    finally:
+        server.db.dispose()
+
+
 @pytest.mark.parametrize("directory", bundle_dirs(REPOSITORY_RESULTS), ids=lambda p: p.name)
 def test_every_committed_results_bundle_is_accepted_and_its_agent_loads(directory: Path) -> None:
     from vla_bench.agents.loaders import load_agent
@@ -73,8 +93,10 @@ def test_every_committed_results_bundle_is_accepted_and_its_agent_loads(director
     from vla_bench.server.validation import validate_bundle
 
     document = read_bundle_document(directory)
-    validate_bundle(document, rel_tol=Settings().score_rel_tol, allow_deprecated=True)
+    accepted = validate_bundle(document, rel_tol=Settings().score_rel_tol, allow_deprecated=True)
     agent = document["summary"]["agent"]
+    trained = REPOSITORY_RESULTS / "agents" / agent["spec"].removeprefix("baseline:") / "train.csv"
+    assert (accepted.training_log is not None) == trained.is_file(), "a trained baseline's curve would be missing"
     loaded = load_agent(agent["spec"])  # a bundled baseline loads without the trainer's code
     if agent.get("sha256"):
         assert loaded.sha256 == agent["sha256"], "the committed model is not the one that produced the bundle"

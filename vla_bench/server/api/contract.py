@@ -21,6 +21,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vla_bench.server.bundle_limits import MAX_INT, STRING_LIMITS
+from vla_bench.server.training_log import MAX_COLUMNS, MAX_ROWS
 from vla_bench.spec.schemas import load_schema
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorPublic"}
@@ -40,7 +41,8 @@ def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
 
 def bundle_body_schemas() -> dict[str, Any]:
     """components/schemas entries of the POST body: the bundle's own JSON Schemas, with their ``$defs`` lifted
-    into components (OpenAPI resolves references from the document root) and the server's length limits."""
+    into components (OpenAPI resolves references from the document root) and the server's length limits, and
+    the optional training log."""
     summary = copy.deepcopy(load_schema("summary"))
     episode = copy.deepcopy(load_schema("episode"))
     components: dict[str, Any] = {}
@@ -65,7 +67,15 @@ def bundle_body_schemas() -> dict[str, Any]:
         "description": "summary.json and the lines of episodes.jsonl of a results bundle",
         "properties": {"summary": {"$ref": "#/components/schemas/BundleSummary"},
                        "episodes": {"type": "array", "minItems": 1,
-                                    "items": {"$ref": "#/components/schemas/BundleEpisode"}}},
+                                    "items": {"$ref": "#/components/schemas/BundleEpisode"}},
+                       "training_log": {"$ref": "#/components/schemas/TrainingLogBody"}},
+    }
+    components["TrainingLogBody"] = {
+        "type": "object", "additionalProperties": False, "required": ["csv"],
+        "description": "optional: the trainer's log as CSV text (a 'step' column first, then numeric measures; "
+                       f"at most {MAX_ROWS} rows and {MAX_COLUMNS} columns; empty cells where nothing was logged; "
+                       "NaN and infinities refused), drawn as curves on the submission's page",
+        "properties": {"csv": {"type": "string", "maxLength": STRING_LIMITS["$.training_log.csv"]}},
     }
     return components
 

@@ -67,6 +67,8 @@ class Settings(BaseSettings):
     # verified results (server/verification/): artifacts on disk beside the database unless set
     artifacts_dir: Path | None = None
     max_artifact_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    # episode videos of submissions (server/videos.py): stored under the artifacts directory's videos/
+    max_video_bytes: int = Field(default=16 * 1024 * 1024, gt=0)
     verification_secret: str | None = Field(default=None, description="seeds the secret samples [default: "
                                                                        "derived from secret_key]")
     verify_fraction: float = Field(default=0.10, gt=0, le=1)

@@ -1,4 +1,5 @@
-"""A submission: headline scores, per-task table and chart, comparison picker, provenance, history, episodes."""
+"""A submission: headline scores, per-task table and chart, comparison picker, training curves and episode
+videos, provenance, history, episodes."""
 
 from __future__ import annotations
 
@@ -12,8 +13,10 @@ from vla_bench.server import crud
 from vla_bench.server.api.deps import SessionDep, SubmissionId
 from vla_bench.server.models import Submission
 from vla_bench.server.pages.common import page, tick_format
+from vla_bench.server.services import media
 from vla_bench.server.verification.jobs import latest_job
 from vla_bench.web.charts import ChartPair, chart_pair
+from vla_bench.web.curves import CurvePanel, curve_panels
 from vla_bench.web.format import fmt_datetime, fmt_estimate
 from vla_bench.web.provenance import provenance_tables
 
@@ -39,6 +42,14 @@ def _task_chart(submission: Submission, scores: dict[str, Any]) -> ChartPair:
     return chart_pair(rows, include=include, tick_format=tick_format(metric))
 
 
+def _training_curves(session: Session, submission_id: int) -> tuple[list[CurvePanel], int] | None:
+    """One panel per measure of the submission's training log and the log's row count; None without a log."""
+    log = media.training_log(session, submission_id)
+    if log is None:
+        return None
+    return curve_panels([(column, log.series(column)) for column in log.columns[1:]]), len(log.rows)
+
+
 @router.get("/submissions/{submission_id}", response_class=HTMLResponse)
 def submission_page(submission_id: SubmissionId, session: SessionDep) -> HTMLResponse:
     submission = _visible_submission(session, submission_id)
@@ -60,5 +71,6 @@ def submission_page(submission_id: SubmissionId, session: SessionDep) -> HTMLRes
         "submission.html", s=submission, summary=summary, provenance_tables=tables,
         chart=_task_chart(submission, scores), tasks=scores["tasks"], aggregate=scores["aggregate"],
         episodes=records, n_records=n_records, partners=partners,
-        vjob=latest_job(session, submission_id),
+        vjob=latest_job(session, submission_id), training=_training_curves(session, submission_id),
+        videos=media.videos(session, submission_id),
     )

@@ -44,7 +44,9 @@ def load_baselines(db: Database, root: Path, *, rel_tol: float) -> list[Baseline
     outcomes = []
     for directory in bundle_dirs(root):
         try:
-            accepted = validate_bundle(read_bundle_document(directory), rel_tol=rel_tol, allow_deprecated=True)
+            # the bundled agents' exports (results/agents/NAME) bring their training logs
+            document = read_bundle_document(directory, agents_dir=root / "agents")
+            accepted = validate_bundle(document, rel_tol=rel_tol, allow_deprecated=True)
         except (BundleRejectedError, UserError) as exc:
             message = exc.message if isinstance(exc, BundleRejectedError) else str(exc)
             log.warning("reference bundle %s not loaded: %s", directory, message)

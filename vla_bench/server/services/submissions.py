@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from vla_bench.server import crud
 from vla_bench.server.core.db import Database
-from vla_bench.server.models import User
+from vla_bench.server.models import SubmissionTrainingLog, User
 from vla_bench.server.validation import AcceptedBundle, BundleRejectedError
 from vla_bench.server.verification.duplicates import (
     copy_message,
@@ -52,6 +52,11 @@ def store_bundle(db: Database, accepted: AcceptedBundle, *, user_id: int | None,
             submission = crud.add_submission(session=session, accepted=accepted, user=user, received_at=received_at,
                                              is_baseline=is_baseline, publish=publish)
             submission.returns_sha256 = returns_hash
+            log = accepted.training_log
+            if log is not None:
+                stored = log.to_json()
+                session.add(SubmissionTrainingLog(submission_id=submission.id, columns=stored["columns"],
+                                                  rows=stored["rows"], n_rows=len(log.rows)))
             return StoreResult(submission.id, True, submission.status)
     except IntegrityError:
         # A concurrent identical submission committed first (PostgreSQL runs writers side by side; the

@@ -26,7 +26,7 @@ from vla_bench.server.core.admission import Slots
 from vla_bench.server.core.body import read_limited_body
 from vla_bench.server.models import Submission, SubmissionBundle, User, utcnow
 from vla_bench.server.schemas import ErrorPublic, SubmissionBody, SubmissionCreated, SubmissionPublic, SubmissionUpdate
-from vla_bench.server.services import moderation
+from vla_bench.server.services import media, moderation
 from vla_bench.server.services.ingestion import Ingestor
 
 router = APIRouter(prefix="/submissions", tags=["submissions"])
@@ -95,19 +95,24 @@ def _full(session: SessionDep, submission: Submission, base_url: str) -> Submiss
     bundle = crud.get_bundle(session=session, submission_id=submission.id)
     if bundle is None:  # written in the submission's own transaction: only a damaged database lacks it
         raise HTTPException(status.HTTP_500_INTERNAL_SERVER_ERROR, f"submission {submission.id} has no bundle")
-    return SubmissionPublic.full(submission, bundle, base_url)
+    return SubmissionPublic.full(submission, bundle, base_url,
+                                 has_training_log=media.has_training_log(session, submission.id))
 
 
 @router.get("/{submission_id}/bundle",
             responses={200: {"content": {"application/json": {}}}, 404: {"model": ErrorPublic}})
 def download_bundle(submission_id: SubmissionId, session: SessionDep, user: OptionalUser) -> Response:
-    """The bundle as submitted, in the body format of POST /submissions (so it can be re-checked or re-sent)."""
+    """The bundle as submitted, in the body format of POST /submissions (so it can be re-checked or re-sent);
+    a training log comes back as CSV written from its validated numbers."""
     _visible(session, submission_id, user)
+    log = media.training_log(session, submission_id)
+    training = f',\n"training_log": {json.dumps({"csv": log.to_csv()})}' if log is not None else ""
     bundle = session.get(SubmissionBundle, submission_id, options=[undefer(SubmissionBundle.episodes_jsonl)])
     if bundle is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"submission {submission_id} has no stored bundle")
     lines = ",\n".join(line for line in bundle.episodes_jsonl.splitlines() if line)
-    body = '{"summary": ' + json.dumps(bundle.summary, indent=1) + ',\n"episodes": [\n' + lines + "\n]}\n"
+    body = ('{"summary": ' + json.dumps(bundle.summary, indent=1) + ',\n"episodes": [\n' + lines + "\n]"
+            + training + "}\n")
     filename = f"vla-bench-submission-{submission_id}.json"
     return Response(body, media_type="application/json",
                     headers={"Content-Disposition": f'attachment; filename="{filename}"'})
