@@ -281,6 +281,13 @@ def make_server(database_url: str, **settings: Any) -> Server:
     return Server(app=app, settings=config, admin_token=admin_token, user_token=user_token)
 
 
+# --- episode videos ------------------------------------------------------------------------------------------
+def mp4(payload: bytes = b"", brand: bytes = b"isom") -> bytes:
+    """The start of an MP4 file: an ftyp box (size, 'ftyp', major brand, minor version, compatible brands)."""
+    ftyp = (24).to_bytes(4, "big") + b"ftyp" + brand + b"\0\0\2\0" + b"isomiso2"
+    return ftyp + (8 + len(payload)).to_bytes(4, "big") + b"mdat" + payload
+
+
 # --- a running server (real HTTP) ---------------------------------------------------------------------------
 class LiveServer:
     """uvicorn serving an app on a loopback port, in a thread of this process."""

@@ -6,7 +6,8 @@
   (edge shadows drawn by its background, which are visible only while there is more to scroll);
 - no numeric cell (``.num``, dates, rank ranges, per-task values) wraps onto a second line: its text boxes all
   share one line; at 1400 px no cell of the board wraps at all except the agent's name;
-- a trained baseline's submission page draws each measure of its training log inside the viewport;
+- a trained baseline's submission page draws each measure of its training log, and its videos, inside the
+  viewport;
 - a full-page screenshot of each page and width is saved under ``$VLA_BENCH_SCREENSHOTS`` (or a pytest tmp dir).
 """
 
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server.leaderboard_testing import LiveServer, make_server
+from server.leaderboard_testing import LiveServer, make_server, mp4
 
 pytestmark = pytest.mark.browser
 
@@ -122,7 +123,15 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer
         for board in ("metaworld/mt10@v1", "mujoco/hopper@v1"):
             with urllib.request.urlopen(f"{live.url}/api/v1/leaderboards/{board}") as answer:
                 entries += json.load(answer)["data"]
-        yield live, {f"{e['protocol_id']} {e['agent']['name']}": e["id"] for e in entries}
+        ids = {f"{e['protocol_id']} {e['agent']['name']}": e["id"] for e in entries}
+        trained = ids["mujoco/hopper@v1 baseline:bc-hopper-medium"]
+        for index in range(2):  # episode videos (an admin may add them to a baseline): laid out beside each other
+            upload = urllib.request.Request(f"{live.url}/api/v1/submissions/{trained}/videos/hopper-000{index}.mp4",
+                                            data=mp4(bytes([index])), method="PUT",
+                                            headers={**server.admin, "Content-Type": "video/mp4"})
+            with urllib.request.urlopen(upload) as answer:
+                assert answer.status == 201
+        yield live, ids
     server.db.dispose()
 
 
@@ -165,6 +174,9 @@ def test_pages_neither_clip_nor_wrap_numbers(width: int, browser: Any, board: tu
                                                   "({left: e.getBoundingClientRect().left, "
                                                   "right: e.getBoundingClientRect().right}))")
                 assert len(boxes) == 3 and all(b["left"] >= 0 and b["right"] <= width for b in boxes), boxes
+                videos = page.eval_on_selector_all(".video video", "(els) => els.map((e) => "
+                                                   "e.getBoundingClientRect().right)")
+                assert len(videos) == 2 and max(videos) <= width, videos
             if name == "multitask-board" and width < 1000:
                 assert found["scrolling"] >= 1 or found["pageWidth"] <= width  # a wide board scrolls in its box
     finally:

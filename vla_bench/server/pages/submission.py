@@ -11,13 +11,14 @@ from sqlalchemy.orm import Session
 
 from vla_bench.server import crud
 from vla_bench.server.api.deps import SessionDep, SubmissionId
-from vla_bench.server.models import Submission
+from vla_bench.server.models import Submission, SubmissionVideo
 from vla_bench.server.pages.common import page, tick_format
 from vla_bench.server.services import media
 from vla_bench.server.verification.jobs import latest_job
+from vla_bench.spec import EpisodeRecord
 from vla_bench.web.charts import ChartPair, chart_pair
 from vla_bench.web.curves import CurvePanel, curve_panels
-from vla_bench.web.format import fmt_datetime, fmt_estimate
+from vla_bench.web.format import fmt_datetime, fmt_estimate, fmt_value
 from vla_bench.web.provenance import provenance_tables
 
 router = APIRouter(include_in_schema=False)
@@ -40,6 +41,23 @@ def _task_chart(submission: Submission, scores: dict[str, Any]) -> ChartPair:
         rows.append((name, estimate.get("mean"), low, high, fmt_estimate(estimate, metric)))
     include = (0.0, 1.0) if metric == "success_rate" else ((0.0,) if metric == "normalized_score" else ())
     return chart_pair(rows, include=include, tick_format=tick_format(metric))
+
+
+def _video_captions(videos: list[SubmissionVideo], records: list[EpisodeRecord]) -> list[tuple[SubmissionVideo, str]]:
+    """Each video with the episode its name points at (``hopper-0003`` -> task hopper, episode 3, as
+    `vla-bench eval --record` names them): its return and outcome, when that episode is among ``records``."""
+    by_key = {(r.task, r.episode_index): r for r in records}
+    captions = []
+    for video in videos:
+        task, _, index = video.label.rpartition("-")
+        record = by_key.get((task, int(index))) if index.isdigit() else None
+        if record is None:
+            captions.append((video, video.label))
+            continue
+        outcome = "" if record.success is None else (" · success" if record.success else " · no success")
+        captions.append((video, f"{record.task} #{record.episode_index} · return {fmt_value(record.total_return)}"
+                                f"{outcome}"))
+    return captions
 
 
 def _training_curves(session: Session, submission_id: int) -> tuple[list[CurvePanel], int] | None:
@@ -72,5 +90,5 @@ def submission_page(submission_id: SubmissionId, session: SessionDep) -> HTMLRes
         chart=_task_chart(submission, scores), tasks=scores["tasks"], aggregate=scores["aggregate"],
         episodes=records, n_records=n_records, partners=partners,
         vjob=latest_job(session, submission_id), training=_training_curves(session, submission_id),
-        videos=media.videos(session, submission_id),
+        videos=_video_captions(media.videos(session, submission_id), records),
     )
