@@ -14,7 +14,14 @@ from sqlalchemy.orm import Session
 
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database
-from vla_bench.server.models import Submission, SubmissionTrainingLog, SubmissionVideo, User, utcnow
+from vla_bench.server.models import (
+    Submission,
+    SubmissionEvent,
+    SubmissionTrainingLog,
+    SubmissionVideo,
+    User,
+    utcnow,
+)
 from vla_bench.server.training_log import TrainingLog
 from vla_bench.server.verification.artifacts import CheckedArtifact
 from vla_bench.server.verification.config import artifacts_root
@@ -83,6 +90,9 @@ def _store(db: Database, store: VideoStore, submission_id: int, caller: User, la
                                 size_bytes=checked.size_bytes, path=relative, uploaded_by=caller.id,
                                 created_at=utcnow())
         session.add(video)
+        # an event, like every change a page shows: it moves the version the page cache is keyed by
+        session.add(SubmissionEvent(submission_id=submission_id, state="video added", at=utcnow(), actor=caller.name,
+                                    note=label))
         session.flush()
         session.expunge(video)
         return video, True
@@ -94,3 +104,19 @@ def video_file(session: Session, settings: Settings, submission_id: int, video_i
         return None
     path = VideoStore(videos_root(settings)).path(video.path)
     return path if path.is_file() else None
+
+
+def video_paths(db: Database, submission_id: int) -> list[str]:
+    with db.session() as session:
+        return list(session.scalars(select(SubmissionVideo.path).where(SubmissionVideo.submission_id == submission_id)))
+
+
+def remove_unreferenced(db: Database, settings: Settings, paths: list[str]) -> None:
+    """Delete the files of ``paths`` that no video row names any more (after their submission was deleted)."""
+    if not paths:
+        return
+    with db.session() as session:
+        kept = set(session.scalars(select(SubmissionVideo.path).where(SubmissionVideo.path.in_(paths))))
+    store = VideoStore(videos_root(settings))
+    for relative in set(paths) - kept:
+        store.path(relative).unlink(missing_ok=True)

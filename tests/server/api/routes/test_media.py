@@ -138,6 +138,7 @@ def _put(client: TestClient, server: Server, submission: int, name: str, data: b
 def test_videos_are_checked_stored_served_and_shown(media_client: TestClient, media_server: Server,
                                                     bundles: Bundles) -> None:
     submission = _submit(media_client, media_server, bundles)
+    assert "<video" not in media_client.get(f"/submissions/{submission}").text  # now in the page cache
     data = mp4(b"frames")
     status, video = _put(media_client, media_server, submission, "hopper-0003.mp4", data)
     assert status == 201, video
@@ -152,6 +153,7 @@ def test_videos_are_checked_stored_served_and_shown(media_client: TestClient, me
     assert f'<video controls preload="metadata" width="320" src="/api/v1/submissions/{submission}/videos/' \
            f'{video["id"]}"></video>' in page
     assert re.search(r"<figcaption>hopper #3 · return -?[0-9.]+ · <a ", page)  # the episode it shows
+    assert "<strong>video added</strong> by alice — hopper-0003" in page  # the history says so
     assert media_client.get(f"{SUBMIT}/{submission}/videos/{int(str(video['id'])) + 1}").status_code == 404
 
 
@@ -194,13 +196,15 @@ def test_video_limits_owner_and_content_type(media_client: TestClient, media_ser
     assert status == 409 and f"already has {MAX_VIDEOS} videos" in str(body["detail"])
 
 
-def test_deleting_a_submission_deletes_its_log_and_video_rows(media_client: TestClient, media_server: Server,
+def test_deleting_a_submission_deletes_its_log_and_videos(media_client: TestClient, media_server: Server,
                                                               bundles: Bundles) -> None:
     submission = _submit(media_client, media_server, bundles)
     assert _put(media_client, media_server, submission, "a.mp4", mp4())[0] == 201
     assert media_server.counts()["training_logs"] == 1 and media_server.counts()["submission_videos"] == 1
+    assert len(list((media_server.settings.artifacts_dir or Path("/nonexistent")).rglob("*.mp4"))) == 1
     assert media_client.delete(f"{SUBMIT}/{submission}", headers=media_server.admin).status_code == 204
     assert media_server.counts()["training_logs"] == 0 and media_server.counts()["submission_videos"] == 0
+    assert not list((media_server.settings.artifacts_dir or Path("/nonexistent")).rglob("*.mp4"))  # the file too
 
 
 def test_migration_0007_goes_down_and_up_keeping_submissions(media_server: Server, media_client: TestClient,

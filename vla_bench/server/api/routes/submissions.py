@@ -147,10 +147,13 @@ def update_submission(submission_id: SubmissionId, update: SubmissionUpdate, adm
 
 @router.delete("/{submission_id}", status_code=status.HTTP_204_NO_CONTENT,
                responses={403: {"model": ErrorPublic}, 404: {"model": ErrorPublic}})
-def delete_submission(submission_id: SubmissionId, admin: AdminUser, db: DatabaseDep) -> Response:
-    """Admin: delete a submission and its stored bundle for good (hiding keeps it)."""
+def delete_submission(submission_id: SubmissionId, admin: AdminUser, db: DatabaseDep,
+                      settings: SettingsDep) -> Response:
+    """Admin: delete a submission, its stored bundle, training log and videos for good (hiding keeps it)."""
+    videos = media.video_paths(db, submission_id)
     try:
         moderation.delete(db, submission_id)
     except moderation.SubmissionNotFoundError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
+    media.remove_unreferenced(db, settings, videos)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
