@@ -17,12 +17,15 @@ class UnknownNameError(UserError, KeyError):
         return str(self.args[0])
 
 
-def unknown_name_error(kind: str, name: str, known: Iterable[str]) -> UnknownNameError:
+def unknown_name_error(kind: str, name: str, known: Iterable[str], *, prefix: str = "") -> UnknownNameError:
+    """``unknown KIND 'NAME'. Did you mean ...?``. ``prefix`` is how users write the names (``baseline:``): shown
+    on every name, left out of the matching (behind a shared prefix every name looks like a near miss)."""
     candidates = sorted(known)
     close = difflib.get_close_matches(name, candidates, n=3, cutoff=0.5)
-    hint = f" Did you mean {' or '.join(repr(c) for c in close)}?" if close else ""
-    listing = "" if close else f" Known: {', '.join(candidates[:20])}{' …' if len(candidates) > 20 else ''}."
-    return UnknownNameError(f"unknown {kind} {name!r}.{hint}{listing} (`vla-bench list` shows them all)")
+    hint = f" Did you mean {' or '.join(repr(prefix + c) for c in close)}?" if close else ""
+    shown = [prefix + c for c in candidates[:20]]
+    listing = "" if close else f" Known: {', '.join(shown)}{' …' if len(candidates) > 20 else ''}."
+    return UnknownNameError(f"unknown {kind} {prefix + name!r}.{hint}{listing} (`vla-bench list` shows them all)")
 
 
 def describe_exception(exc: BaseException) -> str:
