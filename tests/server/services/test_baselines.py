@@ -100,3 +100,25 @@ def test_every_committed_results_bundle_is_accepted_and_its_agent_loads(director
     loaded = load_agent(agent["spec"])  # a bundled baseline loads without the trainer's code
     if agent.get("sha256"):
         assert loaded.sha256 == agent["sha256"], "the committed model is not the one that produced the bundle"
+
+
+def test_baselines_loaded_before_training_logs_get_them_at_the_next_start(databases: DatabaseFactory,
+                                                                         tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    shutil.copytree(REPOSITORY_RESULTS / "mujoco-hopper--baseline-bc-hopper-medium", results / "bc")
+    url = databases.fresh()
+    first = make_server(url, results_dir=results)  # no results/agents yet: loaded without a log
+    first.db.dispose()
+    (results / "agents" / "bc-hopper-medium").mkdir(parents=True)
+    for name in ("manifest.json", "train.csv"):
+        shutil.copy(REPOSITORY_RESULTS / "agents" / "bc-hopper-medium" / name, results / "agents" / "bc-hopper-medium")
+    for _ in range(2):  # the second start finds nothing missing
+        again = create_app(Settings(database_url=url, results_dir=results))
+        try:
+            counts = table_counts(again.state.db)
+            assert counts["submissions"] == 1 and counts["training_logs"] == 1
+            with TestClient(again) as client:
+                page = client.get("/submissions/1").text
+                assert page.count('class="curve-line"') == 3 and "training log added" in page
+        finally:
+            again.state.db.dispose()

@@ -11,11 +11,14 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy import select
+
 from vla_bench.server import crud
-from vla_bench.server.bundle_io import is_bundle_dir, read_bundle_document
+from vla_bench.server.bundle_io import is_bundle_dir, read_bundle_document, training_csv, training_log_file
 from vla_bench.server.core.db import Database
-from vla_bench.server.models import utcnow
+from vla_bench.server.models import Submission, SubmissionEvent, SubmissionTrainingLog, utcnow
 from vla_bench.server.services.submissions import store_bundle
+from vla_bench.server.training_log import parse_training_log
 from vla_bench.server.validation import BundleRejectedError, validate_bundle
 from vla_bench.spec.errors import UserError
 
@@ -58,10 +61,15 @@ def load_baselines(db: Database, root: Path, *, rel_tol: float) -> list[Baseline
 
 
 def load_baselines_on_first_start(db: Database, root: Path | None, *, rel_tol: float) -> list[BaselineOutcome]:
-    """Load ``root``'s bundles if this database has never had baselines loaded and holds no submissions."""
+    """Load ``root``'s bundles if this database has never had baselines loaded and holds no submissions; on a
+    database that has them, give the reference baselines loaded before training logs existed their logs."""
     with db.session() as session:
-        if crud.get_meta(session=session, key=LOADED_KEY) is not None or crud.count_submissions(session=session):
-            return []
+        loaded_before = crud.get_meta(session=session, key=LOADED_KEY) is not None or \
+            bool(crud.count_submissions(session=session))
+    if loaded_before:
+        if root is not None:
+            attach_training_logs(db, root / "agents")
+        return []
     outcomes = load_baselines(db, root, rel_tol=rel_tol) if root is not None else []
     with db.write() as session:
         crud.set_meta(session=session, key=LOADED_KEY, value=utcnow().isoformat())
@@ -69,3 +77,31 @@ def load_baselines_on_first_start(db: Database, root: Path | None, *, rel_tol: f
     if outcomes:
         log.info("loaded %d reference baseline(s) from %s", loaded, root)
     return outcomes
+
+
+def attach_training_logs(db: Database, agents_dir: Path) -> int:
+    """Give each reference baseline without a training log the log committed with its agent
+    (``agents_dir/NAME/train.csv`` for ``baseline:NAME``, when its manifest names the same model): databases
+    loaded before logs travelled with bundles get their curves. Returns how many were added."""
+    with db.session() as session:
+        missing = session.execute(
+            select(Submission.id, Submission.agent_spec, Submission.agent_sha256)
+            .outerjoin(SubmissionTrainingLog, SubmissionTrainingLog.submission_id == Submission.id)
+            .where(Submission.is_baseline.is_(True), Submission.agent_sha256.is_not(None),
+                   Submission.agent_spec.startswith("baseline:"), SubmissionTrainingLog.submission_id.is_(None))
+        ).all()
+    added = 0
+    for submission_id, spec, sha256 in missing:
+        found = training_log_file({"spec": spec, "sha256": sha256}, agents_dir)
+        if found is None:
+            continue
+        stored = parse_training_log({"csv": training_csv(found)}).to_json()
+        with db.write() as session:
+            session.add(SubmissionTrainingLog(submission_id=submission_id, columns=stored["columns"],
+                                              rows=stored["rows"], n_rows=len(stored["rows"])))
+            session.add(SubmissionEvent(submission_id=submission_id, state="training log added", at=utcnow(),
+                                        actor="results/", note=f"{found.parent.name}/{found.name}"))
+        added += 1
+    if added:
+        log.info("added the committed training logs of %d reference baseline(s) from %s", added, agents_dir)
+    return added
