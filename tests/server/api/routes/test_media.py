@@ -147,6 +147,8 @@ def test_videos_are_checked_stored_served_and_shown(media_client: TestClient, me
     assert served.status_code == 200 and served.content == data
     assert served.headers["content-type"] == "video/mp4" and served.headers["x-content-type-options"] == "nosniff"
     assert "media-src 'self'" in served.headers["content-security-policy"]
+    first = media_client.get(f"{SUBMIT}/{submission}/videos/{video['id']}", headers={"Range": "bytes=0-7"})
+    assert first.status_code == 206 and first.content == data[:8]  # a player can seek
     assert [v["id"] for v in media_client.get(f"{SUBMIT}/{submission}/videos").json()] == [video["id"]]
     page = media_client.get(f"/submissions/{submission}").text
     assert f'<video controls preload="metadata" width="320" src="/api/v1/submissions/{submission}/videos/' \
