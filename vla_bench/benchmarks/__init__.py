@@ -1,8 +1,21 @@
-"""Benchmark adapters. Entries are lazy ``module:attr`` strings: listing them imports no simulator.
+"""Benchmark adapters and runtimes, in two lazy registries: listing them imports no simulator.
 
+:data:`BENCHMARKS` loads an adapter class by name (``BENCHMARKS.get("mujoco")``), :data:`RUNTIME_SPECS` a
+``RuntimeSpec``. Their entries are the dicts :data:`ADAPTERS` and :data:`RUNTIMES` (name -> ``"module:object"``),
+shared, not copied: code that reads the strings or patches an entry there (tests) sees the registry's own.
 Each adapter's protocols are TOML files in ``<adapter>/protocols/``; a file ``SUITE@vN.toml`` holds the
 protocol ``ADAPTER/SUITE@vN``.
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from vla_bench.spec.registry import Registry
+from vla_bench.spec.runtime import RuntimeSpec
+
+if TYPE_CHECKING:
+    from vla_bench.benchmarks.base import BenchmarkAdapter
 
 ADAPTERS: dict[str, str] = {
     "calvin": "vla_bench.benchmarks.calvin.adapter:CalvinAdapter",
@@ -41,3 +54,7 @@ DESCRIPTIONS: dict[str, str] = {
                  "its rollout protocol per dataset (ph/mh horizons, 50 rollouts, any-step success), low-dim "
                  "and image observations",
 }
+
+BENCHMARKS: Registry[type[BenchmarkAdapter]] = Registry("benchmark", ADAPTERS, instance_of=type,
+                                                        descriptions=DESCRIPTIONS)
+RUNTIME_SPECS: Registry[RuntimeSpec] = Registry("runtime", RUNTIMES, instance_of=RuntimeSpec)

@@ -3,31 +3,31 @@
 from __future__ import annotations
 
 import functools
-import importlib
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from vla_bench.benchmarks import ADAPTERS, DESCRIPTIONS
+from vla_bench.benchmarks import BENCHMARKS
 from vla_bench.benchmarks.base import BenchmarkAdapter
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError, unknown_name_error
+from vla_bench.spec.registry import import_target
 
 
 def benchmark_names() -> list[str]:
-    return sorted(ADAPTERS)
+    return sorted(BENCHMARKS)
 
 
 def benchmark_description(name: str) -> str:
-    return DESCRIPTIONS.get(name, "")
+    return BENCHMARKS.description(name)
 
 
 @functools.cache
 def _protocol_files() -> dict[str, Any]:
     """protocol id -> traversable TOML file, found without importing any adapter code."""
     found: dict[str, Any] = {}
-    for adapter in ADAPTERS:
+    for adapter in BENCHMARKS:
         folder = resources.files("vla_bench.benchmarks").joinpath(adapter, "protocols")
         if not folder.is_dir():
             continue
@@ -75,16 +75,8 @@ def load_protocol(reference: str) -> Protocol:
 @functools.cache
 def resolve_adapter(name: str) -> BenchmarkAdapter:
     """A registered adapter by name, or any adapter class by ``module:attr`` (how tests plug in fakes)."""
-    if ":" in name:
-        path = name
-    elif name in ADAPTERS:
-        path = ADAPTERS[name]
-    else:
-        raise unknown_name_error("benchmark", name, ADAPTERS)
-    module_name, _, attr = path.partition(":")
-    adapter_class = getattr(importlib.import_module(module_name), attr)
-    adapter: BenchmarkAdapter = adapter_class()
-    return adapter
+    adapter_class = cast(type[BenchmarkAdapter], import_target(name)) if ":" in name else BENCHMARKS.get(name)
+    return adapter_class()
 
 
 def agent_names() -> dict[str, str]:
