@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server.leaderboard_testing import Bundles, free_port
+from server.leaderboard_testing import Bundles, free_port, mp4
 
 from vla_bench.server.core.migrate import head_revision
 
@@ -82,6 +83,26 @@ def test_submit_prints_the_submission_url_or_the_reason(served: tuple[str, dict[
     submission_id = page_url.rsplit("/", 1)[1]
     assert _run(env, "server", "hide", submission_id).returncode == 0
     assert httpx.get(page_url).status_code == 404
+
+
+def test_submit_sends_the_bundle_videos_and_delete_removes_them(served: tuple[str, dict[str, str]], bundles: Bundles,
+                                                                tmp_path: Path) -> None:
+    url, env = served
+    bundle = tmp_path / "with-videos"
+    shutil.copytree(bundles.zero, bundle)
+    (bundle / "videos").mkdir(exist_ok=True)
+    (bundle / "videos" / "hopper-0000.mp4").write_bytes(mp4(b"frames"))
+    (bundle / "videos" / "hopper-0001.mp4").write_bytes(b"not an mp4 at all")
+    sent = _run(env, "submit", str(bundle), "--server", url)
+    assert sent.returncode == 0, sent.stderr
+    assert "videos sent: hopper-0000.mp4" in sent.stderr and "video refused: hopper-0001.mp4" in sent.stderr
+    stored = list((tmp_path / "board.sqlite3").parent.rglob("*.mp4"))
+    stored = [path for path in stored if bundle not in path.parents]
+    assert len(stored) == 1
+    submission_id = sent.stdout.strip().rsplit("/", 1)[1]
+    deleted = _run(env, "server", "delete", submission_id, "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    assert not stored[0].exists()  # the file too, as the API's delete does
 
 
 def test_serve_without_migration_refuses_a_new_database_with_the_command(tmp_path: Path) -> None:

@@ -119,6 +119,10 @@ def submit(
     if outcome.duplicate:
         typer.echo("already submitted (same agent, protocol and episodes); the existing submission:", err=True)
     typer.echo(outcome.url)
+    if outcome.videos:
+        typer.echo(f"videos sent: {', '.join(outcome.videos)}", err=True)
+    for problem in outcome.video_errors:
+        typer.echo(f"video refused: {problem}", err=True)
     if (artifact is not None or endpoint is not None) and outcome.submission_id is not None:
         ok, text = attach_policy(server, token, outcome.submission_id, artifact=artifact, endpoint=endpoint,
                                  api_key=os.environ.get("VLA_BENCH_POLICY_API_KEY") or None)

@@ -165,13 +165,16 @@ def verify(submission_id: int, db: DbOption = None) -> None:
 def delete(submission_id: int, db: DbOption = None,
            yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False) -> None:
     """Delete a submission and its stored bundle for good."""
-    from vla_bench.server.services import moderation  # noqa: PLC0415
+    from vla_bench.server.services import media, moderation  # noqa: PLC0415
 
     if not yes:
         typer.confirm(f"delete submission {submission_id} and its bundle?", abort=True)
+    settings = load_settings(db)
     database = open_database(db)
     try:
+        videos = media.video_paths(database, submission_id)
         moderation.delete(database, submission_id)
+        media.remove_unreferenced(database, settings, videos)  # as the API's delete: files no row names any more
     finally:
         database.dispose()
     typer.echo(f"submission {submission_id} deleted")
