@@ -47,7 +47,7 @@ def test_an_entry_is_imported_on_first_get_only_and_cached(probe: str) -> None:
     assert registry.names() == ["value", "answer"] and registry.target("value") == f"{probe}:VALUE"
     assert probe not in sys.modules  # listing, `in` and target() import nothing
     assert registry.get("value") == 41 and registry.get("answer") == 42  # a dotted attribute
-    assert registry.get("value") == 41
+    assert registry.get("value") == 41 and registry["value"] == 41
     assert imports() == 1
 
 

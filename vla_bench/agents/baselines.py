@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable
 
 import numpy as np
 
 from vla_bench.agents.policy import Action, LoadedAgent, Policy
 from vla_bench.spec import Observation, TaskSpec
-from vla_bench.spec.errors import UnknownNameError
+from vla_bench.spec.registry import Registry
 
 
 class RandomPolicy:
@@ -42,12 +41,15 @@ class ZeroPolicy:
         return np.zeros(self._dim, dtype=np.float32)
 
 
-BASELINES: dict[str, tuple[Callable[[], Policy], str]] = {
-    "random": (RandomPolicy, "uniform random actions, seeded per episode"),
-    "zero": (ZeroPolicy, "the all-zeros action"),
-    "metaworld-scripted": (lambda: __import__("vla_bench.agents.metaworld_expert", fromlist=["make"]).make(),
-                           "Meta-World's scripted expert per task (metaworld.policies); metaworld state protocols"),
-}
+BASELINES: Registry[Callable[[], Policy]] = Registry("baseline agent", {
+    "random": RandomPolicy,
+    "zero": ZeroPolicy,
+    "metaworld-scripted": "vla_bench.agents.metaworld_expert:make",
+}, prefix="baseline:", descriptions={
+    "random": "uniform random actions, seeded per episode",
+    "zero": "the all-zeros action",
+    "metaworld-scripted": "Meta-World's scripted expert per task (metaworld.policies); metaworld state protocols",
+})
 
 
 def load_baseline(name: str) -> LoadedAgent:
@@ -56,10 +58,5 @@ def load_baseline(name: str) -> LoadedAgent:
 
         if (bundled := bundled_agent(name)) is not None:
             return bundled
-        # match the bare names: behind the shared "baseline:" prefix every name looked like a near miss
-        close = difflib.get_close_matches(name, sorted(BASELINES), n=3, cutoff=0.5)
-        hint = (f"Did you mean {' or '.join(repr(f'baseline:{c}') for c in close)}?" if close
-                else f"Known: {', '.join(f'baseline:{n}' for n in sorted(BASELINES))}.")
-        raise UnknownNameError(f"unknown baseline agent 'baseline:{name}'. {hint} (`vla-bench list` shows them all)")
-    factory, _ = BASELINES[name]
-    return LoadedAgent(spec=f"baseline:{name}", kind="baseline", factory=factory, name=f"baseline:{name}")
+        raise BASELINES.unknown(name)
+    return LoadedAgent(spec=f"baseline:{name}", kind="baseline", factory=BASELINES.get(name), name=f"baseline:{name}")

@@ -13,7 +13,8 @@ from typing import Any
 
 from vla_bench.agents.gateway import RemotePolicyError
 from vla_bench.spec import Observation
-from vla_bench.spec.errors import UserError, unknown_name_error
+from vla_bench.spec.errors import UserError
+from vla_bench.spec.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -114,7 +115,7 @@ def _lookup(observation: Observation, images: dict[str, Any], source: str, key: 
 
 
 # openpi's wire (ws://): flat keys
-PRESETS: dict[str, KeyMap] = {
+PRESETS: Registry[KeyMap] = Registry("key preset", {
     "vla-bench": KeyMap("vla-bench"),
     "openpi-libero": KeyMap("openpi-libero", (
         ("images.0", "observation/image"), ("images.1", "observation/wrist_image"),
@@ -123,11 +124,11 @@ PRESETS: dict[str, KeyMap] = {
     "lerobot": KeyMap("lerobot", (
         ("state", "observation.state"), ("images.*", "observation.images.*"), ("instruction", "task"),
     )),
-}
+})
 
 # vla-eval's wire (vlaeval://): its benchmarks send {"images": {camera: HWC uint8}, "task_description": str,
 # "states": ...} (LIBERO) or "state" (the recommended key of vla_eval.types)
-VLAEVAL_PRESETS: dict[str, KeyMap] = {
+VLAEVAL_PRESETS: Registry[KeyMap] = Registry("key preset", {
     "vla-eval": KeyMap("vla-eval", (  # whatever the protocol observes: state-only, pixels, language
         ("images.*", "images/*"), ("state", "state"), ("instruction", "task_description"),
     ), nested=True, strict=False),
@@ -138,7 +139,7 @@ VLAEVAL_PRESETS: dict[str, KeyMap] = {
     "vla-eval-libero-noproprio": KeyMap("vla-eval-libero-noproprio", (
         ("images.0", "images/agentview"), ("images.1", "images/wrist"), ("instruction", "task_description"),
     ), nested=True),
-}
+})
 
 
 def parse_key_map(text: str, *, nested: bool = False) -> KeyMap:
@@ -158,8 +159,5 @@ def parse_key_map(text: str, *, nested: bool = False) -> KeyMap:
     return KeyMap(f"map={text}", tuple(fields), nested=nested)
 
 
-def key_map(name: str, presets: dict[str, KeyMap] | None = None) -> KeyMap:
-    table = PRESETS if presets is None else presets
-    if name in table:
-        return table[name]
-    raise unknown_name_error("key preset", name, table)
+def key_map(name: str, presets: Registry[KeyMap] | None = None) -> KeyMap:
+    return (PRESETS if presets is None else presets).get(name)

@@ -20,6 +20,7 @@ from vla_bench.agents.baselines import load_baseline
 from vla_bench.agents.digest import file_sha256
 from vla_bench.agents.policy import LoadedAgent, Policy
 from vla_bench.spec.errors import UserError, describe_exception
+from vla_bench.spec.registry import import_target, split_target
 
 
 def load_agent(spec: str) -> LoadedAgent:
@@ -63,9 +64,10 @@ def load_agent(spec: str) -> LoadedAgent:
 
 
 def _load_python_factory(spec: str) -> LoadedAgent:
-    module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise UserError(f"agent {spec!r} must be of the form 'package.module:factory'")
+    try:
+        module_name, attr = split_target(spec)
+    except ValueError:
+        raise UserError(f"agent {spec!r} must be of the form 'package.module:factory'") from None
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
@@ -167,16 +169,7 @@ def worker_spec(agent: LoadedAgent, *, declared_only: bool = True) -> str | None
 
 
 def _factory_target(spec: str) -> object | None:
-    module_name, _, attr = spec.partition(":")
-    module = sys.modules.get(module_name)
-    if module is None:
-        try:
-            module = importlib.import_module(module_name)
-        except ImportError:
-            return None
-    target: object = module
-    for part in attr.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            return None
-    return target
+    try:
+        return import_target(spec)
+    except (ImportError, AttributeError, ValueError):  # not importable by name: the factory stays here
+        return None

@@ -10,7 +10,7 @@ the episode record; scoring turns the records into the ">= i in a row" rates and
 
 A benchmark plugs in a :class:`ChainBackend` (its simulator and its subtask-success check) and a chain
 generator; :class:`ChainSession` does the bookkeeping. Generators are pure functions registered by name in
-:data:`GENERATORS` (``module:function`` strings, so listing them imports no simulator): given the
+:data:`GENERATORS` (a lazy registry of ``module:function`` strings, so listing them imports no simulator): given the
 protocol's chain section they return the list of chains. The protocol pins ``chains_sha256``, the sha256 of
 :func:`chains_digest`'s canonical JSON of that list, and a session refuses to start when the generated chains
 hash differently - a change in generation is a new protocol version, never a silent edit.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import abc
 import hashlib
-import importlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -40,13 +39,14 @@ from vla_bench.spec import (
     TaskSpec,
     canonical_json,
 )
+from vla_bench.spec.registry import Registry
 
 ChainGenerator = Callable[[ChainSpec], list[GeneratedChain]]
 
-GENERATORS: dict[str, str] = {
+GENERATORS: Registry[ChainGenerator] = Registry("chain generator", {
     "seeded_distinct": "vla_bench.benchmarks.chain:seeded_distinct_chains",
     "calvin_multistep": "vla_bench.benchmarks.calvin.sequences:calvin_chains",
-}
+})
 
 
 def seeded_distinct_chains(spec: ChainSpec) -> list[GeneratedChain]:
@@ -66,11 +66,9 @@ def seeded_distinct_chains(spec: ChainSpec) -> list[GeneratedChain]:
 
 
 def resolve_generator(name: str) -> ChainGenerator:
-    if name not in GENERATORS:
-        raise ValueError(f"unknown chain generator {name!r}; known: {', '.join(sorted(GENERATORS))}")
-    module, attr = GENERATORS[name].split(":")
-    generator: ChainGenerator = getattr(importlib.import_module(module), attr)
-    return generator
+    if name not in GENERATORS:  # a bad protocol, like the generated chains' other checks: a ValueError
+        raise ValueError(str(GENERATORS.unknown(name)))
+    return GENERATORS.get(name)
 
 
 def chains_digest(chains: Sequence[GeneratedChain]) -> str:

@@ -82,7 +82,7 @@ def resolve_adapter(name: str) -> BenchmarkAdapter:
 def agent_names() -> dict[str, str]:
     from vla_bench.agents.baselines import BASELINES  # noqa: PLC0415
 
-    names = {f"baseline:{name}": text for name, (_, text) in BASELINES.items()}
+    names = {f"baseline:{name}": BASELINES.description(name) for name in BASELINES}
     names.update({
         "path/to/model.onnx": "an ONNX policy (input 'state' or 'image_<camera>', output actions)",
         "path/to/model.pt": "a TorchScript policy: forward(state[B, D]) -> actions[B, A]",

@@ -90,6 +90,10 @@ class Registry(Generic[T]):
         self._loaded[name] = (target, loaded)
         return loaded
 
+    def __getitem__(self, name: str) -> T:
+        """``registry[name]`` is :meth:`get`."""
+        return self.get(name)
+
     def _load(self, name: str, target: str | T) -> T:
         found: object = target
         if isinstance(target, str):
