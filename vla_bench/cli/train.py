@@ -51,15 +51,14 @@ def train_command(
     """Train a reference agent; exports OUT/model.onnx (+ manifest.json) for `--agent OUT/model.onnx`."""
     from rich.console import Console  # noqa: PLC0415
 
-    from vla_bench.training import OFFLINE, ONLINE  # noqa: PLC0415
+    from vla_bench.training import OFFLINE, trainer_key  # noqa: PLC0415
     from vla_bench.training.offline import TrainOptions, TrainResult, train_offline  # noqa: PLC0415
+    from vla_bench.training.trainers import ONLINE, unknown_trainer  # noqa: PLC0415
 
     console = Console(stderr=True)
-    key = algo.lower().replace("+", "").replace("_", "").replace("-", "")
+    key = trainer_key(algo)
     if key not in OFFLINE and key not in ONLINE:
-        from vla_bench.spec.errors import unknown_name_error  # noqa: PLC0415
-
-        raise unknown_name_error("trainer", algo, sorted([*OFFLINE, *ONLINE]))
+        raise unknown_trainer(algo)
     if key in OFFLINE and dataset is None:
         raise UserError(f"{algo} is an offline algorithm: pass --dataset FILE.hdf5 (make one with `vla-bench "
                         "collect --agent A --protocol P --episodes N --out FILE.hdf5`)")

@@ -5,35 +5,39 @@ online: PPO and SAC through
 Stable-Baselines3 (:mod:`.online`), DAgger (:mod:`.dagger`); shared plumbing in
 :mod:`.seeding`, :mod:`.algorithm`, :mod:`.networks`, :mod:`.replay`, :mod:`.checkpoints` and :mod:`.logs`,
 the training loop (evaluation, checkpoints, export) in :mod:`.offline`, ONNX export in
-:mod:`.export`. Algorithms are looked up lazily by name in :data:`OFFLINE`.
+:mod:`.export`. Offline algorithms are looked up lazily by name in :data:`OFFLINE`; the online trainers'
+entry points are in :mod:`.trainers` (``ONLINE``): they import the offline loop, which imports this package, so
+naming them here would be an import cycle.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# name -> (module, algorithm class, config class)
-OFFLINE: dict[str, tuple[str, str, str]] = {
-    "bc": ("vla_bench.training.bc", "BC", "BCConfig"),
-    "iql": ("vla_bench.training.iql", "IQL", "IQLConfig"),
-    "td3bc": ("vla_bench.training.td3bc", "TD3BC", "TD3BCConfig"),
-    "cql": ("vla_bench.training.cql", "CQL", "CQLConfig"),
-    "dt": ("vla_bench.training.dt", "DT", "DTConfig"),
-}
-# online: Stable-Baselines3 (ppo, sac; .online) and DAgger with a queryable expert (.dagger)
-ONLINE: dict[str, str] = {"ppo": "vla_bench.training.online", "sac": "vla_bench.training.online",
-                          "dagger": "vla_bench.training.dagger", "grpo": "vla_bench.training.grpo_train",
-                          "gail": "vla_bench.training.gail_train"}
+from vla_bench.spec.registry import Registry
+
+if TYPE_CHECKING:
+    from vla_bench.training.algorithm import OfflineAlgorithm
+
+# name -> the algorithm class (its config dataclass is the class's ``config_class``)
+OFFLINE: Registry[type[OfflineAlgorithm]] = Registry("trainer", {
+    "bc": "vla_bench.training.bc:BC",
+    "iql": "vla_bench.training.iql:IQL",
+    "td3bc": "vla_bench.training.td3bc:TD3BC",
+    "cql": "vla_bench.training.cql:CQL",
+    "dt": "vla_bench.training.dt:DT",
+}, instance_of=type)
+
+
+def trainer_key(name: str) -> str:
+    """How a trainer's name is looked up: ``td3+bc``, ``TD3_BC`` and ``td3-bc`` are all ``td3bc``."""
+    return name.lower().replace("+", "").replace("_", "").replace("-", "")
 
 
 def offline_algorithm(name: str) -> tuple[type[Any], type[Any]]:
     """The algorithm and config classes of an offline trainer, by name (``td3+bc`` and ``td3_bc`` work too)."""
-    from vla_bench.spec.errors import unknown_name_error  # noqa: PLC0415
-
-    key = name.lower().replace("+", "").replace("_", "").replace("-", "")
-    if key not in OFFLINE:
-        raise unknown_name_error("trainer", name, sorted([*OFFLINE, *ONLINE]))
-    module_name, algo, config = OFFLINE[key]
-    module = importlib.import_module(module_name)
-    return getattr(module, algo), getattr(module, config)
+    key = trainer_key(name)
+    if key not in OFFLINE:  # suggests offline trainers only: an online one would not do here either
+        raise OFFLINE.unknown(name)
+    algorithm = OFFLINE.get(key)
+    return algorithm, algorithm.config_class

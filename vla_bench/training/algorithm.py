@@ -45,12 +45,14 @@ class Problem:
 class OfflineAlgorithm(ABC):
     """An offline trainer: built from its config and the problem, updated from batches.
 
-    Subclasses set ``name``, ``data`` ("transitions" or "behavior") and implement :meth:`update`,
-    :meth:`policy`, :meth:`modules` and :meth:`optimizers` (and :meth:`schedulers` if they have any).
+    Subclasses set ``name``, ``data`` ("transitions" or "behavior"), ``config_class`` (their config dataclass)
+    and implement :meth:`update`, :meth:`policy`, :meth:`modules` and :meth:`optimizers` (and
+    :meth:`schedulers` if they have any).
     """
 
     name: ClassVar[str]
     data: ClassVar[str] = "transitions"
+    config_class: ClassVar[type[Any]]
 
     def __init__(self, config: Any, problem: Problem) -> None:
         self.config = config

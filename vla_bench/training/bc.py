@@ -69,6 +69,7 @@ class BCActor(nn.Module):
 
 class BC(OfflineAlgorithm):
     name: ClassVar[str] = "bc"
+    config_class: ClassVar[type[BCConfig]] = BCConfig
     data: ClassVar[str] = "behavior"
 
     def __init__(self, config: BCConfig, problem: Problem) -> None:

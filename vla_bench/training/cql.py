@@ -102,6 +102,7 @@ class TanhGaussianActor(nn.Module):
 
 class CQL(OfflineAlgorithm):
     name: ClassVar[str] = "cql"
+    config_class: ClassVar[type[CQLConfig]] = CQLConfig
 
     def __init__(self, config: CQLConfig, problem: Problem) -> None:
         super().__init__(config, problem)

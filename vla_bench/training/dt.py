@@ -176,6 +176,7 @@ class RewardModel(nn.Module):
 
 class DT(OfflineAlgorithm):
     name: ClassVar[str] = "dt"
+    config_class: ClassVar[type[DTConfig]] = DTConfig
     data: ClassVar[str] = "sequence"
 
     def __init__(self, config: DTConfig, problem: Problem) -> None:

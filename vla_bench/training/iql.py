@@ -87,6 +87,7 @@ def expectile_loss(diff: torch.Tensor, expectile: float) -> torch.Tensor:
 
 class IQL(OfflineAlgorithm):
     name: ClassVar[str] = "iql"
+    config_class: ClassVar[type[IQLConfig]] = IQLConfig
 
     def __init__(self, config: IQLConfig, problem: Problem) -> None:
         super().__init__(config, problem)

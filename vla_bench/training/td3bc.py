@@ -63,6 +63,7 @@ class DeterministicActor(nn.Module):
 
 class TD3BC(OfflineAlgorithm):
     name: ClassVar[str] = "td3bc"
+    config_class: ClassVar[type[TD3BCConfig]] = TD3BCConfig
 
     def __init__(self, config: TD3BCConfig, problem: Problem) -> None:
         super().__init__(config, problem)
