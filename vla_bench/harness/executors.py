@@ -8,14 +8,12 @@ from typing import Any, Protocol
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.harness.lanes import RecordSink
-from vla_bench.harness.local_executor import LocalExecutor
 from vla_bench.spec import EpisodeSpec
 from vla_bench.spec import Protocol as EvalProtocol
-from vla_bench.spec.errors import unknown_name_error
+from vla_bench.spec.registry import Registry
 
 __all__ = ["EXECUTORS", "Executor", "ExecutorConfig", "make_executor"]
 
-EXECUTORS = ("local", "ray")
 
 
 class Executor(Protocol):
@@ -32,12 +30,16 @@ class Executor(Protocol):
             on_started: Callable[[], None] | None = None) -> None: ...  # on_started: at the first reply
 
 
+# name -> the executor class, built as cls(protocol, agent, config, **options); ray is optional and slow to
+# import, so the entries are lazy
+EXECUTORS: Registry[Callable[..., Executor]] = Registry("executor", {
+    "local": "vla_bench.harness.local_executor:LocalExecutor",
+    "ray": "vla_bench.harness.ray_executor:RayExecutor",
+})
+
+
 def make_executor(name: str, protocol: EvalProtocol, agent: LoadedAgent, config: ExecutorConfig,
                   *, ray_address: str | None = None) -> Executor:
-    if name == "local":
-        return LocalExecutor(protocol, agent, config)
-    if name == "ray":
-        from vla_bench.harness.ray_executor import RayExecutor  # noqa: PLC0415 - ray is optional and slow to import
-
-        return RayExecutor(protocol, agent, config, address=ray_address)
-    raise unknown_name_error("executor", name, EXECUTORS)
+    executor_class = EXECUTORS.get(name)
+    options = {"address": ray_address} if name == "ray" else {}  # only Ray's executor joins a cluster
+    return executor_class(protocol, agent, config, **options)
