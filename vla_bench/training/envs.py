@@ -2,10 +2,13 @@
 
 :class:`SessionEnv` drives the adapter's :class:`~vla_bench.benchmarks.base.EnvSession` - the very object the
 harness evaluates with - so a policy trains on exactly the task it is scored on (PandaPickCube's serl reward,
-home pose and block draw live in its adapter, not in any Gymnasium registration). State observations; the
-step limit is the protocol's; ``info["success"]`` is the protocol's success rule. Every reset draws the
-episode seed from the env's own seeded generator, or takes the one it is given (GRPO's groups start G
-rollouts from one seed). Benchmarks that run in their own runtime (another interpreter) are refused.
+home pose and block draw live in its adapter, not in any Gymnasium registration). Observations: the state
+vector, or, for a protocol with cameras, a ``Dict`` of ``image_<camera>`` (uint8 HxWx3, as the harness gives
+them) and ``state`` - the keys are the exported ONNX graph's input names, which the harness feeds by name
+(``agents.tensor_io``); only trainers that ask for images get them. The step limit is the protocol's;
+``info["success"]`` is the protocol's success rule. Every reset draws the episode seed from the env's own
+seeded generator, or takes the one it is given (GRPO's groups start G rollouts from one seed). Benchmarks
+that run in their own runtime (another interpreter) are refused.
 """
 
 from __future__ import annotations
@@ -40,16 +43,29 @@ def make_session(protocol: Protocol, task_index: int = 0) -> Any:
 class SessionEnv(gym.Env):
     """A Gymnasium env over one task's adapter session."""
 
-    def __init__(self, protocol: Protocol, *, seed: int = 0, task_index: int = 0) -> None:
+    def __init__(self, protocol: Protocol, *, seed: int = 0, task_index: int = 0, images: bool = False) -> None:
         super().__init__()
-        if protocol.observation.mode != "state":
-            raise UserError(f"{protocol.id} observes {protocol.observation.mode!r}; SessionEnv trains on state")
+        if protocol.observation.has_images and not images:  # a trainer whose networks take only a state vector
+            raise UserError(f"{protocol.id} observes {protocol.observation.mode!r}; this trainer trains on state "
+                            "(PPO trains on images: `vla-bench train ppo`)")
         self.protocol, self.task_index = protocol, task_index
         self.session = make_session(protocol, task_index)
         spec = self.session.task_spec
-        if spec.state_dim is None:
+        self.cameras = tuple(protocol.observation.cameras) if protocol.observation.has_images else ()
+        if spec.state_dim is None and not self.cameras:
             raise UserError(f"{protocol.id} gives no state")
-        self.observation_space: gym.spaces.Box = gym.spaces.Box(-np.inf, np.inf, (spec.state_dim,), np.float32)
+        state = None if spec.state_dim is None else gym.spaces.Box(-np.inf, np.inf, (spec.state_dim,), np.float32)
+        if self.cameras:
+            size = (int(protocol.observation.image_height or 0), int(protocol.observation.image_width or 0), 3)
+            image = gym.spaces.Box(np.zeros(size, np.uint8), np.full(size, 255, np.uint8), dtype=np.uint8)
+            spaces: dict[str, gym.spaces.Space[Any]] = {f"image_{camera}": image for camera in self.cameras}
+            if state is not None:
+                spaces["state"] = state
+            # Any: a Box for state protocols (trainers read its bounds), a Dict with cameras
+            self.observation_space: Any = gym.spaces.Dict(spaces)
+        else:
+            assert state is not None
+            self.observation_space = state
         self.action_space: gym.spaces.Box = gym.spaces.Box(np.asarray(spec.action_low, np.float32),
                                            np.asarray(spec.action_high, np.float32), dtype=np.float32)
         self.rng = np.random.default_rng(seed)
@@ -74,9 +90,15 @@ class SessionEnv(gym.Env):
         return self._state(result.observation), float(result.reward), terminated, truncated, {
             "success": bool(result.success), "is_success": bool(result.success)}
 
-    @staticmethod
-    def _state(observation: Any) -> NDArray[np.float32]:
-        return np.asarray(observation["state"], dtype=np.float32)
+    def _state(self, observation: Any) -> Any:
+        if not self.cameras:
+            return np.asarray(observation["state"], dtype=np.float32)
+        images = observation["images"]
+        found: dict[str, NDArray[Any]] = {f"image_{camera}": np.asarray(images[camera], dtype=np.uint8)
+                                          for camera in self.cameras}
+        if "state" in observation:
+            found["state"] = np.asarray(observation["state"], dtype=np.float32)
+        return found
 
     def close(self) -> None:
         self.session.close()

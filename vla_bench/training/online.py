@@ -3,7 +3,9 @@ training, evaluation, logging, checkpoints and export look like the offline trai
 
 - Environment: the protocol's Gymnasium environment, built exactly as the ``mujoco`` adapter builds it
   (``gymnasium.make(env_id, max_episode_steps=protocol.max_steps, **env_kwargs)``), state observations, one
-  task. Other benchmarks need an environment factory from the harness first (refused with a message).
+  task; or the adapter's own session (``training.envs``, PandaPickCube), where PPO also trains on cameras
+  (``training.vision``: ``MultiInputPolicy``, NatureCNN per camera, the graph takes the images). Other
+  benchmarks need an environment factory from the harness first (refused with a message).
 - Observation (and, for PPO, reward) normalization with SB3's ``VecNormalize``, as rl-zoo does for MuJoCo
   (``normalize: true``); the running observation statistics go into the exported ONNX graph.
 - Periodic evaluation through :func:`vla_bench.harness.api.evaluate` every ``--eval-every`` env steps,
@@ -34,9 +36,10 @@ from torch import nn
 
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
+from vla_bench.training import vision
 from vla_bench.training.algorithm import config_from_dict
 from vla_bench.training.checkpoints import load_optimizer, optimizer_tensors
-from vla_bench.training.export import TorchPolicy, export_onnx, write_manifest
+from vla_bench.training.export import TorchPolicy, export_onnx, export_onnx_inputs, write_manifest
 from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
 from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
 from vla_bench.training.recording import TransitionRecorder, write_recorded
@@ -62,6 +65,15 @@ class PPOConfig:
     """units of each of the 2 hidden layers of actor and critic (SB3 MlpPolicy default: 64)"""
     normalize_obs: bool = True
     normalize_reward: bool = True
+
+
+@dataclass
+class VisionPPOConfig(PPOConfig):
+    """PPO on a protocol with cameras (SB3 ``MultiInputPolicy``, see ``training.vision``)."""
+
+    cnn_features: int = 256
+    """NatureCNN's output features per camera (SB3's default 256; its 9216x256 layer per 128x128 camera is
+    most of the exported model's size)"""
 
 
 @dataclass
@@ -91,15 +103,16 @@ def resolve_protocol(protocol: str | Protocol) -> Protocol:
     return get_protocol(protocol)
 
 
-def make_env(protocol: Protocol, seed: int = 0) -> Any:
-    """The protocol's environment as the ``mujoco`` adapter builds it (one task, state observations)."""
+def make_env(protocol: Protocol, seed: int = 0, *, images: bool = False) -> Any:
+    """The protocol's environment as the ``mujoco`` adapter builds it (one task, state observations; camera
+    observations where ``images`` and the adapter's session gives them)."""
     import gymnasium as gym  # noqa: PLC0415
 
     # the adapter's own session where no Gymnasium id builds the scored task (or for a plug-in adapter)
     if protocol.adapter in SESSION_ADAPTERS or ":" in protocol.adapter:
         from vla_bench.training.envs import SessionEnv  # noqa: PLC0415
 
-        return SessionEnv(protocol, seed=seed)
+        return SessionEnv(protocol, seed=seed, images=images)
     if protocol.adapter not in ONLINE_ADAPTERS:
         raise UserError(f"online training builds Gymnasium environments directly and supports the "
                         f"{', '.join(ONLINE_ADAPTERS)} benchmarks; {protocol.id} uses adapter {protocol.adapter!r}. "
@@ -154,6 +167,8 @@ def _exported_module(algo: str, model: Any, venv: Any) -> nn.Module:
 
     space = model.action_space
     actor = SB3Actor(algo, model.policy, space.low, space.high)
+    if vision.is_dict_space(venv.observation_space):  # the env's own (HWC) space, before SB3's transpose
+        return vision.exported_dict_module(actor, venv.observation_space, venv, VecNormalizeObs)
     if getattr(venv, "norm_obs", False):
         rms = venv.obs_rms
         normalizer: nn.Module = VecNormalizeObs(rms.mean, rms.var, venv.epsilon, venv.clip_obs)
@@ -185,9 +200,14 @@ def save_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any, ru
         tensors["extra.log_ent_coef"] = model.log_ent_coef.detach().clone()
     norm: dict[str, Any] = {}
     if hasattr(venv, "obs_rms"):
-        norm = {"obs_mean": venv.obs_rms.mean.tolist(), "obs_var": venv.obs_rms.var.tolist(),
-                "obs_count": float(venv.obs_rms.count), "ret_mean": float(venv.ret_rms.mean),
-                "ret_var": float(venv.ret_rms.var), "ret_count": float(venv.ret_rms.count)}
+        norm = {"ret_mean": float(venv.ret_rms.mean), "ret_var": float(venv.ret_rms.var),
+                "ret_count": float(venv.ret_rms.count)}
+        if isinstance(venv.obs_rms, dict):  # Dict observations: one RunningMeanStd per normalized key
+            norm["obs_keys"] = {key: {"mean": rms.mean.tolist(), "var": rms.var.tolist(), "count": float(rms.count)}
+                                for key, rms in venv.obs_rms.items()}
+        else:
+            norm.update(obs_mean=venv.obs_rms.mean.tolist(), obs_var=venv.obs_rms.var.tolist(),
+                        obs_count=float(venv.obs_rms.count))
     save_file(tensors, str(target / "weights.safetensors"))
     state = {"format": "vla-bench-online-checkpoint/1", "algo": algo, "step": int(model.num_timesteps),
              "optimizers": meta, "vecnormalize": norm, "run": run}
@@ -207,8 +227,13 @@ def load_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any) ->
             model.log_ent_coef.copy_(tensors["extra.log_ent_coef"])
     norm = state.get("vecnormalize") or {}
     if norm and hasattr(venv, "obs_rms"):
-        venv.obs_rms.mean, venv.obs_rms.var = np.array(norm["obs_mean"]), np.array(norm["obs_var"])
-        venv.obs_rms.count = norm["obs_count"]
+        if "obs_keys" in norm:
+            for key, saved in norm["obs_keys"].items():
+                rms = venv.obs_rms[key]
+                rms.mean, rms.var, rms.count = np.array(saved["mean"]), np.array(saved["var"]), saved["count"]
+        else:
+            venv.obs_rms.mean, venv.obs_rms.var = np.array(norm["obs_mean"]), np.array(norm["obs_var"])
+            venv.obs_rms.count = norm["obs_count"]
         venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = norm["ret_mean"], norm["ret_var"], norm["ret_count"]
     model.num_timesteps = int(state["step"])
     return int(state["step"])
@@ -226,8 +251,9 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     if algo not in CONFIGS:
         raise UserError(f"unknown online algorithm {algo!r}: use ppo or sac")
     resolved = resolve_protocol(protocol)
+    images = algo == "ppo" and resolved.observation.has_images
     try:
-        config = config_from_dict(CONFIGS[algo], dict(opts.options))
+        config = config_from_dict(VisionPPOConfig if images else CONFIGS[algo], dict(opts.options))
     except (ValueError, TypeError) as exc:
         raise UserError(f"--option for {algo}: {exc}") from exc
     directory = Path(out).expanduser()
@@ -244,8 +270,11 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     seed_everything(opts.seed)
     recorders: list[TransitionRecorder] = []
 
+    if images and opts.record_rollouts:
+        raise UserError("--record-rollouts writes state datasets; this protocol observes images")
+
     def build_env() -> Any:
-        env = make_env(resolved, seed=opts.seed)
+        env = make_env(resolved, seed=opts.seed, images=images)
         if opts.record_rollouts:
             recorders.append(TransitionRecorder(env))
             return recorders[-1]
@@ -253,13 +282,22 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
 
     venv: Any = VecMonitor(DummyVecEnv([build_env]))
     normalize_reward = bool(getattr(config, "normalize_reward", False))
-    if config.normalize_obs or normalize_reward:
-        venv = VecNormalize(venv, norm_obs=config.normalize_obs, norm_reward=normalize_reward, gamma=config.gamma)
+    dict_obs = vision.is_dict_space(venv.observation_space)
+    if dict_obs:
+        vision.check_images(venv.observation_space)
+    norm_keys = vision.normalize_keys(venv.observation_space) if dict_obs else None
+    normalize_obs = bool(config.normalize_obs and (norm_keys is None or norm_keys))
+    if normalize_obs or normalize_reward:
+        venv = VecNormalize(venv, norm_obs=normalize_obs, norm_reward=normalize_reward, gamma=config.gamma,
+                            norm_obs_keys=norm_keys if normalize_obs else None)
     values = {f.name: getattr(config, f.name) for f in fields(config)
-              if f.name not in ("hidden", "normalize_obs", "normalize_reward")}
+              if f.name not in ("hidden", "normalize_obs", "normalize_reward", "cnn_features")}
     if algo == "ppo":
-        kwargs = {"net_arch": {"pi": [config.hidden] * 2, "vf": [config.hidden] * 2}}
-        model: Any = PPO("MlpPolicy", venv, seed=opts.seed, device="cpu", policy_kwargs=kwargs, **values)
+        kwargs: dict[str, Any] = {"net_arch": {"pi": [config.hidden] * 2, "vf": [config.hidden] * 2}}
+        if dict_obs:
+            kwargs["features_extractor_kwargs"] = {"cnn_output_dim": getattr(config, "cnn_features", 256)}
+        model: Any = PPO("MultiInputPolicy" if dict_obs else "MlpPolicy", venv, seed=opts.seed, device="cpu",
+                         policy_kwargs=kwargs, **values)
     else:
         model = SAC("MlpPolicy", venv, seed=opts.seed, device="cpu", policy_kwargs={"net_arch": [config.hidden] * 2},
                     **values)
@@ -269,21 +307,32 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     last_eval: dict[str, Any] | None = None
     history: list[dict[str, float]] = []
 
+    inputs = vision.input_names(venv.observation_space) if dict_obs else ["state"]
+
     def export(target: Path) -> tuple[Path, Path]:
         target.mkdir(parents=True, exist_ok=True)
-        obs_dim = int(model.observation_space.shape[0])
-        onnx_path = export_onnx(_exported_module(algo, model, venv), obs_dim, target / "model.onnx")
+        module = _exported_module(algo, model, venv)
+        if dict_obs:
+            obs_dim = int(venv.observation_space["state"].shape[0]) if "state" in inputs else 0
+            onnx_path = export_onnx_inputs(module, vision.example_inputs(venv.observation_space),
+                                           target / "model.onnx")
+        else:
+            obs_dim = int(model.observation_space.shape[0])
+            onnx_path = export_onnx(module, obs_dim, target / "model.onnx")
         space = model.action_space
+        extra: dict[str, Any] = {"library": "stable-baselines3", "last_eval": last_eval}
+        if dict_obs:
+            extra["policy"] = "MultiInputPolicy (NatureCNN per camera + state)"
         manifest = write_manifest(target, algo=algo, protocol=resolved.id, dataset=None,
                                   steps=int(model.num_timesteps), seed=opts.seed, obs_dim=obs_dim,
                                   action_dim=int(space.shape[0]), chunk=1, action_low=space.low.tolist(),
-                                  action_high=space.high.tolist(), config=run["config"],
-                                  extra={"library": "stable-baselines3", "last_eval": last_eval})
+                                  action_high=space.high.tolist(), config=run["config"], extra=extra,
+                                  inputs=inputs)
         return onnx_path, manifest
 
     def evaluate_now(step: int) -> None:
         nonlocal last_eval
-        last_eval = evaluate_policy(TorchPolicy(_exported_module(algo, model, venv)), resolved,
+        last_eval = evaluate_policy(TorchPolicy(_exported_module(algo, model, venv), inputs), resolved,
                                     opts.eval_episodes, step)
         eval_log.write(last_eval)
 
