@@ -17,7 +17,7 @@ from vla_bench.agents.gateway import RemotePolicyError, json_safe
 from vla_bench.agents.loaders import agent_from_object
 from vla_bench.agents.remote import RemotePolicy, parse_remote_spec
 from vla_bench.agents.serving import PolicyServer
-from vla_bench.spec import TaskSpec
+from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.wire import packb
 
@@ -57,7 +57,7 @@ def test_a_reply_over_the_limit_fails_the_call_clearly_and_the_next_one_reconnec
     with hostile_server(lambda n: _action(n, big_at=1)) as port:
         policy = RemotePolicy(parse_remote_spec(f"ws://127.0.0.1:{port}?max_message_mb=1"))
         policy.reset(TASK)
-        observation = {"state": np.zeros(3, np.float32)}
+        observation: Observation = {"state": np.zeros(3, np.float32)}
         assert policy.act(observation).shape == (2,)
         with pytest.raises(RemotePolicyError, match=r"over the limit of 1 MB.*max_message_mb"):
             policy.act(observation)

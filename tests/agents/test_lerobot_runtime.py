@@ -139,7 +139,7 @@ def test_state_policy_actions_equal_lerobots_own_select_action(runtime_python: s
 def test_pixel_policy_on_metaworld_equals_lerobot_and_evaluates(runtime_python: str, tmp_path: Path) -> None:
     checkpoint = _checkpoint(runtime_python, tmp_path / "act-pixels", 4, 4, [3, 224, 224])
     rng = np.random.default_rng(1)
-    episodes = {"state": rng.normal(size=(1, 5, 4)).astype(np.float32),
+    episodes: dict[str, np.ndarray] = {"state": rng.normal(size=(1, 5, 4)).astype(np.float32),
                 "image": rng.integers(0, 256, size=(1, 5, 224, 224, 3), dtype=np.uint8)}
     task = TaskSpec(name="reach", instruction="reach the goal", action_low=(-1.0,) * 4, action_high=(1.0,) * 4,
                     max_steps=5, observation_mode="pixels+state", cameras=("corner4",))

@@ -25,7 +25,7 @@ from vla_bench.agents.remote import (
 )
 from vla_bench.agents.serving import PolicyServer
 from vla_bench.harness.plan import episode_spec
-from vla_bench.spec import TaskSpec
+from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 
 pytest.importorskip("websockets")
@@ -54,7 +54,7 @@ def _serve(policy: object, **options: Any) -> PolicyServer:
 )
 def test_ws_evaluation_matches_the_in_process_evaluation(policy: object, shared: bool) -> None:
     protocol = fake_protocol(episodes=7)
-    schedule = {"workers": 2, "envs_per_worker": 6}  # lanes of 3 live episodes
+    schedule: dict[str, Any] = {"workers": 2, "envs_per_worker": 6}  # lanes of 3 live episodes
     reference = _outcomes(vla_bench.evaluate(policy, protocol, **schedule))
     server = _serve(policy, max_batch=3, batch_wait=0.005)
     try:
@@ -114,7 +114,7 @@ def test_a_lost_connection_fails_the_call_and_the_next_episode_reconnects() -> N
     port = first.port
     settings = parse_remote_spec(f"ws://127.0.0.1:{port}?connect_timeout=10")
     policy = RemotePolicy(settings)
-    observation = {"state": np.arange(3, dtype=np.float32)}
+    observation: Observation = {"state": np.arange(3, dtype=np.float32)}
     local = LinearPolicy()
     local.reset(TASK)
     policy.reset(TASK)

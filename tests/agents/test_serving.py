@@ -72,7 +72,7 @@ def test_openpi_client_queries_the_serve_policy_command(served_cli: int) -> None
     assert metadata["vla_bench"]["batched"] is False
     rng = np.random.default_rng(0)
     for _ in range(5):
-        observation = {"state": rng.normal(size=3).astype(np.float32)}
+        observation: Observation = {"state": rng.normal(size=3).astype(np.float32)}
         reply = client.infer(observation)
         assert reply["actions"].dtype == np.float32
         np.testing.assert_array_equal(reply["actions"], _expected(observation))
@@ -119,7 +119,7 @@ def test_many_openpi_clients_are_batched_through_act_batch() -> None:
                 rng = np.random.default_rng(seed)
                 barrier.wait(timeout=30)
                 for _ in range(steps):
-                    observation = {"state": rng.normal(size=3).astype(np.float32)}
+                    observation: Observation = {"state": rng.normal(size=3).astype(np.float32)}
                     np.testing.assert_array_equal(client.infer(observation)["actions"], _expected(observation))
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
@@ -178,7 +178,7 @@ def test_api_key_is_required_when_set() -> None:
         with pytest.raises(Exception, match="401"):
             openpi.WebsocketClientPolicy(host="127.0.0.1", port=server.port)
         client = openpi.WebsocketClientPolicy(host="127.0.0.1", port=server.port, api_key="s3cret")
-        observation = {"state": np.ones(3, np.float32)}
+        observation: Observation = {"state": np.ones(3, np.float32)}
         np.testing.assert_array_equal(client.infer(observation)["actions"], _expected(observation))
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/healthz", timeout=10) as response:
             assert response.status == 200  # health needs no key
@@ -192,7 +192,7 @@ def test_episode_messages_reset_the_connections_policy() -> None:
         from vla_bench.spec.wire import unpackb
 
         assert unpackb(ws.recv(timeout=10))["vla_bench"]["episode_messages"] is True
-        observation = {"state": np.arange(3, dtype=np.float32)}
+        observation: Observation = {"state": np.arange(3, dtype=np.float32)}
         for seq, task in enumerate((TASK, other), start=1):
             ws.send(packb({"__vla_bench__": "episode_start", "seq": seq, "task": task.to_json()}))
             assert unpackb(ws.recv(timeout=10)) == {"ok": True, "seq": seq}

@@ -23,7 +23,7 @@ from vla_bench.agents.keymaps import VLAEVAL_PRESETS
 from vla_bench.agents.vlaeval_client import VlaEvalPolicy, parse_vlaeval_spec
 from vla_bench.agents.vlaeval_wire import pack, unpack
 from vla_bench.harness.plan import episode_spec
-from vla_bench.spec import TaskSpec
+from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 
 
@@ -126,7 +126,7 @@ def test_silence_ends_the_episode_and_the_next_call_reconnects() -> None:
     with scripted_server(answer) as port:
         policy = VlaEvalPolicy(parse_vlaeval_spec(f"vlaeval://127.0.0.1:{port}?timeout=0.3"))
         policy.reset(task)
-        observation = {"state": np.zeros(3, np.float32), "instruction": "go"}
+        observation: Observation = {"state": np.zeros(3, np.float32), "instruction": "go"}
         np.testing.assert_array_equal(policy.act(observation), [0.5, 0.5])
         with pytest.raises(Exception, match=r"did not answer within 0.3 s"):
             policy.act(observation)
@@ -158,14 +158,14 @@ def test_a_reply_out_of_turn_or_malformed_is_an_error() -> None:
 # ------------------------------------------------------------------------------------------- key maps
 def test_libero_preset_names_the_observation_as_vla_eval_libero_does() -> None:
     image, wrist = np.zeros((4, 4, 3), np.uint8), np.ones((4, 4, 3), np.uint8)
-    observation = {"state": np.zeros(8, np.float32), "images": {"agentview": image, "eye_in_hand": wrist},
-                   "instruction": "open the drawer"}
-    message = VLAEVAL_PRESETS["vla-eval-libero"].to_wire(observation)  # type: ignore[arg-type]
+    observation: Observation = {"state": np.zeros(8, np.float32), "images": {"agentview": image, "eye_in_hand": wrist},
+                                "instruction": "open the drawer"}
+    message = VLAEVAL_PRESETS["vla-eval-libero"].to_wire(observation)
     assert sorted(message) == ["images", "states", "task_description"]
     assert sorted(message["images"]) == ["agentview", "wrist"] and message["images"]["wrist"] is wrist
     back = VLAEVAL_PRESETS["vla-eval-libero"].from_wire(message)
     assert sorted(back["images"]) == ["0", "1"] and back["instruction"] == "open the drawer"
-    plain = VLAEVAL_PRESETS["vla-eval"].to_wire(observation)  # type: ignore[arg-type]
+    plain = VLAEVAL_PRESETS["vla-eval"].to_wire(observation)
     assert sorted(plain) == ["images", "state", "task_description"]
     assert sorted(plain["images"]) == ["agentview", "eye_in_hand"]
     custom = parse_vlaeval_spec("vlaeval://h:1?map=images.0:obs/cams/front,state:obs/proprio").keys

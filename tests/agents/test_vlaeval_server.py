@@ -22,7 +22,7 @@ import vla_bench
 from vla_bench.agents.loaders import agent_from_object, load_agent
 from vla_bench.agents.vlaeval_server import VlaEvalPolicyServer
 from vla_bench.harness.plan import episode_spec
-from vla_bench.spec import TaskSpec
+from vla_bench.spec import Observation, TaskSpec
 
 TASK = TaskSpec(name="pick", instruction="pick it up", action_low=(-1.0,) * 3, action_high=(1.0,) * 3,
                 max_steps=20, observation_mode="pixels+state", cameras=("agentview", "wrist"))
@@ -91,7 +91,7 @@ def test_a_failing_observation_is_an_error_reply_and_the_session_goes_on() -> No
     server = VlaEvalPolicyServer(agent_from_object(lambda: FaultyPolicy("raise", 7, at_step=2)), port=0,
                                  default_task=task).start()
     try:
-        states = [{"state": np.full(3, i, np.float32)} for i in range(3)]
+        states: list[Observation] = [{"state": np.full(3, i, np.float32)} for i in range(3)]
         replies = anyio.run(_drive, server.url, states, {"name": "a"})
         with urllib.request.urlopen(f"http://127.0.0.1:{server.port}/health", timeout=5) as health:
             assert health.status == 200 and json.loads(health.read()) == {"status": "ok"}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from server.leaderboard_testing import (
+from leaderboard_testing import (
     DatabaseFactory,
     Server,
     TestClient,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from server.leaderboard_testing import Bundles
+from leaderboard_testing import Bundles
 
 from vla_bench.harness.bundle import BundleError, read_episodes
 from vla_bench.server.bundle_io import read_bundle_document, training_csv, training_log_file

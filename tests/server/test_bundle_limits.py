@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from server.leaderboard_testing import Bundles, DatabaseFactory, Server, make_server
+from leaderboard_testing import Bundles, DatabaseFactory, Server, make_server
 
 from vla_bench.harness.registry import get_protocol
 from vla_bench.harness.scoring import compute_scores

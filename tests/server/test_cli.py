@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from server.leaderboard_testing import Bundles, free_port, mp4
+from leaderboard_testing import Bundles, free_port, mp4
 
 from vla_bench.server.core.migrate import head_revision
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from server.leaderboard_testing import Bundles, DatabaseFactory, LiveServer, make_server, mp4
+from leaderboard_testing import Bundles, DatabaseFactory, LiveServer, make_server, mp4
 
 from vla_bench.server.client import submit_bundle
 

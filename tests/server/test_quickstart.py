@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 import pytest
-from server.leaderboard_testing import free_port
+from leaderboard_testing import free_port
 
 from vla_bench.server.quickstart import check_port_free
 

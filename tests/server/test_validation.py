@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from server.leaderboard_testing import Bundles
+from leaderboard_testing import Bundles
 
 from vla_bench.server.validation import BundleRejectedError, episodes_sha256, validate_bundle
 from vla_bench.spec import EpisodeRecord

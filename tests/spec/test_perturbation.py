@@ -50,7 +50,8 @@ def test_every_arm_uses_the_clean_protocols_seeds() -> None:
 
 
 def test_shipped_robustness_protocols_pair_with_their_clean_protocols() -> None:
-    for robust_id in ("mujoco/locomotion-robust@v1", "metaworld/mt10-robust@v1", "pandapickcube/vision-robust@v1"):
+    for robust_id in ("mujoco/locomotion-robust@v1", "metaworld/mt10-robust@v1", "pandapickcube/vision-robust@v1",
+                      "libero/spatial-robust@v1"):
         robust = get_protocol(robust_id)
         assert robust.perturbation is not None
         clean = get_protocol(robust.perturbation.clean_protocol)
@@ -102,12 +103,8 @@ def test_a_level_names_the_fields_it_sets() -> None:
     assert level.fields_set() == {"camera_shift", "camera_rotate"}
 
 
-def test_the_libero_draft_carries_libero_pros_values_and_pairs_with_libero_spatial() -> None:
-    from pathlib import Path
-
-    from vla_bench.harness.registry import load_protocol
-
-    draft = load_protocol(str(Path(__file__).parents[2] / "docs" / "protocols" / "libero-spatial-robust@v1.toml"))
+def test_the_libero_protocol_carries_libero_pros_values_and_pairs_with_libero_spatial() -> None:
+    draft = get_protocol("libero/spatial-robust@v1")
     clean = get_protocol("libero/spatial@v1")
     assert draft.perturbation is not None and draft.perturbation.clean_protocol == clean.id
     pose = draft.perturbation.axis("camera").level(2).camera_pose

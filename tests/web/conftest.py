@@ -11,8 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server.leaderboard_testing import Bundles, LiveServer, TestClient, bundles, make_server, register_markers
-from web.web_testing import ConstantPolicy, Site
+from leaderboard_testing import Bundles, LiveServer, TestClient, bundles, make_server, register_markers
+from web_testing import ConstantPolicy, Site
 
 import vla_bench
 from vla_bench.agents.policy import LoadedAgent

@@ -10,8 +10,8 @@ from typing import Any, cast
 
 import numpy as np
 import pytest
-from server.leaderboard_testing import TestClient, make_server
-from web.web_testing import synthetic_bundle
+from leaderboard_testing import TestClient, make_server
+from web_testing import synthetic_bundle
 
 from vla_bench.harness import registry
 from vla_bench.server import crud

@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import pytest
-from server.leaderboard_testing import LiveServer
+from leaderboard_testing import LiveServer
 
 pytestmark = pytest.mark.browser
 

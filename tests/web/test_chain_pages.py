@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server.leaderboard_testing import TestClient, make_server
+from leaderboard_testing import TestClient, make_server
 
 import vla_bench
 import vla_bench.server.validation

@@ -8,7 +8,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web.web_testing import Site
+from web_testing import Site
 
 BOARD = "mujoco/hopper@v1"
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server.leaderboard_testing import LiveServer, make_server, mp4
+from leaderboard_testing import LiveServer, make_server, mp4
 
 pytestmark = pytest.mark.browser
 

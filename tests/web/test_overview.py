@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from fastapi.testclient import TestClient
-from web.web_testing import Site
+from web_testing import Site
 
 from vla_bench.harness import registry
 

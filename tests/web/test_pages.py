@@ -6,7 +6,7 @@ import re
 
 import pytest
 from fastapi.testclient import TestClient
-from web.web_testing import Site
+from web_testing import Site
 
 from vla_bench.harness import registry
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, make_server
-from web.web_testing import Site
+from leaderboard_testing import Bundles, make_server
+from web_testing import Site
 
 from vla_bench.web.provenance import (
     WITHHELD,

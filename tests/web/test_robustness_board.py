@@ -9,8 +9,8 @@ from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
-from server.leaderboard_testing import TestClient, make_server
-from web.web_testing import synthetic_bundle
+from leaderboard_testing import TestClient, make_server
+from web_testing import synthetic_bundle
 
 from vla_bench.harness import registry
 from vla_bench.harness.scoring import normalize

@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
+from leaderboard_testing import TestClient, make_server
 from scipy import stats
-from server.leaderboard_testing import TestClient, make_server
-from web.web_testing import synthetic_bundle
+from web_testing import synthetic_bundle
 
 from vla_bench.harness import registry
 from vla_bench.server import crud

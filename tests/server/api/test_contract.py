@@ -7,8 +7,8 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from leaderboard_testing import Bundles, DatabaseFactory, make_server
 from schemathesis import GenerationMode, checks
-from server.leaderboard_testing import Bundles, DatabaseFactory, make_server
 
 CHECKS = [checks.not_a_server_error, checks.response_schema_conformance, checks.status_code_conformance,
           checks.content_type_conformance]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from fastapi.testclient import TestClient
+from leaderboard_testing import Bundles, DatabaseFactory, make_server
 from pydantic import ValidationError
-from server.leaderboard_testing import Bundles, DatabaseFactory, make_server
 
 from vla_bench.server.core.config import Settings
 

@@ -9,7 +9,7 @@ from collections import Counter
 
 import httpx
 import pytest
-from server.leaderboard_testing import DatabaseFactory, LiveServer, make_server
+from leaderboard_testing import DatabaseFactory, LiveServer, make_server
 
 from vla_bench.server.core.admission import Slots
 

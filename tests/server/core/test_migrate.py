@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from server.leaderboard_testing import DatabaseFactory
+from leaderboard_testing import DatabaseFactory
 
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database

@@ -4,7 +4,7 @@ one database as two uvicorn workers (or replicas) would be."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, DatabaseFactory, make_server
+from leaderboard_testing import Bundles, DatabaseFactory, make_server
 
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database

@@ -4,7 +4,7 @@ or a deletion shows at once; clients revalidate with ETag (304); requests with a
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, Server
+from leaderboard_testing import Bundles, Server
 
 BOARD = "/api/v1/leaderboards/mujoco/hopper@v1"
 PAGE = "/leaderboard/mujoco/hopper@v1"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from server.leaderboard_testing import DatabaseFactory, make_server
+from leaderboard_testing import DatabaseFactory, make_server
 
 from vla_bench.server import crud
 from vla_bench.server.core.security import generate_token, hash_token

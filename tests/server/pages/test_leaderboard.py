@@ -13,9 +13,9 @@ import re
 from collections.abc import Iterator
 
 import pytest
+from leaderboard_testing import TestClient, make_server
 from markupsafe import escape
-from server.leaderboard_testing import TestClient, make_server
-from web.web_testing import synthetic_bundle
+from web_testing import synthetic_bundle
 
 from vla_bench.harness import registry
 from vla_bench.harness.safety_summary import COLUMNS, entry_safety

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, DatabaseFactory, make_server, table_counts
+from leaderboard_testing import Bundles, DatabaseFactory, make_server, table_counts
 
 from vla_bench.server.core.config import Settings
 from vla_bench.server.main import create_app

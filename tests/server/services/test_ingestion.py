@@ -4,7 +4,7 @@ message and field, and nothing is written for a refused bundle."""
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, DatabaseFactory, make_server
+from leaderboard_testing import Bundles, DatabaseFactory, make_server
 
 
 def test_a_child_process_validates_and_stores(sqlite_databases: DatabaseFactory, bundles: Bundles) -> None:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from server.leaderboard_testing import DatabaseFactory, Server, TestClient
-from server.verification.verification_testing import verification_server
+from leaderboard_testing import DatabaseFactory, Server, TestClient
+from verification_testing import verification_server
 
 
 @pytest.fixture

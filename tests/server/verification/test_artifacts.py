@@ -9,8 +9,8 @@ import pickle
 from pathlib import Path
 
 import pytest
-from server.leaderboard_testing import Server, TestClient
-from server.verification.verification_testing import SUBMISSIONS, ppo_document, ppo_model, with_agent_sha
+from leaderboard_testing import Server, TestClient
+from verification_testing import SUBMISSIONS, ppo_document, ppo_model, with_agent_sha
 
 from vla_bench.server.verification.artifacts import ArtifactRejectedError, check_artifact
 
@@ -63,7 +63,7 @@ def test_an_artifact_with_another_sha256_is_refused_and_nothing_stored(vclient: 
 
 
 def test_an_oversized_artifact_is_refused_and_nothing_stored(databases, artifacts: Path) -> None:  # type: ignore[no-untyped-def]
-    from server.verification.verification_testing import verification_server
+    from verification_testing import verification_server
 
     server = verification_server(databases.fresh(), artifacts, max_artifact_bytes=10_000)
     try:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from server.leaderboard_testing import DatabaseFactory, Server
-from server.verification.verification_testing import ROOT, verification_server
+from leaderboard_testing import DatabaseFactory, Server
+from verification_testing import ROOT, verification_server
 
 from vla_bench.server.services.baselines import load_baselines
 from vla_bench.server.verification.service import queue_baselines

@@ -6,8 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
-from server.leaderboard_testing import Server, TestClient
-from server.verification.verification_testing import ROOT, SUBMISSIONS, ppo_document
+from leaderboard_testing import Server, TestClient
+from verification_testing import ROOT, SUBMISSIONS, ppo_document
 
 from vla_bench.server.services.baselines import load_baselines
 from vla_bench.server.verification.duplicates import returns_sha256
@@ -35,7 +35,7 @@ def test_a_copy_with_only_side_fields_edited_is_caught_by_its_returns(vclient: T
     for line in copy["episodes"]:
         line["action_smoothness"] = (line["action_smoothness"] or 0) * 1.01
         line["clipped_steps"] += 1
-    from server.verification.verification_testing import rescore
+    from verification_testing import rescore
 
     response = vclient.post(SUBMISSIONS, json=rescore(copy), headers=vserver.user)
     assert response.status_code == 409 and "same return in every episode" in response.json()["detail"]
@@ -72,7 +72,7 @@ def test_two_owners_racing_with_one_result_store_it_once(vserver: Server) -> Non
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
-    from server.leaderboard_testing import LiveServer
+    from leaderboard_testing import LiveServer
 
     bodies = []
     for name, headers in (("theirs", vserver.admin), ("mine", vserver.user)):

@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
-from server.leaderboard_testing import Server, TestClient
-from server.verification.verification_testing import SUBMISSIONS, ppo_document, ppo_model
+from leaderboard_testing import Server, TestClient
 from sqlalchemy import update
+from verification_testing import SUBMISSIONS, ppo_document, ppo_model
 
 from vla_bench.server.models import Submission, VerificationJob
 from vla_bench.server.verification import jobs

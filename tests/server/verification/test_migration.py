@@ -6,9 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 from alembic import command
-from server.leaderboard_testing import DatabaseFactory
-from server.verification.verification_testing import ppo_document
+from leaderboard_testing import DatabaseFactory
 from sqlalchemy import func, select
+from verification_testing import ppo_document
 
 from vla_bench.server.core.db import Database
 from vla_bench.server.core.migrate import alembic_config

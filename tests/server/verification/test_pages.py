@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import html
 
-from server.leaderboard_testing import Server, TestClient
-from server.verification.verification_testing import SUBMISSIONS, ppo_document, ppo_model
+from leaderboard_testing import Server, TestClient
+from verification_testing import SUBMISSIONS, ppo_document, ppo_model
 
 from vla_bench.server import crud
 from vla_bench.server.verification import jobs

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 import pytest
-from server.leaderboard_testing import DatabaseFactory, LiveServer, Server, free_port
-from server.verification.verification_testing import (
+from leaderboard_testing import DatabaseFactory, LiveServer, Server, free_port
+from sqlalchemy import func, select
+from verification_testing import (
     PPO_MODEL,
     ROOT,
     SUBMISSIONS,
@@ -26,7 +27,6 @@ from server.verification.verification_testing import (
     worker_command,
     worker_env,
 )
-from sqlalchemy import func, select
 
 from vla_bench.server.client import attach_policy
 from vla_bench.server.models import SubmissionEvent, VerificationJob

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, Server
+from leaderboard_testing import Bundles, Server
 
 from vla_bench.harness.bundle import read_bundle
 from vla_bench.harness.compare import paired_comparison

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, Server
+from leaderboard_testing import Bundles, Server
 
 from vla_bench.harness import registry
 from vla_bench.harness.bundle import read_bundle

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, DatabaseFactory, Server, make_server, mp4
+from leaderboard_testing import Bundles, DatabaseFactory, Server, make_server, mp4
 
 from vla_bench.server import crud
 from vla_bench.server.videos import MAX_VIDEOS

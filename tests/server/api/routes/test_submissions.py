@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, Server, make_server
+from leaderboard_testing import Bundles, Server, make_server
 
 from vla_bench.harness.bundle import read_bundle
 from vla_bench.harness.registry import get_protocol
@@ -342,7 +342,7 @@ def test_identical_bundles_sent_at_once_are_stored_once(server: Server, bundles:
     from concurrent.futures import ThreadPoolExecutor
 
     import httpx
-    from server.leaderboard_testing import LiveServer
+    from leaderboard_testing import LiveServer
 
     body = json.dumps(bundles.document("zero"))
     with LiveServer(server.app) as live:

@@ -10,9 +10,9 @@ import json
 import random
 
 from alembic import command
-from server.leaderboard_testing import DatabaseFactory
+from leaderboard_testing import DatabaseFactory
 from sqlalchemy import select
-from web.web_testing import synthetic_bundle
+from web_testing import synthetic_bundle
 
 from vla_bench.harness import registry
 from vla_bench.harness.safety_summary import COLUMNS, entry_safety

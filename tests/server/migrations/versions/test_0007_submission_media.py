@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from alembic import command
 from fastapi.testclient import TestClient
-from server.leaderboard_testing import Bundles, DatabaseFactory, make_server, mp4
+from leaderboard_testing import Bundles, DatabaseFactory, make_server, mp4
 
 from vla_bench.server.core.migrate import alembic_config
 

@@ -1,7 +1,7 @@
 """Shared test plumbing for the leaderboard server and web tests: real bundles, an ephemeral PostgreSQL
 cluster, fresh migrated databases per test, and a running server on a loopback port.
 
-Imported as ``server.leaderboard_testing`` (pytest puts ``tests/`` on ``sys.path``); the fixtures defined
+Imported as ``leaderboard_testing`` (pytest puts ``tests/`` on ``sys.path``); the fixtures defined
 here are re-exported by ``tests/server/conftest.py`` and ``tests/web/conftest.py``.
 """
 

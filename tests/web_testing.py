@@ -1,4 +1,4 @@
-"""Helpers of the web tests (imported as ``web.web_testing``; ``tests/`` is on ``sys.path``)."""
+"""Helpers of the web tests (imported as ``web_testing``; ``tests/`` is on ``sys.path``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from server.leaderboard_testing import Server
+from leaderboard_testing import Server
 
 from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.scoring import compute_scores

@@ -12,14 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from server.leaderboard_testing import Server, make_server
+from leaderboard_testing import Server, make_server
 
 from vla_bench.harness.registry import get_protocol
 from vla_bench.harness.scoring import compute_scores
 from vla_bench.server.bundle_io import read_bundle_document
 from vla_bench.spec import EpisodeRecord
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 PPO_BUNDLE = ROOT / "results" / "mujoco-hopper--baseline-ppo-hopper"
 PPO_MODEL = ROOT / "results" / "agents" / "ppo-hopper" / "model.onnx"
 SECRET = "fixed-test-secret"
