@@ -1,0 +1,146 @@
+"""``summary.json`` as typed models: :class:`Summary` and its blocks, down to :class:`Estimate`.
+
+``schemas/summary.schema.json`` stays the published contract (submitters and the server validate against it);
+these models are the typed view the code reads and writes, checked against that schema field by field by
+``tests/spec/test_summary_schema.py``. Blocks the schema closes (``additionalProperties: false``) forbid
+unknown keys; open ones (``agent``, ``provenance``, ``run``) keep them in ``model_extra``.
+
+A field that the schema lets a bundle leave out is ``None`` by default and stays out when written:
+:meth:`Summary.to_json` drops what was never set, so a bundle read and written again is the same document.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+# an int stays an int: a plain ``float`` field would turn a written ``0`` into ``0.0`` and change the file
+Number = int | float
+Metric = Literal["normalized_score", "success_rate", "mean_return", "average_length"]
+Status = Literal["running", "complete", "incomplete", "aborted"]
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    def extra(self, key: str) -> JsonValue:
+        """A key the schema leaves free (``run.shard``, ``agent.details``' siblings), ``None`` when absent."""
+        value: JsonValue = (self.model_extra or {}).get(key)
+        return value
+
+
+class Estimate(_Closed):
+    """A mean with its 95% interval (bounds ``None`` where not finite); ``successes`` for a success rate."""
+
+    mean: Number | None
+    ci95: tuple[Number | None, Number | None]
+    successes: int | None = None
+
+
+class ChainScores(_Closed):
+    length: int
+    success_rates: list[Estimate]
+    average_length: Estimate
+
+
+class TaskScores(_Closed):
+    n: int
+    n_errors: int
+    errors: dict[str, int]
+    mean_return: Estimate
+    normalized_score: Estimate | None
+    success_rate: Estimate | None
+    mean_length: Number | None
+    completion_steps: Number | None
+    action_smoothness: Number | None
+    clipped_steps: int
+    chain: ChainScores | None = None  # chain protocols only
+    average_length: Estimate | None = None  # chain protocols only: chain.average_length again
+    primary: Number | None
+
+
+class Aggregate(_Closed):
+    metric: Metric
+    n_tasks: int
+    n_tasks_planned: int
+    n_episodes: int
+    n_errors: int
+    mean: Estimate | None
+    iqm: Estimate | None
+    n_runs: int | None = None
+    interval_method: str | None = None
+    iqm_note: str | None = None
+
+
+class Scores(_Closed):
+    primary_metric: Metric
+    tasks: dict[str, TaskScores]
+    aggregate: Aggregate
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return self.model_dump(mode="json", exclude_unset=True)
+
+
+class ProtocolRef(_Closed):
+    id: str
+    version: int
+    sha256: str
+
+
+class Training(_Closed):
+    group: str
+    seed: int
+
+
+class AgentInfo(_Open):
+    spec: str
+    kind: str
+    name: str
+    sha256: str | None
+    details: dict[str, JsonValue] | None = None
+    training: Training | None = None
+
+
+class Provenance(_Open):
+    harness_version: str
+    git: dict[str, JsonValue]
+    packages: dict[str, str]
+    renderer: str | None
+    machine: dict[str, JsonValue]
+    simulator: dict[str, JsonValue] | None = None
+    command: list[str] | None = None
+
+
+class RunInfo(_Open):
+    """How the run was executed; only ``timings`` is fixed by the schema (``executor``, ``workers``,
+    ``limit_episodes``, ``shard``, ``merged_from``, ... are free keys: :meth:`extra`)."""
+
+    timings: dict[str, Number | None] | None = None
+
+
+class Summary(_Closed):
+    # ``schema`` would shadow BaseModel.schema(): the field has another name, the JSON key keeps its own
+    schema_: Literal["vla-bench/summary@1"] = Field(default="vla-bench/summary@1", alias="schema")
+    status: Status
+    official: bool
+    created_at: str
+    finished_at: str | None
+    protocol: ProtocolRef
+    agent: AgentInfo
+    provenance: Provenance
+    run: RunInfo
+    n_episodes_planned: int
+    n_episodes_done: int
+    scores: Scores | None
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        """The summary.json document: what was read or set, nothing added but the schema id (first, as written)."""
+        document = self.model_dump(mode="json", exclude_unset=True, by_alias=True)
+        return {"schema": self.schema_, **{key: value for key, value in document.items() if key != "schema"}}
