@@ -22,8 +22,9 @@ def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_train_command_exports_and_resumes(dataset: Path, tmp_path: Path) -> None:
-    from vla_bench.cli.app import app
+    from vla_bench.cli.app import register_commands
 
+    app = register_commands()
     runner = CliRunner()
     out = tmp_path / "run"
     args = ["train", "td3+bc", "--dataset", str(dataset), "--steps", "40", "--out", str(out), "--log-every", "10",

@@ -23,8 +23,10 @@ from vla_bench.threads import limit_math_threads
 
 limit_math_threads()  # before numpy / torch are imported by anything below (typer and rich load neither)
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Evaluate robot policies under fixed, versioned protocols; report and compare results.")
+_APP_SETTINGS: dict[str, Any] = {
+    "no_args_is_help": True, "add_completion": False, "pretty_exceptions_enable": False,
+    "help": "Evaluate robot policies under fixed, versioned protocols; report and compare results."}
+app = typer.Typer(**_APP_SETTINGS)
 console = Console()
 errors = Console(stderr=True)
 DEBUG = {"on": False}  # --debug: unexpected errors show their traceback
@@ -306,14 +308,36 @@ COMMAND_MODULES = (
     "vla_bench.cli.runtimes",  # setup, doctor
     "vla_bench.cli.offline",  # eval-offline, robustness
 )
-for _module in COMMAND_MODULES:
-    importlib.import_module(_module).register(app)
+_REGISTERED: list[str] = []
+
+
+def register_commands() -> typer.Typer:
+    """The whole command line: this module's commands and every other command module's (imported once)."""
+    for module in COMMAND_MODULES:
+        if module not in _REGISTERED:
+            importlib.import_module(module).register(app)
+            _REGISTERED.append(module)
+    return app
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """The app to run ``args`` with. A command of this module (``eval``: start-up counts) gets an app holding
+    only that command, so typer builds one command's options instead of every command's and the other command
+    modules are not imported; its help and behaviour are the same. Anything else gets the whole app."""
+    name = args[0] if args else None
+    own = [info for info in app.registered_commands if name is not None and info.name == name]
+    if not own or _REGISTERED:
+        return register_commands()
+    single = typer.Typer(**_APP_SETTINGS)
+    single.registered_callback = app.registered_callback  # --version, --debug; keeps `vla-bench eval` a group
+    single.registered_commands = own
+    return single
 
 
 def run() -> None:
     """Run the typer app; a user error is one red line and exit 2, anything unexpected one line and exit 1."""
     try:
-        app()
+        _app_for(sys.argv[1:])()
     except UserError as exc:
         errors.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         raise SystemExit(2) from None

@@ -161,8 +161,9 @@ def test_paired_arms_through_the_harness(tmp_path: Path) -> None:
     assert "## Robustness" in (tmp_path / "run" / "report.md").read_text()
     from typer.testing import CliRunner
 
-    from vla_bench.cli.app import app
+    from vla_bench.cli.app import register_commands
 
+    app = register_commands()
     shown = CliRunner().invoke(app, ["robustness", str(tmp_path / "run"), "--format", "json"])
     assert shown.exit_code == 0, shown.output
     table = json.loads(shown.output)
