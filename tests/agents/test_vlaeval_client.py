@@ -169,7 +169,7 @@ def test_libero_preset_names_the_observation_as_vla_eval_libero_does() -> None:
     assert sorted(plain) == ["images", "state", "task_description"]
     assert sorted(plain["images"]) == ["agentview", "eye_in_hand"]
     custom = parse_vlaeval_spec("vlaeval://h:1?map=images.0:obs/cams/front,state:obs/proprio").keys
-    assert custom.to_wire(observation)["obs"]["cams"]["front"] is image  # type: ignore[arg-type]
+    assert custom.to_wire(observation)["obs"]["cams"]["front"] is image
 
 
 def test_spec_options_are_checked() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import urllib.request
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -53,7 +54,7 @@ def _observation(seed: int) -> dict[str, Any]:
             "state": rng.normal(size=8).astype(np.float32), "instruction": "pick it up"}
 
 
-async def _drive(url: str, observations: list[dict[str, Any]], task: dict[str, Any]) -> list[Any]:
+async def _drive(url: str, observations: Sequence[Mapping[str, Any]], task: dict[str, Any]) -> list[Any]:
     """vla-eval's own client, used as its sync runner uses it."""
     replies: list[Any] = []
     async with Connection(url, timeout=10, max_retries=2, backoff_base=0.1) as connection:

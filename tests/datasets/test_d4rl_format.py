@@ -76,6 +76,7 @@ def test_episodes_split_on_terminals_or_timeouts() -> None:
 def test_qlearning_transitions_follow_d4rl() -> None:
     data = synthetic()  # 12 steps; rows 4 (terminal), 7 and 11 (timeouts) end episodes
     exact = qlearning_dataset(data)
+    assert data.next_observations is not None  # synthetic() stores them
     # with stored next_observations: every row but the timeouts (D4RL drops them unless terminate_on_end)
     assert len(exact) == 10
     assert not exact.terminals[:4].any() and exact.terminals[4]

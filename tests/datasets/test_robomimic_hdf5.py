@@ -84,13 +84,16 @@ def test_reads_demos_in_robomimics_order_with_env_args_and_masks(tmp_path: Path,
     source = demos["demo_10"]
     np.testing.assert_array_equal(demo.actions, source["actions"].astype(np.float32))
     assert demo.actions.dtype == np.float32 and demo.dones.dtype == np.bool_ and len(demo) == 6
+    assert demo.states is not None  # the file stores them
     np.testing.assert_array_equal(demo.states, source["states"])
     assert set(demo.obs) == set(SIZES) and demo.model_file == "<mujoco/>"
     keys = data.state_keys()
     assert keys == ("object", "robot0_eef_pos", "robot0_eef_quat", "robot0_gripper_qpos")
     expected = np.concatenate([source["obs"][key] for key in keys], axis=1).astype(np.float32)
     np.testing.assert_array_equal(demo.state(keys), expected)
-    np.testing.assert_array_equal(demo.next_state(keys)[:-1], expected[1:])
+    next_state = demo.next_state(keys)
+    assert next_state is not None  # the file stores next_obs
+    np.testing.assert_array_equal(next_state[:-1], expected[1:])
     assert data.state_keys(with_object=False) == keys[1:]
     train = read_robomimic(path, filter_key="valid")
     assert [demo.name for demo in train.demos] == ["demo_2"] and train.filter_key == "valid"

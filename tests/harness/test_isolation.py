@@ -16,18 +16,20 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from vlab_fakes import fake_protocol
 
 import vla_bench
+from vla_bench.harness.eval_config import Placement
 from vla_bench.harness.plan import episode_spec
 
 TESTS = Path(__file__).resolve().parents[1]
 
 
-def _run(monkeypatch: pytest.MonkeyPatch, mode: str, placement: str, agent: str = "vlab_fakes:MisbehavingPolicy",
-         **options: float) -> dict:
+def _run(monkeypatch: pytest.MonkeyPatch, mode: str, placement: Placement, agent: str = "vlab_fakes:MisbehavingPolicy",
+         **options: Any) -> dict:
     protocol = fake_protocol(episodes=3)
     bad = episode_spec(protocol, "a", 1)
     monkeypatch.setenv("VLAB_BAD_SEED", str(bad.seed))

@@ -11,11 +11,13 @@ from vlab_fakes import LinearPolicy, WorkerSafeLinearPolicy, fake_protocol
 import vla_bench
 from vla_bench.agents.loaders import agent_from_object
 from vla_bench.harness.bundle import EPISODES_FILE, SUMMARY_FILE
+from vla_bench.harness.episode import Episode
 from vla_bench.harness.lanes import Book, Lane
 from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor
 from vla_bench.harness.plan import limited_plan
 from vla_bench.harness.scheduling import envs_per_worker
 from vla_bench.harness.worker_pool import WorkerStartError
+from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
 
 
@@ -51,14 +53,14 @@ def test_ten_episodes_on_two_workers_run_five_on_each(policy: type, monkeypatch:
     started: dict[int, int] = {}
     start = Book.start
 
-    def counting(self: Book, lane: Lane) -> list:  # type: ignore[type-arg]
+    def counting(self: Book, lane: Lane) -> list[tuple[int, Episode, str | None]]:
         new = start(self, lane)
         started[lane.worker.index] = started.get(lane.worker.index, 0) + len(new)
         return new
 
     monkeypatch.setattr(Book, "start", counting)
     executor = LocalExecutor(protocol, agent_from_object(policy), ExecutorConfig(workers=2, envs_per_worker=8))
-    records: list = []  # type: ignore[type-arg]
+    records: list[EpisodeRecord] = []
     executor.run(limited_plan(protocol, None), records.append)
     assert len(records) == 10
     assert started == {0: 5, 1: 5}
@@ -70,7 +72,7 @@ def test_a_benchmark_declaring_a_large_memory_cost_gets_fewer_environments_per_w
     protocol = fake_protocol(episodes=6, tasks=[{"name": "a", "env_id": "fake"}])
     monkeypatch.setenv("VLAB_FAKE_ENV_GB", "1000000")  # no machine holds two of these
     executor = LocalExecutor(protocol, agent_from_object(LinearPolicy), ExecutorConfig(workers=1, envs_per_worker=8))
-    records: list = []  # type: ignore[type-arg]
+    records: list[EpisodeRecord] = []
     executor.run(limited_plan(protocol, None), records.append)
     assert len(records) == 6 and executor._envs == 1
 

@@ -11,6 +11,7 @@ from vlab_fakes import BatchedLinearPolicy, LinearPolicy, fake_protocol
 import vla_bench
 from vla_bench.harness.api import EvalResult
 from vla_bench.harness.bundle import EPISODES_FILE, read_episodes
+from vla_bench.harness.eval_config import Placement
 from vla_bench.harness.registry import get_protocol
 
 
@@ -24,7 +25,7 @@ class Schedule(TypedDict, total=False):
     workers: int
     envs_per_worker: int
     schedule_seed: int
-    policy_placement: str
+    policy_placement: Placement
 
 
 SCHEDULES: list[Schedule] = [
@@ -161,7 +162,7 @@ def test_collected_noisy_trajectories_do_not_depend_on_where_the_policy_runs() -
 
     protocol = fake_protocol(episodes=3)
 
-    def collect(placement: str) -> dict:
+    def collect(placement: Placement) -> dict:
         kept: dict = {}
         options = EvalConfig(progress=False, action_noise=0.3, workers=2, envs_per_worker=2,
                              policy_placement=placement, trajectory_sink=lambda r, t: kept.__setitem__(r.key, t))

@@ -21,7 +21,7 @@ from vlab_fakes import LinearPolicy, fake_protocol
 
 from vla_bench.agents.loaders import agent_from_object, load_agent
 from vla_bench.harness.bundle import read_bundle
-from vla_bench.harness.eval_config import EvalConfig
+from vla_bench.harness.eval_config import EvalConfig, ExecutorName
 from vla_bench.harness.merge import merge_bundles
 from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.runner import run_evaluation
@@ -71,7 +71,7 @@ class MixedPolicy(LinearPolicy):
         return np.stack([single * (1 + i) for i in range(3)])
 
 
-def _records(protocol: Protocol, policy: Any, executor: str, **options: Any) -> dict:
+def _records(protocol: Protocol, policy: Any, executor: ExecutorName, **options: Any) -> dict:
     settings = {"workers": 2, "envs_per_worker": 3, "progress": False, **options}
     result = run_evaluation(protocol, agent_from_object(policy), None, EvalConfig(executor=executor, **settings))
     return {record.key: record.outcome() for record in result.records}

@@ -16,6 +16,7 @@ from vla_bench.spec.messages import (
     Finished,
     Hello,
     ItemError,
+    Message,
     PolicyHung,
     Ready,
     Reply,
@@ -38,7 +39,7 @@ def test_every_message_round_trips() -> None:
                            success=None, success_step=None, terminated=True, truncated=False, error=None,
                            error_kind=None, clipped_steps=0, action_smoothness=0.25,
                            timings={"wall_s": 1.0, "env_s": 0.5, "policy_s": 0.25})
-    messages = [
+    messages: list[Message] = [
         Hello({"worker_protocol": 3}, "{}", ["/x"], AgentRef("baseline:zero", None, 1.5, 0.1, True, 0.25)),
         Hello({"worker_protocol": 3}, "{}", []),
         Ready(True, {"a": 1}, pid=12, simulator={"mujoco": "3"}),
@@ -60,8 +61,9 @@ def test_every_message_round_trips() -> None:
     assert isinstance(action, Batch) and isinstance(action.items[0], ActionItem)
     assert action.items[0].action.dtype == np.float32 and action.items[0].action.tolist() == [0.5, -1.0]
     reply = decode(encode(messages[-2]))
-    assert isinstance(reply, Reply) and reply.results[0].task == TASK  # type: ignore[union-attr]
-    assert reply.first_step_at is None and decode(encode(messages[-1])).first_step_at == 1765000000.25  # type: ignore[union-attr]
+    assert isinstance(reply, Reply) and isinstance(reply.results[0], ResetResult) and reply.results[0].task == TASK
+    last = decode(encode(messages[-1]))
+    assert reply.first_step_at is None and isinstance(last, Reply) and last.first_step_at == 1765000000.25
 
 
 @pytest.mark.parametrize("payload", [packb({"op": "batch"}), packb({"t": "nope"}), packb([1, 2]),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgpack
 import numpy as np
 import pytest
@@ -10,8 +12,9 @@ from vla_bench.spec.wire import WireError, packb, unpackb
 
 
 def test_nested_arrays_round_trip_exactly_and_writable() -> None:
-    message = {"state": np.arange(11, dtype=np.float32), "images": {"front": np.ones((4, 5, 3), np.uint8)},
-               "instruction": "pick", "scalar": np.float32(2.5), "items": [1, None, True]}
+    message: dict[str, Any] = {"state": np.arange(11, dtype=np.float32),
+                               "images": {"front": np.ones((4, 5, 3), np.uint8)},
+                               "instruction": "pick", "scalar": np.float32(2.5), "items": [1, None, True]}
     decoded = unpackb(packb(message))
     assert decoded["state"].dtype == np.float32
     np.testing.assert_array_equal(decoded["state"], message["state"])
