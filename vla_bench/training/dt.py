@@ -74,22 +74,53 @@ class DTConfig:
     """normalize states with the dataset's mean/std (CORL: True)"""
 
 
+class SelfAttention(nn.Module):
+    """``nn.MultiheadAttention``'s self-attention (one fused QKV projection, same parameter names, so checkpoints
+    written with it load) run through ``scaled_dot_product_attention``; ``queries`` selects the tokens whose
+    outputs are wanted (all of them by default), every token still serving as key and value."""
+
+    def __init__(self, width: int, heads: int, dropout: float) -> None:
+        super().__init__()
+        self.heads, self.dropout = heads, dropout
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * width, width))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * width))
+        self.out_proj = nn.Linear(width, width)
+        nn.init.xavier_uniform_(self.in_proj_weight)  # as nn.MultiheadAttention (the minGPT init skips it too)
+
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, queries: slice | None = None) -> torch.Tensor:
+        width = x.shape[-1]
+        if queries is None:
+            q, k, v = nn.functional.linear(x, self.in_proj_weight, self.in_proj_bias).chunk(3, dim=-1)
+        else:
+            q = nn.functional.linear(x[:, queries], self.in_proj_weight[:width], self.in_proj_bias[:width])
+            k, v = nn.functional.linear(x, self.in_proj_weight[width:], self.in_proj_bias[width:]).chunk(2, dim=-1)
+            allowed = allowed[:, queries]
+
+        def split(t: torch.Tensor) -> torch.Tensor:  # [B, N, D] -> [B, heads, N, D / heads]
+            return t.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+
+        out = nn.functional.scaled_dot_product_attention(
+            split(q), split(k), split(v), attn_mask=allowed.unsqueeze(1),
+            dropout_p=self.dropout if self.training else 0.0)
+        projected: torch.Tensor = self.out_proj(out.transpose(1, 2).flatten(2))
+        return projected
+
+
 class Block(nn.Module):
     """Pre-LayerNorm transformer block (minGPT layout, as CORL's): attention, then a 4x GELU MLP."""
 
     def __init__(self, c: DTConfig) -> None:
         super().__init__()
         self.norm1, self.norm2 = nn.LayerNorm(c.embedding_dim), nn.LayerNorm(c.embedding_dim)
-        self.attention = nn.MultiheadAttention(c.embedding_dim, c.num_heads, dropout=c.attention_dropout,
-                                               batch_first=True)
+        self.attention = SelfAttention(c.embedding_dim, c.num_heads, c.attention_dropout)
         self.drop = nn.Dropout(c.residual_dropout)
         self.mlp = nn.Sequential(nn.Linear(c.embedding_dim, 4 * c.embedding_dim), nn.GELU(),
                                  nn.Linear(4 * c.embedding_dim, c.embedding_dim), nn.Dropout(c.residual_dropout))
 
-    def forward(self, x: torch.Tensor, blocked: torch.Tensor) -> torch.Tensor:
-        h = self.norm1(x)
-        attended = self.attention(h, h, h, attn_mask=blocked, need_weights=False)[0]
-        x = x + self.drop(attended)
+    def forward(self, x: torch.Tensor, allowed: torch.Tensor, queries: slice | None = None) -> torch.Tensor:
+        """``allowed`` ``[B, N, N]``: which keys each query may see; with ``queries`` only those tokens come out."""
+        attended = self.attention(self.norm1(x), allowed, queries)
+        x = (x if queries is None else x[:, queries]) + self.drop(attended)
         out: torch.Tensor = x + self.mlp(self.norm2(x))
         return out
 
@@ -127,20 +158,25 @@ class DecisionTransformer(nn.Module):
         tokens = torch.stack([self.ret((rtg * self.reward_scale).unsqueeze(-1)) + time,
                               self.state(states) + time, self.action(actions) + time], dim=2)
         x = self.emb_drop(self.emb_norm(tokens.reshape(batch, 3 * k, -1)))  # (R_0, s_0, a_0, R_1, ...)
-        blocked = self.attention_mask(mask)
-        for block in self.blocks:
-            x = block(x, blocked)
-        predicted: torch.Tensor = self.squash(self.head(self.out_norm(x)[:, 1::3]))  # from the state tokens
+        allowed = self.attention_mask(mask)
+        last = len(self.blocks) - 1
+        for i, block in enumerate(self.blocks):
+            # only the state tokens' outputs are read, so the last block computes nothing else (a third of its
+            # queries, MLP rows and dropout masks; the same function)
+            x = block(x, allowed, slice(1, None, 3) if i == last else None)
+        if last < 0:
+            x = x[:, 1::3]
+        predicted: torch.Tensor = self.squash(self.head(self.out_norm(x)))  # from the state tokens
         return predicted
 
     def attention_mask(self, mask: torch.Tensor) -> torch.Tensor:
-        """Additive mask ``[B*heads, 3K, 3K]``: causal, padded keys blocked; every token may see itself, so a
-        padded query never has an empty row (no NaN that later layers could pick up through the values)."""
+        """Boolean mask ``[B, 3K, 3K]`` (True: may attend): causal, padded keys blocked; every token may see
+        itself, so a padded query never has an empty row (no NaN that later layers could pick up through the
+        values)."""
         valid = mask.repeat_interleave(3, dim=1) > 0.5  # [B, 3K]
         n = valid.shape[1]
-        allowed = (self.causal[:n, :n].unsqueeze(0) & valid.unsqueeze(1)) | self.diagonal[:n, :n]
-        additive = torch.zeros(allowed.shape, dtype=torch.float32).masked_fill(~allowed, -1e9)
-        return additive.repeat_interleave(self.heads, dim=0)
+        allowed: torch.Tensor = (self.causal[:n, :n].unsqueeze(0) & valid.unsqueeze(1)) | self.diagonal[:n, :n]
+        return allowed
 
 
 def _init_weights(module: nn.Module) -> None:
