@@ -33,7 +33,7 @@ ALLOWED: dict[str, set[str]] = {
     "training": {"spec", "datasets", "agents", "benchmarks", "harness.api"},
     # harness.ranking, .robustness, .safety_summary, .multirun: statistics over stored episodes (like scoring)
     "server": {"spec", "web", "threads", "harness.scoring", "harness.compare", "harness.ranking", "harness.registry",
-               "harness.plan", "harness.bundle", "harness.robustness", "harness.safety_summary", "harness.multirun"},
+               "harness.plan", "harness.robustness", "harness.safety_summary", "harness.multirun"},
     ROOT: {"threads", "harness.api"},  # `vla_bench.evaluate`, lazily
     # the top: every typer command (library modules import no typer), so it may import every other part
     "cli": {"spec", "threads", "datasets", "benchmarks", "runtimes", "web", "agents", "harness", "training", "server",

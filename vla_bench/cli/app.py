@@ -10,7 +10,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import typer.core
@@ -20,6 +20,9 @@ from rich.markup import escape
 from vla_bench.cli.started import process_started_at
 from vla_bench.spec.errors import UserError, describe_exception
 from vla_bench.threads import limit_math_threads
+
+if TYPE_CHECKING:
+    from vla_bench.spec.summary import Summary  # an annotation: the models load with the command that needs them
 
 limit_math_threads()  # before numpy / torch are imported by anything below (typer and rich load neither)
 
@@ -140,7 +143,7 @@ def eval_command(
         errors.print(f"interrupted: finished episodes are kept in {directory}; finish the run with:\n  "
                      f"{shlex.join(command)}", highlight=False, soft_wrap=True)
         raise SystemExit(130) from None
-    _show(result.summary, report_format.value)
+    _show(result.summary_model, report_format.value)
     failures = summarize_failures(result.records, resolved.task_names)
     for line in failures.lines():
         errors.print(escape(line), highlight=False, soft_wrap=True)
@@ -167,12 +170,12 @@ def merge_command(
     report_format: FormatOption = OutputFormat.table,
 ) -> None:
     """Join shard bundles of one run (same protocol and agent) into one bundle, each episode once."""
-    from vla_bench.harness.merge import merge_bundles  # noqa: PLC0415
+    from vla_bench.harness.merge import merge_summary  # noqa: PLC0415
 
-    _show(merge_bundles(directories, out), report_format.value)
+    _show(merge_summary(directories, out), report_format.value)
 
 
-def _show(summary: dict[str, Any], report_format: str) -> None:
+def _show(summary: Summary, report_format: str) -> None:
     from vla_bench.harness import report  # noqa: PLC0415
 
     if report_format == "table":
@@ -195,11 +198,11 @@ def report_command(
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
     from vla_bench.harness.run_report import write_run_report  # noqa: PLC0415
     from vla_bench.harness.scoring import compute_scores  # noqa: PLC0415
+    from vla_bench.spec.summary import Scores  # noqa: PLC0415
 
     bundle = read_bundle(directory)
-    summary = dict(bundle.summary)
-    summary["scores"] = compute_scores(bundle.protocol(), bundle.records)
-    summary["n_episodes_done"] = len(bundle.records)
+    scores = Scores.model_validate(compute_scores(bundle.protocol(), bundle.records))
+    summary = bundle.summary_model.model_copy(update={"scores": scores, "n_episodes_done": len(bundle.records)})
     _show(summary, report_format.value)
     if write:
         errors.print(f"wrote {write_run_report(directory, bundle.protocol(), summary, bundle.records)}",
@@ -236,11 +239,12 @@ def compare_command(
     if protocol is not None:
         raise UserError("--protocol goes with --sequential; two bundles already name theirs")
     a, b = read_bundle(Path(first)), read_bundle(Path(second))
-    if a.summary["protocol"]["sha256"] != b.summary["protocol"]["sha256"]:
-        raise UserError(f"the bundles were run under different protocols ({a.summary['protocol']['id']} vs "
-                        f"{b.summary['protocol']['id']}, or different versions of it): they cannot be paired")
+    claimed_a, claimed_b = a.summary_model.protocol, b.summary_model.protocol
+    if claimed_a.sha256 != claimed_b.sha256:
+        raise UserError(f"the bundles were run under different protocols ({claimed_a.id} vs "
+                        f"{claimed_b.id}, or different versions of it): they cannot be paired")
     result = paired_comparison(a.protocol(), a.records, b.records)
-    names = a.summary["agent"]["name"], b.summary["agent"]["name"]
+    names = a.summary_model.agent.name, b.summary_model.agent.name
     if report_format == OutputFormat.json:
         sys.stdout.write(report.as_json({**result, "a_agent": names[0], "b_agent": names[1]}) + "\n")
     elif report_format == OutputFormat.markdown:

@@ -55,8 +55,8 @@ def robustness_command(
     if clean is not None:
         clean_bundle = read_bundle(clean)
         expected = protocol.perturbation.clean_protocol if protocol.perturbation else None
-        if clean_bundle.summary["protocol"]["id"] != expected:
-            raise UserError(f"{clean} ran {clean_bundle.summary['protocol']['id']}, not {expected}, the clean "
+        if clean_bundle.summary_model.protocol.id != expected:
+            raise UserError(f"{clean} ran {clean_bundle.summary_model.protocol.id}, not {expected}, the clean "
                             f"protocol {protocol.id} pairs with")
         clean_records = clean_bundle.records
     try:

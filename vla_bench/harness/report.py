@@ -10,6 +10,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from vla_bench.harness.scoring import IQM_MIN_SCORES
+from vla_bench.spec.summary import Estimate, Summary
 
 METRIC_LABELS = {"normalized_score": "normalized score", "success_rate": "success rate", "mean_return": "return",
                  "average_length": "average length"}
@@ -21,63 +22,75 @@ def _fmt(value: float | None, percent: bool = False) -> str:
     return f"{100 * value:.1f}%" if percent else f"{value:.2f}"
 
 
-def _estimate(estimate: dict[str, Any] | None, percent: bool = False) -> str:
-    if not estimate or estimate.get("mean") is None:
+def _interval(mean: float | None, low: float | None, high: float | None, percent: bool) -> str:
+    if mean is None:
+        return "–"
+    return f"{_fmt(mean, percent)} [{_fmt(low, percent)}, {_fmt(high, percent)}]"
+
+
+def _estimate(estimate: Estimate | None, percent: bool = False) -> str:
+    return "–" if estimate is None else _interval(estimate.mean, *estimate.ci95, percent=percent)
+
+
+def _estimate_json(estimate: dict[str, Any] | None, percent: bool = False) -> str:
+    """An estimate of a comparison (``harness.compare``'s JSON)."""
+    if not estimate:
         return "–"
     low, high = estimate["ci95"]
-    return f"{_fmt(estimate['mean'], percent)} [{_fmt(low, percent)}, {_fmt(high, percent)}]"
+    return _interval(estimate.get("mean"), low, high, percent)
 
 
-def _rows(summary: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    scores = summary["scores"] or {"tasks": {}, "aggregate": None}
-    has_norm = any(t["normalized_score"] for t in scores["tasks"].values())
-    has_success = any(t["success_rate"] for t in scores["tasks"].values())
+def _rows(summary: Summary) -> tuple[list[str], list[list[str]]]:
+    tasks = summary.scores.tasks if summary.scores else {}
+    has_norm = any(t.normalized_score for t in tasks.values())
+    has_success = any(t.success_rate for t in tasks.values())
     header = ["task", "n", "return (95% CI)"]
     header += ["normalized (95% CI)"] if has_norm else []
     header += ["success (Wilson 95%)", "steps to success"] if has_success else []
-    chain_length = max((t["chain"]["length"] for t in scores["tasks"].values() if t.get("chain")), default=0)
+    chain_length = max((t.chain.length for t in tasks.values() if t.chain), default=0)
     header += [f">={i} in a row" for i in range(1, chain_length + 1)]
     header += ["avg length (95% CI)"] if chain_length else []
     header += ["smoothness", "clipped steps", "errors"]
     rows = []
-    for name, task in scores["tasks"].items():
-        row = [name, str(task["n"]), _estimate(task["mean_return"])]
-        row += [_estimate(task["normalized_score"])] if has_norm else []
+    for name, task in tasks.items():
+        row = [name, str(task.n), _estimate(task.mean_return)]
+        row += [_estimate(task.normalized_score)] if has_norm else []
         if has_success:
-            row += [_estimate(task["success_rate"], percent=True), _fmt(task["completion_steps"])]
+            row += [_estimate(task.success_rate, percent=True), _fmt(task.completion_steps)]
         if chain_length:
-            rates = [_fmt(rate["mean"], percent=True) for rate in task["chain"]["success_rates"]]
-            row += rates + ["–"] * (chain_length - len(rates)) + [_estimate(task["chain"]["average_length"])]
-        row += [_fmt(task["action_smoothness"]), str(task["clipped_steps"]),
-                ", ".join(f"{k}: {v}" for k, v in task["errors"].items()) or "0"]
+            rates = [_fmt(rate.mean, percent=True) for rate in task.chain.success_rates] if task.chain else []
+            row += rates + ["–"] * (chain_length - len(rates))
+            row += [_estimate(task.chain.average_length if task.chain else None)]
+        row += [_fmt(task.action_smoothness), str(task.clipped_steps),
+                ", ".join(f"{k}: {v}" for k, v in task.errors.items()) or "0"]
         rows.append(row)
     return header, rows
 
 
-def _aggregate_line(summary: dict[str, Any]) -> str:
-    aggregate = (summary["scores"] or {}).get("aggregate")
+def _aggregate_line(summary: Summary) -> str:
+    aggregate = summary.scores.aggregate if summary.scores else None
     if not aggregate:
         return "no episodes finished"
-    percent = aggregate["metric"] == "success_rate"
-    label = METRIC_LABELS[aggregate["metric"]]
-    if aggregate.get("iqm"):
-        iqm = f" · IQM {_estimate(aggregate['iqm'], percent)}"
+    percent = aggregate.metric == "success_rate"
+    label = METRIC_LABELS[aggregate.metric]
+    if aggregate.iqm:
+        iqm = f" · IQM {_estimate(aggregate.iqm, percent)}"
     else:  # the full reason is in summary.json's iqm_note
-        iqm = f" · IQM withheld (needs ≥{IQM_MIN_SCORES} task scores)" if aggregate.get("iqm_note") else ""
-    method = aggregate.get("interval_method") or "stratified bootstrap"
-    return (f"{label}: mean {_estimate(aggregate['mean'], percent)}{iqm} (95% CI: {method}; "
-            f"{aggregate['n_episodes']} episodes, {aggregate['n_tasks']} tasks, {aggregate['n_errors']} errors)")
+        iqm = f" · IQM withheld (needs ≥{IQM_MIN_SCORES} task scores)" if aggregate.iqm_note else ""
+    method = aggregate.interval_method or "stratified bootstrap"
+    return (f"{label}: mean {_estimate(aggregate.mean, percent)}{iqm} (95% CI: {method}; "
+            f"{aggregate.n_episodes} episodes, {aggregate.n_tasks} tasks, {aggregate.n_errors} errors)")
 
 
-def _title(summary: dict[str, Any]) -> str:
-    flags = [] if summary["official"] else ["UNOFFICIAL: limited episodes"]
-    if summary["status"] != "complete":
-        flags.append(f"{summary['status'].upper()}: {summary['n_episodes_done']}/{summary['n_episodes_planned']}")
+def _title(summary: Summary) -> str:
+    flags = [] if summary.official else ["UNOFFICIAL: limited episodes"]
+    if summary.status != "complete":
+        flags.append(f"{summary.status.upper()}: {summary.n_episodes_done}/{summary.n_episodes_planned}")
     suffix = f" ({'; '.join(flags)})" if flags else ""
-    return f"{summary['protocol']['id']} · {summary['agent']['name']}{suffix}"
+    return f"{summary.protocol.id} · {summary.agent.name}{suffix}"
 
 
-def print_table(summary: dict[str, Any], console: Console | None = None) -> None:
+def print_table(summary: Summary, console: Console | None = None) -> None:
     console = console or Console()
     header, rows = _rows(summary)
     table = Table(title=_title(summary), title_justify="left")
@@ -104,19 +117,21 @@ def print_unwrapped(table: Table, console: Console) -> None:
         console.width = width
 
 
-def markdown(summary: dict[str, Any], provenance_line: bool = True) -> str:
+def markdown(summary: Summary, provenance_line: bool = True) -> str:
     header, rows = _rows(summary)
     lines = [f"### {_title(summary)}", "", "| " + " | ".join(header) + " |",
              "|" + "|".join("---" for _ in header) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
     lines += ["", _aggregate_line(summary)]
     if provenance_line:
-        lines += ["", f"protocol sha256 `{summary['protocol']['sha256'][:16]}…` · vla-bench "
-                  f"{summary['provenance']['harness_version']} · git {summary['provenance']['git'].get('revision')}"]
+        lines += ["", f"protocol sha256 `{summary.protocol.sha256[:16]}…` · vla-bench "
+                  f"{summary.provenance.harness_version} · git {summary.provenance.git.get('revision')}"]
     return "\n".join(lines) + "\n"
 
 
-def as_json(document: dict[str, Any]) -> str:
+def as_json(document: Summary | dict[str, Any]) -> str:
+    if isinstance(document, Summary):
+        document = document.to_json()
     return json.dumps(document, indent=2)
 
 
@@ -140,7 +155,8 @@ def comparison_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]
         header += ["B − A (Newcombe 95%)", "A only / B only", "McNemar p", "Holm p"]
     rows = []
     for name, entry in [*result["tasks"].items(), ("all tasks", result["overall"])]:
-        row = [name, str(entry["n_pairs"]), _estimate(entry.get("a"), percent), _estimate(entry.get("b"), percent),
+        row = [name, str(entry["n_pairs"]), _estimate_json(entry.get("a"), percent),
+               _estimate_json(entry.get("b"), percent),
                _difference(entry["difference"], percent)]
         if percent:
             test = entry["mcnemar"]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+
+from vla_bench.spec.summary import Estimate, Scores
 
 
 @dataclass(frozen=True)
@@ -17,11 +18,11 @@ class Score:
     high: float
 
     @classmethod
-    def of(cls, metric: str, estimate: dict[str, Any] | None) -> Score | None:
-        if not estimate or estimate.get("mean") is None:
+    def of(cls, metric: str, estimate: Estimate | None) -> Score | None:
+        if estimate is None or estimate.mean is None:
             return None
-        low, high = (math.nan if v is None else float(v) for v in estimate["ci95"])
-        return cls(metric=metric, mean=float(estimate["mean"]), low=low, high=high)
+        low, high = (math.nan if v is None else float(v) for v in estimate.ci95)
+        return cls(metric=metric, mean=float(estimate.mean), low=low, high=high)
 
     def __float__(self) -> float:
         return self.mean
@@ -32,17 +33,16 @@ class Score:
         return f"{self.mean:.2f} [{self.low:.2f}, {self.high:.2f}]"
 
 
-def headline(scores: dict[str, Any] | None) -> Score | None:
+def headline(scores: Scores | None) -> Score | None:
     """The aggregate of the primary metric (the leaderboard's score)."""
-    if not scores:
+    if scores is None:
         return None
-    aggregate = scores["aggregate"]
-    return Score.of(aggregate["metric"], aggregate.get("mean"))
+    return Score.of(scores.aggregate.metric, scores.aggregate.mean)
 
 
-def per_task(scores: dict[str, Any] | None) -> dict[str, Score]:
-    if not scores:
+def per_task(scores: Scores | None) -> dict[str, Score]:
+    if scores is None:
         return {}
-    metric = scores["primary_metric"]
-    found = {name: Score.of(metric, task.get(metric)) for name, task in scores["tasks"].items()}
+    metric = scores.primary_metric
+    found = {name: Score.of(metric, task.estimate(metric)) for name, task in scores.tasks.items()}
     return {name: score for name, score in found.items() if score is not None}

@@ -21,6 +21,7 @@ from vla_bench.harness.bundle import (
     read_bundle,
     read_episodes,
     write_json_atomic,
+    write_summary,
 )
 from vla_bench.harness.eval_config import EvalConfig
 from vla_bench.harness.executor_config import ExecutorConfig
@@ -32,28 +33,36 @@ from vla_bench.harness.run_report import write_run_report
 from vla_bench.runtimes.resolve import require as require_runtime
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
+from vla_bench.spec.summary import Summary
 
 
 @dataclass
 class EvalResult:
     protocol: Protocol
-    summary: dict[str, Any]
+    summary_model: Summary
     records: list[EpisodeRecord] = field(default_factory=list)
     directory: Path | None = None
 
     @property
+    def summary(self) -> dict[str, Any]:
+        """The run's ``summary.json`` as JSON (for callers of ``vla_bench.evaluate``); :attr:`summary_model` is
+        the typed one."""
+        return self.summary_model.to_json()
+
+    @property
     def scores(self) -> dict[str, Any]:
+        """The ``scores`` block as JSON (``None`` while no episode finished, as in summary.json)."""
         scores: dict[str, Any] = self.summary["scores"]
         return scores
 
     @property
     def score(self) -> Score | None:
         """The primary metric over all tasks with its 95% interval (``float(result.score)`` is the number)."""
-        return headline(self.summary["scores"])
+        return headline(self.summary_model.scores)
 
     @property
     def task_scores(self) -> dict[str, Score]:
-        return per_task(self.summary["scores"])
+        return per_task(self.summary_model.scores)
 
 
 def default_out_dir(protocol: Protocol, agent: LoadedAgent) -> Path:
@@ -64,25 +73,26 @@ def default_out_dir(protocol: Protocol, agent: LoadedAgent) -> Path:
 def _check_resumable(directory: Path, protocol: Protocol, agent: LoadedAgent, official: bool,
                      shard: tuple[int, int] | None) -> str:
     """The original start time of the run in ``directory``, after checking it is this same run."""
-    summary = read_bundle(directory).summary if (directory / SUMMARY_FILE).exists() else None
+    summary = read_bundle(directory).summary_model if (directory / SUMMARY_FILE).exists() else None
     if summary is None:
         raise UserError(f"--resume: {directory} holds no run to resume (no {SUMMARY_FILE})")
-    if summary["protocol"]["sha256"] != protocol.sha256():
-        raise UserError(f"--resume: {directory} was run under {summary['protocol']['id']} "
-                        f"(hash {summary['protocol']['sha256'][:12]}), not {protocol.id}")
-    previous = summary["agent"]
-    if previous["spec"] != agent.spec or previous.get("sha256") != agent.sha256:
-        raise UserError(f"--resume: {directory} was run with agent {previous['spec']!r} "
-                        f"(sha256 {previous.get('sha256')}), not {agent.spec!r} (sha256 {agent.sha256})")
+    if summary.protocol.sha256 != protocol.sha256():
+        raise UserError(f"--resume: {directory} was run under {summary.protocol.id} "
+                        f"(hash {summary.protocol.sha256[:12]}), not {protocol.id}")
+    previous = summary.agent
+    if previous.spec != agent.spec or previous.sha256 != agent.sha256:
+        raise UserError(f"--resume: {directory} was run with agent {previous.spec!r} "
+                        f"(sha256 {previous.sha256}), not {agent.spec!r} (sha256 {agent.sha256})")
     training = agent.training.to_json() if agent.training else None
-    if previous.get("training") != training:
-        raise UserError(f"--resume: {directory} was run as training run {previous.get('training')}, not {training} "
+    before = previous.training.model_dump() if previous.training else None
+    if before != training:
+        raise UserError(f"--resume: {directory} was run as training run {before}, not {training} "
                         "(--training-group/--training-seed)")
-    if summary["official"] != official:
+    if summary.official != official:
         raise UserError("--resume: the run was started with a different --limit-episodes")
-    if summary["run"].get("shard") != (list(shard) if shard else None):
-        raise UserError(f"--resume: the run was started as shard {summary['run'].get('shard')}, not {shard}")
-    return str(summary["created_at"])
+    if summary.run.extra("shard") != (list(shard) if shard else None):
+        raise UserError(f"--resume: the run was started as shard {summary.run.extra('shard')}, not {shard}")
+    return summary.created_at
 
 
 def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None, options: EvalConfig) -> EvalResult:
@@ -129,7 +139,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
     executor = make_executor(options.executor, protocol, agent, config, ray_address=options.ray_address)
     prov: dict[str, Any] = {}
 
-    def summary_now(final: bool) -> dict[str, Any]:
+    def summary_now(final: bool) -> Summary:
         prov["simulator"] = executor.simulator
         if final:
             run_info["policy_placement"] = executor.placement
@@ -147,7 +157,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         prov.update(provenance.collect())
         if out_dir is not None:
             write_json_atomic(out_dir / PROTOCOL_FILE, protocol.model_dump(mode="json"))
-            write_json_atomic(out_dir / SUMMARY_FILE, summary_now(final=False))
+            write_summary(out_dir / SUMMARY_FILE, summary_now(final=False))
             log = EpisodeLog(out_dir / EPISODES_FILE)
 
     label = f"{protocol.id} · {agent.name}"
@@ -174,11 +184,11 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         run_info["timings"] = _timings(started_at, executor.first_step_at)
         summary = summary_now(final=True)
         if abort.reason is not None:
-            summary["status"] = "aborted"
+            summary = summary.model_copy(update={"status": "aborted"})
         if out_dir is not None:
-            write_json_atomic(out_dir / SUMMARY_FILE, summary)
+            write_summary(out_dir / SUMMARY_FILE, summary)
             write_run_report(out_dir, protocol, summary, records)
-    return EvalResult(protocol=protocol, summary=summary, records=records, directory=out_dir)
+    return EvalResult(protocol=protocol, summary_model=summary, records=records, directory=out_dir)
 
 
 def _timings(started_at: float, first_step_at: float | None) -> dict[str, float | None]:

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from vla_bench.harness.bundle import EPISODES_FILE, SUMMARY_FILE, jsonl_lines
 from vla_bench.server.bundle_limits import MAX_TRAINING_LOG_CHARS, Refusal
 from vla_bench.server.training_log import parse_training_log
+from vla_bench.spec.bundle import EPISODES_FILE, SUMMARY_FILE, jsonl_lines, load_summary_json
 from vla_bench.spec.errors import UserError
 
 __all__ = ["EPISODES_FILE", "SUMMARY_FILE", "is_bundle_dir", "read_bundle_document", "training_log_file"]
@@ -38,11 +38,7 @@ def read_bundle_document(directory: Path, *, agents_dir: Path | None = None) -> 
     if not is_bundle_dir(directory):
         raise UserError(f"{directory} is not a results bundle: it needs {SUMMARY_FILE} and {EPISODES_FILE} "
                         "(written by `vla-bench eval --out DIR`)")
-    summary_path = directory / SUMMARY_FILE
-    try:
-        summary = json.loads(summary_path.read_text(encoding="utf-8"), parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise UserError(f"{summary_path} is not valid JSON: {exc}") from None
+    summary = load_summary_json(directory / SUMMARY_FILE)  # as on disk: the server validates what it receives
     episodes_path = directory / EPISODES_FILE
     episodes = [value for _, value in jsonl_lines(episodes_path, episodes_path.read_bytes())]
     document: dict[str, Any] = {"summary": summary, "episodes": episodes}
@@ -90,6 +86,3 @@ def training_csv(log: Path) -> str:
                          for line in lines[1:])]
     return "\n".join(cells) + "\n"
 
-
-def _refuse_constant(name: str) -> float:
-    raise ValueError(f"{name} is not valid JSON (bundles write non-finite numbers as null)")

@@ -63,6 +63,12 @@ class TaskScores(_Closed):
     average_length: Estimate | None = None  # chain protocols only: chain.average_length again
     primary: Number | None
 
+    def estimate(self, metric: Metric) -> Estimate | None:
+        """This task's estimate of ``metric`` (``None`` where the protocol has no such metric)."""
+        estimates = {"normalized_score": self.normalized_score, "success_rate": self.success_rate,
+                     "mean_return": self.mean_return, "average_length": self.average_length}
+        return estimates[metric]
+
 
 class Aggregate(_Closed):
     metric: Metric
