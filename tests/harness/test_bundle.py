@@ -67,3 +67,17 @@ def test_a_summary_that_breaks_the_schema_is_refused(tmp_path: Path) -> None:
     (tmp_path / "summary.json").write_text(json.dumps(summary))
     with pytest.raises(BundleError, match=r"\$\.protocol\.sha256"):
         read_bundle(tmp_path)
+
+
+def test_the_typed_summary_is_what_the_file_holds(tmp_path: Path) -> None:
+    result = vla_bench.evaluate(LinearPolicy, fake_protocol(episodes=3, success=True), out=tmp_path,
+                                limit_episodes=2)
+    on_disk = json.loads((tmp_path / "summary.json").read_text())
+    bundle = read_bundle(tmp_path)
+    assert bundle.summary_model.to_json() == on_disk == bundle.summary == result.summary
+    typed = bundle.summary_model
+    assert typed.status == "complete" and typed.official is False and typed.run.extra("limit_episodes") == 2
+    assert typed.scores is not None and typed.scores.aggregate.metric == "success_rate"
+    mean = typed.scores.aggregate.mean
+    assert mean is not None and result.score is not None and float(result.score) == mean.mean
+    assert set(result.task_scores) == set(typed.scores.tasks)
