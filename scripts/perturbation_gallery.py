@@ -31,6 +31,9 @@ GALLERY = {  # benchmark -> (robustness protocol, task, camera shown)
     "metaworld": ("metaworld/mt10-robust@v1", "pick-place-v3", "corner4"),
     "pandapickcube": ("pandapickcube/vision-robust@v1", "pick_cube", "front"),
     "robomimic": ("robomimic/lift-ph-image-robust@v1", "lift", "agentview"),
+    # run with the LIBERO runtime's interpreter (PYTHONPATH=. $RUNTIME_PYTHON scripts/... --only libero)
+    "libero": ("libero/spatial-robust@v1",
+               "pick_up_the_black_bowl_between_the_plate_and_the_ramekin_and_place_it_on_the_plate", "agentview"),
 }
 TILE = 112
 LABEL = 14
