@@ -6,6 +6,15 @@ from typing import Any
 
 import numpy as np
 
+from vla_bench.benchmarks.base import EnvSession
+
+
+def live_scene(session: EnvSession) -> tuple[Any, Any]:
+    """The session's ``(MjModel, MjData)``; the MuJoCo sessions under test always have one."""
+    scene = session.scene()
+    assert scene is not None, f"{type(session).__name__} exposes no MuJoCo scene"
+    return scene
+
 
 def model_arrays(model: Any) -> dict[str, np.ndarray]:
     arrays = {}

@@ -214,9 +214,10 @@ def test_reset_needs_a_goal_index_within_the_goal_list() -> None:
         for bad in (None, 50):
             with pytest.raises(ValueError, match="goal index"):
                 session.reset(type(good)(task="reach-v3", task_index=0, episode_index=3, seed=1, init_index=bad))
-        global_rng = np.random.get_state()[1].copy()
+        global_rng = np.random.get_state(legacy=False)["state"]["key"].copy()
         session.reset(good)
-        np.testing.assert_array_equal(np.random.get_state()[1], global_rng)  # NumPy's global RNG is untouched
+        # NumPy's global RNG is untouched
+        np.testing.assert_array_equal(np.random.get_state(legacy=False)["state"]["key"], global_rng)
     finally:
         session.close()
 
@@ -357,7 +358,9 @@ def _metaworld_own_rollout(task: str, goal: int) -> tuple[bool, int]:
     benchmark = _mt1(task)
     env = benchmark.train_classes[task]()
     env.set_task(benchmark.train_tasks[goal])
-    policy = ENV_POLICY_MAP[task]()
+    # a concrete subclass (as agents/metaworld_expert.py reads it): mypy joins the map's values to the abstract base
+    policy_class: type[Any] = ENV_POLICY_MAP[task]
+    policy = policy_class()
     obs, _ = env.reset()
     try:
         for step in range(1, 501):

@@ -6,6 +6,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # gym-hil builds a renderer at constr
 
 import importlib
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -144,7 +145,8 @@ def test_state_observation_layout(state_session: EnvSession) -> None:
 
 def test_state_order_is_gym_flatten_order_of_serl_dict() -> None:
     # serl's SERLObsWrapper flattens its state Dict with gym.spaces.flatten; gym's Dict sorts its keys.
-    box = {n: gym.spaces.Box(-np.inf, np.inf, (d,)) for n, d in [("tcp_pos", 3), ("tcp_vel", 3), ("gripper_pos", 1)]}
+    box: dict[str, gym.spaces.Space[Any]] = {
+        n: gym.spaces.Box(-np.inf, np.inf, (d,)) for n, d in [("tcp_pos", 3), ("tcp_vel", 3), ("gripper_pos", 1)]}
     serl_space = gym.spaces.Dict({f"panda/{n}": b for n, b in box.items()} | {"block_pos": box["tcp_pos"]})
     assert list(serl_space) == ["block_pos", "panda/gripper_pos", "panda/tcp_pos", "panda/tcp_vel"]
 
@@ -197,14 +199,15 @@ def _random_policy(seed: int) -> Policy:
 
 
 def test_same_seed_same_episode_bitwise(state_session: EnvSession) -> None:
-    global_rng = np.random.get_state()[1].copy()
+    global_rng = np.random.get_state(legacy=False)["state"]["key"].copy()
     first = _rollout(state_session, 11, _random_policy(0), 40)
     _rollout(state_session, 12, _random_policy(1), 10)  # a different episode in between on the same session
     again = _rollout(state_session, 11, _random_policy(0), 40)
     for a, b in zip(first["obs"], again["obs"], strict=True):
         assert a["state"].tobytes() == b["state"].tobytes()
     assert first["reward"] == again["reward"] and first["lift"] == again["lift"]
-    np.testing.assert_array_equal(np.random.get_state()[1], global_rng)  # NumPy's global RNG is left alone
+    # NumPy's global RNG is left alone
+    np.testing.assert_array_equal(np.random.get_state(legacy=False)["state"]["key"], global_rng)
 
 
 def test_same_seed_same_start_across_sessions(state_session: EnvSession) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from perturbation_testing import changed, model_arrays
+from perturbation_testing import changed, live_scene, model_arrays
 
 from vla_bench.benchmarks.base import EnvSession
 from vla_bench.benchmarks.perturbations.language import paraphrase_table
@@ -29,7 +29,7 @@ def _open(protocol: Protocol, task: str) -> EnvSession:
 def clean() -> Iterator[tuple[EnvSession, Observation, dict[str, np.ndarray], np.ndarray]]:
     session = _open(CLEAN, TASK)
     observation = session.reset(episode_spec(CLEAN, TASK, INDEX))
-    model, data = session.scene()
+    model, data = live_scene(session)
     yield session, observation, model_arrays(model), data.qpos.copy()
     session.close()
 
@@ -38,7 +38,7 @@ def _perturbed(clean: tuple, axis: str, level: int) -> tuple[Observation, set[st
     """The first observation of the perturbed episode, the model arrays that differ from the clean episode's
     (both after reset: metaworld's reset writes the goal site), the joint positions, the session."""
     session = _open(ROBUST, f"{TASK}.{axis}.{level}")
-    model, data = session.scene()
+    model, data = live_scene(session)
     observation = session.reset(episode_spec(ROBUST, TASK, INDEX))
     return observation, changed(clean[2], model_arrays(model)), data.qpos.copy(), session
 
@@ -53,7 +53,7 @@ def test_clean_arm_equals_the_clean_protocol(clean: tuple) -> None:
     again = session.reset(episode_spec(ROBUST, TASK, INDEX))
     assert np.array_equal(again["images"]["corner4"], observation["images"]["corner4"])
     assert np.array_equal(again["state"], observation["state"]) and again["instruction"] == observation["instruction"]
-    assert np.array_equal(session.scene()[1].qpos, qpos)
+    assert np.array_equal(live_scene(session)[1].qpos, qpos)
     session.close()
 
 
@@ -61,7 +61,7 @@ def test_camera_moves_the_corner4_camera_in_the_model_and_nothing_else(clean: tu
     _, observation, nominal, qpos = clean
     moved, arrays, moved_qpos, session = _perturbed(clean, "camera", 3)
     assert arrays == {"cam_pos", "cam_quat"}
-    model = session.scene()[0]
+    model = live_scene(session)[0]
     corner4 = model.camera("corner4").id
     rows = np.flatnonzero(np.any(model.cam_pos != nominal["cam_pos"], axis=1))
     assert rows.tolist() == [corner4]
@@ -80,7 +80,7 @@ def test_lighting_scales_the_lights_only(clean: tuple) -> None:
     assert {"light_diffuse", "headlight.diffuse"} <= arrays <= {
         "light_ambient", "light_diffuse", "light_specular", "headlight.ambient", "headlight.diffuse",
         "headlight.specular"}
-    model = session.scene()[0]
+    model = live_scene(session)[0]
     ratio = model.light_diffuse[nominal["light_diffuse"] > 0] / nominal["light_diffuse"][nominal["light_diffuse"] > 0]
     assert np.allclose(ratio, ratio.flat[0]) and 0.15 <= ratio.flat[0] <= 0.4
     assert _image(dark).mean() < _image(observation).mean() - 10
@@ -148,7 +148,7 @@ def test_table_color_swaps_the_tables_texture_only(clean: tuple) -> None:
     _, observation, nominal, qpos = clean
     seen, arrays, seen_qpos, session = _perturbed(clean, "table_color", 2)
     assert arrays == {"geom_rgba", "geom_matid"} and np.array_equal(seen_qpos, qpos)
-    model = session.scene()[0]
+    model = live_scene(session)[0]
     table = model.body("tablelink").id
     rows = np.flatnonzero(np.any(model.geom_rgba != nominal["geom_rgba"], axis=1))
     assert rows.size and all(int(model.geom_bodyid[g]) == table for g in rows)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from perturbation_testing import changed, model_arrays
+from perturbation_testing import changed, live_scene, model_arrays
 
 from vla_bench.benchmarks.base import EnvSession
 from vla_bench.harness.plan import episode_spec
@@ -29,7 +29,7 @@ def _open(protocol: Protocol, task: str) -> EnvSession:
 def clean() -> Iterator[tuple[EnvSession, Observation, dict[str, np.ndarray]]]:
     session = _open(CLEAN, "lift")
     observation = session.reset(episode_spec(CLEAN, "lift", INDEX))
-    yield session, observation, model_arrays(session.scene()[0])
+    yield session, observation, model_arrays(live_scene(session)[0])
     session.close()
 
 
@@ -44,14 +44,14 @@ def test_clean_arm_is_the_clean_protocol(clean: tuple) -> None:
     for camera in observation["images"]:
         assert np.array_equal(again["images"][camera], observation["images"][camera])
     assert np.array_equal(again["state"], observation["state"])
-    assert changed(arrays, model_arrays(session.scene()[0])) == set()
+    assert changed(arrays, model_arrays(live_scene(session)[0])) == set()
     session.close()
 
 
 def test_camera_moves_agentview_on_the_rebuilt_model(clean: tuple) -> None:
     _, observation, arrays = clean
     session, moved = _perturbed("lift.camera.3")
-    model = session.scene()[0]
+    model = live_scene(session)[0]
     assert changed(arrays, model_arrays(model)) == {"cam_pos", "cam_quat"}
     rows = np.flatnonzero(np.any(model.cam_pos != arrays["cam_pos"], axis=1))
     assert rows.tolist() == [model.camera("agentview").id]
@@ -66,7 +66,7 @@ def test_camera_moves_agentview_on_the_rebuilt_model(clean: tuple) -> None:
 def test_lighting_dims_the_rendered_scene(clean: tuple) -> None:
     _, observation, arrays = clean
     session, dark = _perturbed("lift.lighting.3")
-    found = changed(arrays, model_arrays(session.scene()[0]))
+    found = changed(arrays, model_arrays(live_scene(session)[0]))
     assert "light_diffuse" in found and found <= {"light_ambient", "light_diffuse", "light_specular",
                                                   "headlight.ambient", "headlight.diffuse", "headlight.specular"}
     assert dark["images"]["agentview"].mean() < observation["images"]["agentview"].mean() - 20
@@ -76,10 +76,10 @@ def test_lighting_dims_the_rendered_scene(clean: tuple) -> None:
 def test_object_range_widens_the_cubes_placement_about_its_centre(clean: tuple) -> None:
     reference, _, arrays = clean
     cube = reference.inner._env.cube if hasattr(reference, "inner") else reference._env.cube
-    before = np.array(reference.scene()[1].qpos[-7:-5])  # the cube's free joint comes last in Lift
+    before = np.array(live_scene(reference)[1].qpos[-7:-5])  # the cube's free joint comes last in Lift
     session, _ = _perturbed("lift.object_range.2")
     env = session.inner._env  # type: ignore[attr-defined]
     after = np.array(env.sim.data.get_joint_qpos(cube.joints[0])[:2])
     assert np.allclose(after, 4.0 * before, atol=1e-9)  # Lift's range is centred on the table centre (0, 0)
-    assert changed(arrays, model_arrays(session.scene()[0])) == set()
+    assert changed(arrays, model_arrays(live_scene(session)[0])) == set()
     session.close()

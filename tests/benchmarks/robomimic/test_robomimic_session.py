@@ -125,9 +125,11 @@ def test_state_is_the_simulator_state_in_robomimics_key_order(state_session: Rob
 
 def test_seeded_resets_are_deterministic_and_draw_robomimics_initial_distribution(
         state_session: RobomimicSession) -> None:
-    global_rng = np.random.get_state()[1].copy()
+    global_rng = np.random.get_state(legacy=False)["state"]["key"].copy()
     actions = np.random.default_rng(0).uniform(-1.0, 1.0, size=(6, 7)).astype(np.float32)
-    starts, sizes, rollouts = [], [], {}
+    starts: list[np.ndarray] = []
+    sizes: list[float] = []
+    rollouts: dict[int, list[bytes]] = {}
     for seed in (0, 1, 2, 0):
         states = [state_session.reset(_episode(seed))["state"]]
         sizes.append(float(_env(state_session).cube.size[0]))
@@ -137,7 +139,8 @@ def test_seeded_resets_are_deterministic_and_draw_robomimics_initial_distributio
             rollouts.setdefault(seed, []).append(b"".join(state.tobytes() for state in states))
     first, again = rollouts[0]
     assert first == again  # same seed, same actions: the same episode bitwise, after other episodes between
-    np.testing.assert_array_equal(np.random.get_state()[1], global_rng)  # NumPy's global RNG is left alone
+    # NumPy's global RNG is left alone
+    np.testing.assert_array_equal(np.random.get_state(legacy=False)["state"]["key"], global_rng)
     offsets = np.array(starts[:3])[:, :2]  # robosuite Lift: cube xy ~ U(-0.03, 0.03) around the table centre
     assert len({tuple(o) for o in offsets}) == 3
     assert np.all(np.abs(offsets) <= 0.03 + 1e-6) and np.ptp(offsets, axis=0).min() > 0.005
