@@ -232,6 +232,7 @@ def compare_command(
     from vla_bench.harness import report  # noqa: PLC0415
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
     from vla_bench.harness.compare import paired_comparison  # noqa: PLC0415
+    from vla_bench.harness.comparison import Comparison  # noqa: PLC0415
 
     if sequential:
         _sequential(first, second, protocol, alpha, out, max_episodes, workers, report_format)
@@ -248,9 +249,9 @@ def compare_command(
     if report_format == OutputFormat.json:
         sys.stdout.write(report.as_json({**result, "a_agent": names[0], "b_agent": names[1]}) + "\n")
     elif report_format == OutputFormat.markdown:
-        sys.stdout.write(report.comparison_markdown(result, *names))
+        sys.stdout.write(report.comparison_markdown(Comparison.model_validate(result), *names))
     else:
-        report.print_comparison(result, *names, console)
+        report.print_comparison(Comparison.model_validate(result), *names, console)
 
 
 def _sequential(agent_a: str, agent_b: str, protocol_id: str | None, alpha: float, out: Path | None,

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.measure import Measurement
 from rich.table import Table
 
+from vla_bench.harness.comparison import Comparison
 from vla_bench.harness.scoring import IQM_MIN_SCORES
 from vla_bench.spec.summary import Estimate, Summary
 
@@ -30,14 +31,6 @@ def _interval(mean: float | None, low: float | None, high: float | None, percent
 
 def _estimate(estimate: Estimate | None, percent: bool = False) -> str:
     return "–" if estimate is None else _interval(estimate.mean, *estimate.ci95, percent=percent)
-
-
-def _estimate_json(estimate: dict[str, Any] | None, percent: bool = False) -> str:
-    """An estimate of a comparison (``harness.compare``'s JSON)."""
-    if not estimate:
-        return "–"
-    low, high = estimate["ci95"]
-    return _interval(estimate.get("mean"), low, high, percent)
 
 
 def _rows(summary: Summary) -> tuple[list[str], list[list[str]]]:
@@ -141,46 +134,44 @@ def _signed(value: float | None, percent: bool) -> str:
     return f"{100 * value:+.1f}" if percent else f"{value:+.2f}"
 
 
-def _difference(estimate: dict[str, Any], percent: bool) -> str:
-    low, high = estimate["ci95"]
+def _difference(estimate: Estimate, percent: bool) -> str:
+    low, high = estimate.ci95
     unit = " pp" if percent else ""
-    return f"{_signed(estimate['mean'], percent)}{unit} [{_signed(low, percent)}, {_signed(high, percent)}]"
+    return f"{_signed(estimate.mean, percent)}{unit} [{_signed(low, percent)}, {_signed(high, percent)}]"
 
 
-def comparison_rows(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+def comparison_rows(result: Comparison) -> tuple[list[str], list[list[str]]]:
     """Per task and over all tasks: both arms, the paired difference B − A, and the success-rate tests."""
-    percent = result["metric"] == "success_rate"
+    percent = result.metric == "success_rate"
     header = ["task", "pairs", "A (95% CI)", "B (95% CI)", "B − A (paired bootstrap 95%)"]
     if percent:
         header += ["B − A (Newcombe 95%)", "A only / B only", "McNemar p", "Holm p"]
     rows = []
-    for name, entry in [*result["tasks"].items(), ("all tasks", result["overall"])]:
-        row = [name, str(entry["n_pairs"]), _estimate_json(entry.get("a"), percent),
-               _estimate_json(entry.get("b"), percent),
-               _difference(entry["difference"], percent)]
-        if percent:
-            test = entry["mcnemar"]
-            holm = test.get("p_holm")
-            row += [_difference(entry["newcombe"], percent), f"{test['a_only']} / {test['b_only']}",
-                    f"{test['p_value']:.3g}", f"{holm:.3g}" if holm is not None else "–"]
+    for name, entry in [*result.tasks.items(), ("all tasks", result.overall)]:
+        row = [name, str(entry.n_pairs), _estimate(entry.a, percent), _estimate(entry.b, percent),
+               _difference(entry.difference, percent)]
+        if percent and entry.mcnemar is not None and entry.newcombe is not None:
+            test = entry.mcnemar
+            row += [_difference(entry.newcombe, percent), f"{test.a_only} / {test.b_only}",
+                    f"{test.p_value:.3g}", f"{test.p_holm:.3g}" if test.p_holm is not None else "–"]
         rows.append(row)
     return header, rows
 
 
-def _comparison_notes(result: dict[str, Any]) -> list[str]:
+def _comparison_notes(result: Comparison) -> list[str]:
     notes = []
-    if result.get("multiple_comparisons"):
-        notes.append(f"note: {result['multiple_comparisons']}")
-    if result["only_in_a"] or result["only_in_b"]:
-        notes.append(f"unpaired episodes left out: {result['only_in_a']} only in A, {result['only_in_b']} only in B")
+    if result.multiple_comparisons:
+        notes.append(f"note: {result.multiple_comparisons}")
+    if result.only_in_a or result.only_in_b:
+        notes.append(f"unpaired episodes left out: {result.only_in_a} only in A, {result.only_in_b} only in B")
     return notes
 
 
-def _comparison_title(result: dict[str, Any], name_a: str, name_b: str) -> str:
-    return f"{result['protocol']} ({METRIC_LABELS[result['metric']]}): A = {name_a}, B = {name_b}"
+def _comparison_title(result: Comparison, name_a: str, name_b: str) -> str:
+    return f"{result.protocol} ({METRIC_LABELS[result.metric]}): A = {name_a}, B = {name_b}"
 
 
-def print_comparison(result: dict[str, Any], name_a: str, name_b: str, console: Console | None = None) -> None:
+def print_comparison(result: Comparison, name_a: str, name_b: str, console: Console | None = None) -> None:
     console = console or Console()
     header, rows = comparison_rows(result)
     table = Table(title=_comparison_title(result, name_a, name_b), title_justify="left")
@@ -191,13 +182,13 @@ def print_comparison(result: dict[str, Any], name_a: str, name_b: str, console: 
     print_unwrapped(table, console)
     for note in _comparison_notes(result):
         console.print(note, soft_wrap=True)
-    console.print(f"verdict: {result['verdict']}", soft_wrap=True)
+    console.print(f"verdict: {result.verdict}", soft_wrap=True)
 
 
-def comparison_markdown(result: dict[str, Any], name_a: str, name_b: str) -> str:
+def comparison_markdown(result: Comparison, name_a: str, name_b: str) -> str:
     header, rows = comparison_rows(result)
     lines = [f"### {_comparison_title(result, name_a, name_b)}", "", "| " + " | ".join(header) + " |",
              "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
     lines += ["| " + " | ".join(row) + " |" for row in rows]
-    lines += ["", *_comparison_notes(result), f"**Verdict:** {result['verdict']}"]
+    lines += ["", *_comparison_notes(result), f"**Verdict:** {result.verdict}"]
     return "\n".join(lines) + "\n"
