@@ -10,8 +10,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from vla_bench.harness.bundle import SUMMARY_FILE, read_bundle, write_json_atomic
+from vla_bench.harness.bundle import SUMMARY_FILE, read_bundle, write_summary
 from vla_bench.harness.scoring import compute_scores
+from vla_bench.spec.summary import Scores
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -19,11 +20,10 @@ ROOT = Path(__file__).resolve().parents[1]
 def rescore(directory: Path) -> bool:
     """Rewrite the bundle's scores; True when they changed."""
     bundle = read_bundle(directory)
-    scores = compute_scores(bundle.protocol(), bundle.records)
-    if scores == bundle.summary["scores"]:
+    scores = Scores.model_validate(compute_scores(bundle.protocol(), bundle.records))
+    if scores == bundle.summary_model.scores:
         return False
-    summary = dict(bundle.summary, scores=scores)
-    write_json_atomic(directory / SUMMARY_FILE, summary)
+    write_summary(directory / SUMMARY_FILE, bundle.summary_model.model_copy(update={"scores": scores}))
     return True
 
 
