@@ -67,7 +67,7 @@ def test_safety_totals_reach_the_episode_records_and_the_report() -> None:
     (record,) = result.records
     assert record.safety is not None and record.safety["collisions"] >= 1
     assert record.to_json()["safety"] == record.safety
-    text = render_markdown(get_protocol("pandapickcube/state@v1"), result.summary, result.records)
+    text = render_markdown(get_protocol("pandapickcube/state@v1"), result.summary_model, result.records)
     assert "## Safety" in text and "| pick_cube | 1 |" in text
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import pytest
 from vlab_fakes import fake_protocol
@@ -13,9 +12,10 @@ from vla_bench.harness.bundle import build_summary
 from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.run_report import write_run_report
 from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec.summary import Summary
 
 
-def _summary(protocol: Protocol, records: list[EpisodeRecord]) -> dict[str, Any]:
+def _summary(protocol: Protocol, records: list[EpisodeRecord]) -> Summary:
     return build_summary(protocol=protocol, agent={"spec": "x:make", "kind": "python", "name": "x:make",
                                                    "sha256": None},
                          provenance=provenance.collect(), run={"executor": "local", "workers": 1,
