@@ -126,3 +126,10 @@ def test_an_unknown_key_in_a_closed_block_is_refused_and_kept_in_an_open_one() -
     run = RunInfo.model_validate({"executor": "local", "shard": [0, 2]})
     assert run.extra("shard") == [0, 2] and run.extra("missing") is None
     assert run.model_dump(exclude_unset=True) == {"executor": "local", "shard": [0, 2]}
+
+
+def test_an_open_block_writes_its_keys_in_the_order_it_was_given_them() -> None:
+    run = RunInfo.model_validate({"executor": "local", "timings": {"wall_s": 1.0}, "policy_placement": "worker"})
+    assert list(run.model_dump(mode="json", exclude_unset=True)) == ["executor", "timings", "policy_placement"]
+    merged = run.model_copy(update={"merged_from": ["a"]})
+    assert list(merged.model_dump(exclude_unset=True)) == ["executor", "timings", "policy_placement", "merged_from"]

@@ -11,9 +11,19 @@ A field that the schema lets a bundle leave out is ``None`` by default and stays
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    ModelWrapValidatorHandler,
+    PrivateAttr,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 # an int stays an int: a plain ``float`` field would turn a written ``0`` into ``0.0`` and change the file
 Number = int | float
@@ -26,7 +36,25 @@ class _Closed(BaseModel):
 
 
 class _Open(BaseModel):
+    """A block with free keys. It writes its keys in the order it was given them (declared fields would come
+    first otherwise), so a run's ``summary.json`` keeps the layout the harness always wrote."""
+
     model_config = ConfigDict(extra="allow")
+    _order: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data: object, handler: ModelWrapValidatorHandler[Self]) -> Self:
+        model = handler(data)
+        if isinstance(data, dict):
+            model._order = tuple(data)
+        return model
+
+    @model_serializer(mode="wrap")
+    def _in_order(self, handler: SerializerFunctionWrapHandler) -> dict[str, JsonValue]:
+        document: dict[str, JsonValue] = handler(self)
+        first = [key for key in self._order if key in document]
+        return {**{key: document[key] for key in first}, **{k: v for k, v in document.items() if k not in first}}
 
     def extra(self, key: str) -> JsonValue:
         """A key the schema leaves free (``run.shard``, ``agent.details``' siblings), ``None`` when absent."""
