@@ -227,9 +227,9 @@ def test_only_the_cli_package_imports_typer() -> None:
             continue
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
-            names = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
-                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
-            offenders += [f"{name} (line {node.lineno})" for n in names if n == "typer" or n.startswith("typer.")]
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module or ""]
+                offenders += [f"{name} (line {node.lineno})" for n in names if n == "typer" or n.startswith("typer.")]
     assert not offenders, "typer outside vla_bench/cli/: " + ", ".join(offenders)
 
 

@@ -91,7 +91,9 @@ def test_task_options_are_checked() -> None:
 
 
 def test_runtime_pins_every_requirement() -> None:
-    pins = dict(re.fullmatch(r"([A-Za-z0-9_.\-]+)==(\S+)", r).groups() for r in RUNTIME.requirements)  # type: ignore[misc]
+    matches = [re.fullmatch(r"([A-Za-z0-9_.\-]+)==(\S+)", r) for r in RUNTIME.requirements]
+    assert all(matches), RUNTIME.requirements  # every line is NAME==VERSION
+    pins = dict((m.group(1), m.group(2)) for m in matches if m is not None)
     assert len(pins) == len(RUNTIME.requirements)  # every line is NAME==VERSION
     lowered = {name.lower().replace("_", "-"): version for name, version in pins.items()}
     assert lowered["libero"] == "0.1.1"

@@ -41,8 +41,10 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
         users = {name: crud.get_user(session=session, name=name) or crud.create_user(session=session, name=name)
                  for name in ("alice", "bob")}
         for offset, (owner, name, group, seed, run) in enumerate(entries):
-            accepted = synthetic_bundle(protocol, name, lambda t, i, run=run: float(i < _rate(run, tasks.index(t))),
-                                        agent={"training": {"group": group, "seed": seed}})
+            def outcome(task: str, index: int, run: int = run) -> float:
+                return float(index < _rate(run, tasks.index(task)))
+
+            accepted = synthetic_bundle(protocol, name, outcome, agent={"training": {"group": group, "seed": seed}})
             crud.add_submission(session=session, accepted=accepted, user=users[owner],
                                 received_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC) + dt.timedelta(minutes=offset))
     run_groups.clear_caches()

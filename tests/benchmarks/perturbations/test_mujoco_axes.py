@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from perturbation_testing import changed, model_arrays
+from perturbation_testing import changed, live_scene, model_arrays
 
 import vla_bench
 from vla_bench.benchmarks.base import EnvSession
@@ -58,10 +58,12 @@ def test_the_clean_arm_is_the_clean_protocol_bit_for_bit() -> None:
 ])
 def test_dynamics_axes_change_exactly_their_model_arrays_within_their_ranges(axis: str, arrays: set[str]) -> None:
     clean = _session(CLEAN, "hopper")
-    nominal = model_arrays(clean.scene()[0])
-    level = ROBUST.perturbation.axis(axis).levels[-1]
-    session = _session(ROBUST, f"hopper.{axis}.{len(ROBUST.perturbation.axis(axis).levels)}")
-    model = session.scene()[0]
+    nominal = model_arrays(live_scene(clean)[0])
+    assert ROBUST.perturbation is not None
+    levels = ROBUST.perturbation.axis(axis).levels
+    level = levels[-1]
+    session = _session(ROBUST, f"hopper.{axis}.{len(levels)}")
+    model = live_scene(session)[0]
     assert changed(nominal, model_arrays(model)) == set()  # nothing before the first reset
     session.reset(episode_spec(ROBUST, "hopper", 0))
     after = model_arrays(model)
@@ -73,6 +75,7 @@ def test_dynamics_axes_change_exactly_their_model_arrays_within_their_ranges(axi
                 old, new = old[:, 0], new[:, 0]
             elif name == "body_mass":
                 old, new = old[1:], new[1:]
+            assert bounds is not None
             mask = old != 0
             ratio = new[mask] / old[mask]
             assert np.all(ratio >= bounds[0] - 1e-12) and np.all(ratio <= bounds[1] + 1e-12)
@@ -87,11 +90,11 @@ def test_the_same_seed_gives_the_same_perturbation_whatever_ran_before() -> None
         used.reset(episode_spec(ROBUST, "hopper", index))
     fresh.reset(episode_spec(ROBUST, "hopper", 3))
     used.reset(episode_spec(ROBUST, "hopper", 3))
-    assert changed(model_arrays(fresh.scene()[0]), model_arrays(used.scene()[0])) == set()
-    other = model_arrays(used.scene()[0])
+    assert changed(model_arrays(live_scene(fresh)[0]), model_arrays(live_scene(used)[0])) == set()
+    other = model_arrays(live_scene(used)[0])
     used.reset(episode_spec(ROBUST, "hopper", 4))
     dynamics = {"geom_friction", "body_mass", "body_inertia", "dof_damping"}
-    assert changed(other, model_arrays(used.scene()[0])) == dynamics
+    assert changed(other, model_arrays(live_scene(used)[0])) == dynamics
     fresh.close()
     used.close()
 
@@ -99,13 +102,13 @@ def test_the_same_seed_gives_the_same_perturbation_whatever_ran_before() -> None
 def test_observation_noise_changes_the_state_only_and_not_the_simulation() -> None:
     clean = _rollout(CLEAN, "hopper", 1)[0]
     noisy_session = _session(ROBUST, "hopper.obs_noise.3")
-    model = noisy_session.scene()[0]
+    model = live_scene(noisy_session)[0]
     nominal = model_arrays(model)
     noisy = [noisy_session.reset(episode_spec(ROBUST, "hopper", 1))["state"]]
     qpos = []
     for action in _actions():
         noisy.append(noisy_session.step(action).observation["state"])
-        qpos.append(noisy_session.scene()[1].qpos.copy())
+        qpos.append(live_scene(noisy_session)[1].qpos.copy())
     difference = np.stack(noisy) - clean
     assert 0.05 < difference.std() < 0.15  # std 0.1 noise on every entry
     assert changed(nominal, model_arrays(model)) == set()
@@ -167,4 +170,5 @@ def test_paired_arms_through_the_harness(tmp_path: Path) -> None:
     shown = CliRunner().invoke(app, ["robustness", str(tmp_path / "run"), "--format", "json"])
     assert shown.exit_code == 0, shown.output
     table = json.loads(shown.output)
+    assert robust.perturbation is not None
     assert set(table["axes"]) == {a.name for a in robust.perturbation.axes} and table["n_pairs"] == {"hopper": 1}
