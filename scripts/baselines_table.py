@@ -18,6 +18,8 @@ ONLINE = ("ppo", "sac", "gail", "grpo")  # budgets in environment steps
 # trained far below their sources' budgets on a 2-core CPU (scripts/make_baselines.py says by how much)
 SCALED_DOWN = ("dt-hopper-ppo-bundled", "gail-hopper-ppo-bundled", "ppo-pandapickcube-state",
                "grpo-pandapickcube-state")
+# runs that only prove a training path works end to end (too short to learn the task)
+PATH_CHECKS = ("ppo-pandapickcube-vision",)
 # the anchors REFERENCE.md gives for these protocols (rl-zoo3 benchmark.md, PPO, v3 envs, one run: §6.3)
 ANCHORS = {("mujoco/hopper@v1", "ppo"): "rl-zoo3 PPO Hopper-v3: 2410 return",
            ("mujoco/walker2d@v1", "ppo"): "rl-zoo3 PPO Walker2d-v3: see REFERENCE.md §6.3",
@@ -42,7 +44,7 @@ def _training(agent: str, times: dict[str, float]) -> tuple[str, str]:
     seconds = times.get(f"train {name}")
     wall = f"{seconds / 60:.1f} min" if seconds is not None else "-"
     algo = ALGO_NAMES.get(str(manifest.get("algo")), str(manifest.get("algo")))
-    scaled = " (scaled down)" if name in SCALED_DOWN else ""
+    scaled = " (path check)" if name in PATH_CHECKS else " (scaled down)" if name in SCALED_DOWN else ""
     return f"{algo}, {manifest.get('steps', 0):,} {unit}{scaled}", wall
 
 

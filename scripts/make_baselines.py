@@ -23,6 +23,8 @@ Pipeline (REFERENCE.md §1 for how D4RL made its datasets, §6.3 for the PPO anc
 4. MetaWorld MT10: BC of scripted-expert demonstrations (DAgger with one expert-only round) and DAgger.
 5. Decision Transformer and GAIL from 10 episodes of the committed ``baseline:ppo-hopper`` (no PPO training
    needed), PPO and GRPO on ``pandapickcube/state@v1``: all far below their sources' budgets, labelled so.
+   PPO on ``pandapickcube/vision@v1`` (both cameras + robot state, NatureCNN): a few thousand env steps that
+   prove the image path (software rendering ran 3-9 env steps/s here), not a trained policy.
 6. ``baseline:random`` bundles for the protocols a fresh machine evaluates in minutes.
 
 Gradient-step budgets are far below the papers' 1M (a 2-core CPU machine; ``--scale`` multiplies them):
@@ -204,6 +206,10 @@ SEQUENCE_STEPS = {"dt": 200, "gail": 4_096}  # DT gradient steps; GAIL env steps
 PANDA = "pandapickcube/state@v1"
 PANDA_STEPS = {"ppo": 20_480, "grpo": 6_400}  # env steps
 PANDA_OPTIONS = {"ppo": ("hidden=256", "n_epochs=8", "batch_size=256"), "grpo": ("hidden=256",)}  # RLinf widths
+PANDA_VISION = "pandapickcube/vision@v1"
+# a path check: 8 rollouts of 512 steps (SB3's 2048 would hold 800 MB of float32 images), 4 epochs
+PANDA_VISION_STEPS = 4_096
+PANDA_VISION_OPTIONS = ("hidden=256", "n_steps=512", "batch_size=128", "n_epochs=4", "cnn_features=32")
 
 
 def hopper_demos() -> Path:
@@ -247,15 +253,29 @@ def pandapickcube() -> None:
         evaluate(f"baseline:{name}", PANDA)
 
 
+def pandapickcube_vision() -> None:
+    name = "ppo-pandapickcube-vision"
+    run_dir = RUNS / name
+    options = [part for option in PANDA_VISION_OPTIONS for part in ("--option", option)]
+    timed(f"train {name}", (run_dir / "model.onnx").is_file,
+          functools.partial(vla_bench, "train", "ppo", "--protocol", PANDA_VISION, "--steps", str(PANDA_VISION_STEPS),
+                            "--seed", "0", "--out", str(run_dir), "--eval-episodes", "2", "--log-every", "512",
+                            "--checkpoint-every", "1024", "--no-progress", *options))
+    install_agent(name, run_dir)
+    evaluate(f"baseline:{name}", PANDA_VISION, workers=2)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", action="append",
-                        choices=("ppo", "hopper-offline", "metaworld", "sequence", "panda", "random", "table"),
+                        choices=("ppo", "hopper-offline", "metaworld", "sequence", "panda", "panda-vision", "random",
+                                 "table"),
                         help="run only these parts (repeatable; default: all, in order)")
     parser.add_argument("--ppo-env", choices=PPO_ENVS, action="append", help="PPO only on these (repeatable)")
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the offline gradient-step budgets")
     args = parser.parse_args()
-    parts = args.only or ["ppo", "hopper-offline", "metaworld", "sequence", "panda", "random", "table"]
+    parts = args.only or ["ppo", "hopper-offline", "metaworld", "sequence", "panda", "panda-vision", "random",
+                          "table"]
     if "ppo" in parts:
         for env in args.ppo_env or PPO_ENVS:
             ppo(env)
@@ -271,6 +291,8 @@ def main() -> None:
         sequence_and_adversarial(args.scale)
     if "panda" in parts:
         pandapickcube()
+    if "panda-vision" in parts:
+        pandapickcube_vision()
     if "random" in parts:
         for protocol in RANDOM_PROTOCOLS:
             evaluate("baseline:random", protocol, workers=2)
