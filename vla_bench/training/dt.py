@@ -97,7 +97,7 @@ class SelfAttention(nn.Module):
             allowed = allowed[:, queries]
 
         def split(t: torch.Tensor) -> torch.Tensor:  # [B, N, D] -> [B, heads, N, D / heads]
-            return t.unflatten(-1, (self.heads, -1)).transpose(1, 2)
+            return t.reshape(*t.shape[:-1], self.heads, -1).transpose(1, 2)
 
         out = nn.functional.scaled_dot_product_attention(
             split(q), split(k), split(v), attn_mask=allowed.unsqueeze(1),
