@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from vla_bench.agents.loaders import worker_spec
 from vla_bench.agents.policy import LoadedAgent
-from vla_bench.harness.eval_config import PLACEMENTS
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.messages import AgentRef
@@ -21,8 +20,6 @@ def choose_placement(agent: LoadedAgent, config: ExecutorConfig, *, remote_worke
                      ) -> tuple[str, AgentRef | None, str]:
     """(placement, what the workers load or None, why)."""
     requested = config.policy_placement
-    if requested not in PLACEMENTS:
-        raise UserError(f"--policy-placement must be one of {', '.join(PLACEMENTS)}, not {requested!r}")
     if requested == "central":
         return "central", None, "requested"
     spec = worker_spec(agent, declared_only=requested == "auto")

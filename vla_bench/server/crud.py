@@ -143,6 +143,16 @@ def get_submission(*, session: Session, submission_id: int) -> Submission | None
     return session.get(Submission, submission_id, options=[selectinload(Submission.events)])
 
 
+def ownership_refusal(submission: Submission | None, submission_id: int, caller: User) -> tuple[int, str] | None:
+    """Why ``caller`` may not add to this submission (HTTP status, message), or None: a hidden one is not found
+    but by an admin, another owner's is forbidden but to an admin."""
+    if submission is None or (submission.hidden and not caller.is_admin):
+        return 404, f"no submission {submission_id}"
+    if submission.user_id != caller.id and not caller.is_admin:
+        return 403, f"submission {submission_id} is not yours"
+    return None
+
+
 def get_bundle(*, session: Session, submission_id: int) -> SubmissionBundle | None:
     return session.get(SubmissionBundle, submission_id)
 

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from vla_bench.server import crud
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database
 from vla_bench.server.models import (
@@ -53,11 +54,9 @@ def add_video(db: Database, settings: Settings, submission_id: int, caller: User
     answers with the row it already has; nothing is stored when it is refused."""
     label = check_label(name)
     with db.session() as session:
-        submission = session.get(Submission, submission_id)
-        if submission is None or (submission.hidden and not caller.is_admin):
-            raise VideoRejectedError(404, f"no submission {submission_id}")
-        if submission.user_id != caller.id and not caller.is_admin:
-            raise VideoRejectedError(403, f"submission {submission_id} is not yours")
+        refusal = crud.ownership_refusal(session.get(Submission, submission_id), submission_id, caller)
+        if refusal is not None:
+            raise VideoRejectedError(*refusal)
     checked = check_video(data, max_bytes=settings.max_video_bytes)
     try:
         return _store(db, VideoStore(videos_root(settings)), submission_id, caller, label, checked)

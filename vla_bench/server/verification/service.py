@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
+from vla_bench.server import crud
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database
 from vla_bench.server.models import PolicyArtifact, Submission, User, VerificationJob, utcnow
@@ -37,10 +38,10 @@ def _queued(job: VerificationJob) -> Queued:
 def _owned_submission(db: Database, submission_id: int, caller: User) -> Submission:
     with db.session() as session:
         submission = session.get(Submission, submission_id)
-        if submission is None or (submission.hidden and not caller.is_admin):
-            raise ArtifactRejectedError(404, f"no submission {submission_id}")
-        if submission.user_id != caller.id and not caller.is_admin:
-            raise ArtifactRejectedError(403, f"submission {submission_id} is not yours")
+        refusal = crud.ownership_refusal(submission, submission_id, caller)
+        if refusal is not None:
+            raise ArtifactRejectedError(*refusal)
+        assert submission is not None  # a refusal above otherwise
         if submission.verification != "unverified" and not caller.is_admin:
             raise ArtifactRejectedError(409, f"submission {submission_id} already has a policy (verification: "
                                              f"{submission.verification}); an admin can re-queue it")
