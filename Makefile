@@ -29,6 +29,8 @@ test: setup
 test-slow: setup
 	$(BIN)/python -m pytest -m slow
 
+# `make lint` also type-checks the tests (pyproject's [tool.mypy] files: vla_bench and tests, ~30 s here);
+# `make test`, which CI runs, leaves mypy out to keep within CI's time budget
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/mypy

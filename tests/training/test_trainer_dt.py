@@ -10,10 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
+from training_testing import checkpoint_problem
 from vlab_fakes import fake_protocol
 
-from vla_bench.spec import Observation, TaskSpec
-from vla_bench.training.offline import TrainOptions, train_offline
+from vla_bench.spec import Observation, Protocol, TaskSpec
+from vla_bench.training.offline import TrainOptions, TrainResult, train_offline
 
 # returns here are tens, not Hopper's thousands: a larger reward_scale than CORL's 1e-3 keeps them visible
 TINY = {"embedding_dim": 32, "num_layers": 1, "seq_len": 5, "batch_size": 32, "warmup_steps": 10, "lr": 1e-3,
@@ -51,32 +52,36 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root / "mixed.hdf5"
 
 
-def train(dataset: Path, out: Path, steps: int, *, stop_at: int | None = None, protocol: object = None) -> object:
-    return train_offline("dt", dataset, out, protocol=protocol,  # type: ignore[arg-type]
+def train(dataset: Path, out: Path, steps: int, *, stop_at: int | None = None,
+          protocol: Protocol | None = None) -> TrainResult:
+    return train_offline("dt", dataset, out, protocol=protocol,
                          options=TrainOptions(steps=steps, seed=0, log_every=10, checkpoint_every=25, progress=False,
                                               eval_episodes=6, stop_at=stop_at, options=dict(TINY)))
 
 
 def test_dt_improves_on_its_start_and_follows_the_return_it_is_asked_for(mixed: Path, tmp_path: Path) -> None:
+    from vla_bench.agents.dt_policy import ContextPolicy
     from vla_bench.agents.loaders import load_agent
     from vla_bench.harness.api import evaluate
 
     protocol = fake_protocol(episodes=6)
     start = train(mixed, tmp_path / "start", 1, protocol=protocol)
     trained = train(mixed, tmp_path / "trained", 500, protocol=protocol)
-    before, after = start.last_eval["mean_return"], trained.last_eval["mean_return"]  # type: ignore[attr-defined]
-    history = trained.history  # type: ignore[attr-defined]
+    assert start.last_eval is not None and trained.last_eval is not None
+    before, after = start.last_eval["mean_return"], trained.last_eval["mean_return"]
+    history = trained.history
     factory = load_agent(str(tmp_path / "trained" / "model.onnx")).factory
 
-    def asks_for_a_low_return() -> object:
+    def asks_for_a_low_return() -> ContextPolicy:
         policy = factory()
-        policy.target_return = -80.0  # type: ignore[attr-defined]  # a bad episode's return in the data
+        assert isinstance(policy, ContextPolicy)  # the exported DT's per-episode context wrapper
+        policy.target_return = -80.0  # a bad episode's return in the data
         return policy
 
     low = evaluate(asks_for_a_low_return, protocol, progress=False).scores["aggregate"]["mean"]["mean"]
     print(f"DT on the fake point task: return {before:.2f} -> {after:.2f} (asked for -80: {low:.2f}); action MSE "
           f"{history[0]['action_mse']:.3f} -> {history[-1]['action_mse']:.3f}")
-    assert trained.last_eval["errors"] == 0  # type: ignore[attr-defined]
+    assert trained.last_eval["errors"] == 0
     assert after > before + 0.05 * abs(before)
     assert low < after - 20.0  # the return-to-go input steers the policy
     assert history[-1]["action_mse"] < 0.6 * history[0]["action_mse"]
@@ -87,7 +92,7 @@ def test_dt_export_acts_as_the_torch_modules(mixed: Path, tmp_path: Path) -> Non
     from vla_bench.agents.loaders import load_agent
     from vla_bench.datasets import read_d4rl
     from vla_bench.training import offline_algorithm
-    from vla_bench.training.algorithm import Problem, config_from_dict
+    from vla_bench.training.algorithm import config_from_dict
     from vla_bench.training.checkpoints import load_checkpoint
     from vla_bench.training.networks import ObsNormalizer
     from vla_bench.training.replay import TensorReplay
@@ -98,9 +103,7 @@ def test_dt_export_acts_as_the_torch_modules(mixed: Path, tmp_path: Path) -> Non
     assert manifest["algo"] == "dt" and manifest["context"]["seq_len"] == TINY["seq_len"]
     data = read_d4rl(mixed)
     algorithm_class, config_class = offline_algorithm("dt")
-    state = json.loads((out / "checkpoint" / "state.json").read_text())
-    problem = Problem(**{k: tuple(v) if isinstance(v, list) else v for k, v in state["problem"].items()})
-    algorithm = algorithm_class(config_from_dict(config_class, manifest["config"]), problem)
+    algorithm = algorithm_class(config_from_dict(config_class, manifest["config"]), checkpoint_problem(out))
     normalizer = ObsNormalizer.fit(data.observations)
     load_checkpoint(out, algorithm, TensorReplay(algorithm.sequence_arrays(data, normalizer), seed=0))
     torch_policy = algorithm.acting_policy(normalizer)()
@@ -112,12 +115,12 @@ def test_dt_export_acts_as_the_torch_modules(mixed: Path, tmp_path: Path) -> Non
         policy.reset(task)
     rng = np.random.default_rng(0)
     for step in range(12):  # longer than the context: the window slides
-        observation = {"state": (rng.normal(size=3) * 3).astype(np.float32)}
+        observation: Observation = {"state": (rng.normal(size=3) * 3).astype(np.float32)}
         expected, got = torch_policy.act(observation), onnx_policy.act(observation)
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
         if step == 0:
             np.testing.assert_allclose(other.act(observation), expected, rtol=1e-5, atol=1e-5)
-    zero = {"state": np.zeros(3, np.float32)}
+    zero: Observation = {"state": np.zeros(3, np.float32)}
     assert not np.allclose(other.act(zero), onnx_policy.act(zero))  # different histories, different actions
 
 

@@ -10,12 +10,15 @@ import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
+from training_testing import checkpoint_problem
 from vlab_fakes import LinearPolicy, fake_protocol
 
+from vla_bench.agents.policy import is_batched
 from vla_bench.datasets import read_d4rl
+from vla_bench.spec import Observation
 from vla_bench.training.offline import TrainOptions, train_offline
 
-ALGOS = {
+ALGOS: dict[str, dict[str, object]] = {
     "bc": {"hidden": 32},
     "bc-chunk": {"hidden": 32, "chunk": 4, "head": "gaussian"},
     "iql": {"hidden": 32},
@@ -70,7 +73,7 @@ def test_onnx_round_trip(case: str, dataset: Path, tmp_path: Path) -> None:
     from vla_bench.agents.exported import load_exported
     from vla_bench.agents.loaders import load_agent
     from vla_bench.training import offline_algorithm
-    from vla_bench.training.algorithm import Problem, config_from_dict
+    from vla_bench.training.algorithm import config_from_dict
     from vla_bench.training.checkpoints import load_checkpoint
     from vla_bench.training.export import ExportedPolicy
     from vla_bench.training.networks import ObsNormalizer
@@ -84,8 +87,7 @@ def test_onnx_round_trip(case: str, dataset: Path, tmp_path: Path) -> None:
     # rebuild the torch policy from the checkpoint alone
     algorithm_class, config_class = offline_algorithm(manifest["algo"])
     config = config_from_dict(config_class, manifest["config"])
-    algorithm = algorithm_class(config, Problem(**{k: (tuple(v) if isinstance(v, list) else v)
-                                                   for k, v in manifest_problem(out).items()}))
+    algorithm = algorithm_class(config, checkpoint_problem(out))
     normalizer = ObsNormalizer.fit(data.observations)
     load_checkpoint(out, algorithm, TensorReplay(transition_arrays(data, normalizer), seed=0))
     module = ExportedPolicy(normalizer, algorithm.policy()).eval()
@@ -96,12 +98,9 @@ def test_onnx_round_trip(case: str, dataset: Path, tmp_path: Path) -> None:
     (got,) = session.run(["action"], {"state": states})
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-5)
     # and through the agent loaders, as --agent DIR/model.onnx and via the manifest
-    observations = [{"state": s} for s in states]
+    observations: list[Observation] = [{"state": s} for s in states]
     for loaded in (load_agent(str(out / "model.onnx")), load_exported(out)):
         policy = loaded.factory()
+        assert is_batched(policy)
         np.testing.assert_allclose(policy.act_batch(observations), expected, rtol=1e-5, atol=1e-5)
 
-
-def manifest_problem(out: Path) -> dict[str, object]:
-    problem: dict[str, object] = json.loads((out / "checkpoint" / "state.json").read_text())["problem"]
-    return problem

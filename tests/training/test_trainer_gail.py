@@ -56,6 +56,7 @@ class Still(Expert):
 
 def test_gail_imitates_the_expert_without_its_reward(demos: Path, tmp_path: Path) -> None:
     from vla_bench.agents.loaders import load_agent
+    from vla_bench.agents.policy import is_batched
     from vla_bench.datasets import read_d4rl
     from vla_bench.harness.api import evaluate
     from vla_bench.training.gail_train import train_gail
@@ -63,10 +64,12 @@ def test_gail_imitates_the_expert_without_its_reward(demos: Path, tmp_path: Path
     result = train_gail(demos, single_task(), tmp_path / "gail", options=options(3072))
     before = evaluate(Still, single_task(), progress=False).scores["aggregate"]["mean"]["mean"]
     expert = evaluate(Expert, single_task(), progress=False).scores["aggregate"]["mean"]["mean"]
-    after = result.last_eval["mean_return"]  # type: ignore[index]
+    assert result.last_eval is not None
+    after = result.last_eval["mean_return"]
     data = read_d4rl(demos)
-    imitated = load_agent(str(tmp_path / "gail" / "model.onnx")).factory().act_batch(
-        [{"state": s} for s in data.observations])
+    imitator = load_agent(str(tmp_path / "gail" / "model.onnx")).factory()
+    assert is_batched(imitator)
+    imitated = np.asarray(imitator.act_batch([{"state": s} for s in data.observations]))
     mse, still_mse = float(((imitated - data.actions) ** 2).mean()), float((data.actions**2).mean())
     print(f"GAIL fake task: return {before:.2f} (untrained) -> {after:.2f} (expert {expert:.2f}); action MSE to "
           f"the expert {still_mse:.3f} -> {mse:.3f}")

@@ -37,13 +37,15 @@ def test_grpo_return_goes_up_and_export_matches(tmp_path: Path) -> None:
     import torch
 
     from vla_bench.agents.loaders import load_agent
+    from vla_bench.agents.policy import is_batched
     from vla_bench.harness.api import evaluate
 
     protocol = fake_protocol(episodes=6)
     result = train_grpo(protocol, tmp_path / "grpo", options=options(2000))
     returns = [row["episode_return"] for row in result.history]
     start = evaluate(_untrained_policy, protocol, progress=False).scores["aggregate"]["mean"]["mean"]
-    final = result.last_eval["mean_return"]  # type: ignore[index]
+    assert result.last_eval is not None
+    final = result.last_eval["mean_return"]
     print(f"GRPO fake task: training returns {np.mean(returns[:3]):.2f} -> {np.mean(returns[-3:]):.2f}; "
           f"evaluation {start:.2f} -> {final:.2f}")
     assert final > start + 0.15 * abs(start)
@@ -53,6 +55,7 @@ def test_grpo_return_goes_up_and_export_matches(tmp_path: Path) -> None:
     states = np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32) * 5
     (got,) = session.run(["action"], {"state": states})
     policy = load_agent(str(tmp_path / "grpo" / "model.onnx")).factory()
+    assert is_batched(policy)
     np.testing.assert_allclose(policy.act_batch([{"state": s} for s in states]), got, rtol=1e-6)
     from safetensors.torch import load_file
 
@@ -86,6 +89,7 @@ def _untrained_policy() -> object:
 
 
 def test_grpo_resume_equals_uninterrupted(tmp_path: Path) -> None:
+    import torch
     from safetensors.torch import load_file
 
     protocol = fake_protocol(episodes=2)
@@ -96,19 +100,13 @@ def test_grpo_resume_equals_uninterrupted(tmp_path: Path) -> None:
     resumed = load_file(str(tmp_path / "pieces" / "checkpoint" / "weights.safetensors"))
     assert set(whole) == set(resumed)
     for key in whole:
-        assert torch_equal(whole[key], resumed[key]), key
+        assert torch.equal(whole[key], resumed[key]), key
     from vla_bench.training.logs import read_csv
 
     def logged(run: str) -> list[dict[str, str]]:  # every column but the wall-clock speed
         return [{k: v for k, v in row.items() if k != "steps_per_s"} for row in read_csv(tmp_path / run / "train.csv")]
 
     assert logged("pieces") == logged("whole") and len(logged("whole")) >= 2
-
-
-def torch_equal(a: object, b: object) -> bool:
-    import torch
-
-    return bool(torch.equal(a, b))  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", [{"group_size": "1"}, {"outcome": "vibes"}, {"nope": "1"}])

@@ -32,7 +32,7 @@ def toy_dataset(n: int = 2000, seed: int = 0) -> tuple[OfflineDataset, np.ndarra
     return data, best
 
 
-CASES = {
+CASES: dict[str, dict[str, object]] = {
     "td3bc": {"hidden": 64},
     # one-step episodes: IQL's locomotion reward scaling (1000 / return spread) does not apply
     "iql": {"hidden": 64, "normalize_reward": False},

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from vlab_fakes import LinearPolicy, fake_protocol
 
+from vla_bench.spec import Protocol
 from vla_bench.training.offline import TrainOptions
 
 HOPPER = "mujoco/hopper@v1"
@@ -19,6 +20,7 @@ HOPPER = "mujoco/hopper@v1"
 def test_sb3_export_matches_sb3_predict(algo: str, tmp_path: Path) -> None:
     import onnxruntime as ort
     from stable_baselines3 import PPO, SAC
+    from stable_baselines3.common.running_mean_std import RunningMeanStd
     from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 
     from vla_bench.training.export import export_onnx
@@ -26,6 +28,7 @@ def test_sb3_export_matches_sb3_predict(algo: str, tmp_path: Path) -> None:
 
     protocol = resolve_protocol(HOPPER)
     venv = VecNormalize(DummyVecEnv([lambda: make_env(protocol)]), norm_reward=False)
+    model: PPO | SAC
     if algo == "ppo":
         model = PPO("MlpPolicy", venv, n_steps=64, batch_size=32, n_epochs=1, seed=0, device="cpu")
     else:
@@ -33,8 +36,10 @@ def test_sb3_export_matches_sb3_predict(algo: str, tmp_path: Path) -> None:
                     policy_kwargs={"net_arch": [32, 32]})
     model.learn(128)  # moves the weights and VecNormalize's statistics away from their initial values
     path = export_onnx(_exported_module(algo, model, venv), 11, tmp_path / "model.onnx")
+    rms = venv.obs_rms
+    assert isinstance(rms, RunningMeanStd)  # Hopper's Box observations: one statistic, not one per Dict key
     rng = np.random.default_rng(0)
-    raw = (venv.obs_rms.mean + rng.normal(size=(64, 11)) * np.sqrt(venv.obs_rms.var)).astype(np.float32)
+    raw = (rms.mean + rng.normal(size=(64, 11)) * np.sqrt(rms.var)).astype(np.float32)
     raw[:4] *= 50  # far outside: VecNormalize's clip must be in the graph
     expected, _ = model.predict(venv.normalize_obs(raw), deterministic=True)
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
@@ -79,10 +84,9 @@ def test_dagger_learner_converges_to_the_expert_on_its_own_states(tmp_path: Path
     assert (tmp_path / "dagger" / "model.onnx").is_file()
 
 
-def inverted_pendulum_protocol() -> object:
+def inverted_pendulum_protocol() -> Protocol:
     """A one-task protocol on Gymnasium's InvertedPendulum-v5 (200 steps): PPO learns it in seconds."""
     from vla_bench.harness.api import get_protocol
-    from vla_bench.spec import Protocol
 
     data = get_protocol(HOPPER).model_dump(mode="json")
     data.update(id="test/inverted-pendulum@v1", primary_metric="mean_return", max_steps=200, episodes_per_task=5)
