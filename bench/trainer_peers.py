@@ -23,10 +23,15 @@ of medians over ours and the peer run alternately is the number to read):
   (load ~12, ratio ~1.0). The rest of the step is the peer's arithmetic (matmuls, exact GELU, dropout masks,
   plus our reward model's fit); ``torch.compile`` of the model was slower here (and took 150 s to compile),
   fused AdamW / foreach clipping gained ~1% (neither kept).
-- GAIL (earlier run, unchanged since): ours 20.1 vs imitation 1.0.1 21.1 env steps/s (ratio 0.95; both are
-  SB3 PPO-bound).
+- GAIL (2026-12-05, ``--dt-steps 0 --gail-rounds 2 --repeats 3``, load average 0.5 on 2 cores): ours 2306 vs
+  imitation 1.0.1 1386 env steps/s (ratio of medians 1.66), after the discriminator's rewards went into one
+  batched forward pass per rollout (when VecNormalize does not normalize them), SB3's Adam ran fused and
+  ``torch.distributions``' argument checks were turned off during training. Before those (same day, load
+  1.1-1.6, rounds timed the same way): ours ~1600 vs ~1240 (~1.3x). The earlier figure here (20 vs 21)
+  timed whole runs minus a one-round run, which counted imports, export and plotting;
+  ours is now timed from its rounds' own wall-clock.
 
-The 1.5x goal is not met: DT reaches ~1.3x, GAIL ~0.95x.
+The 1.5x goal is met for GAIL (1.66x); DT (not re-measured 2026-12-05) reaches ~1.3x, so it is not met there.
 
 Run: ``.venv/bin/python bench/trainer_peers.py [--d3rlpy /tmp/peer-d3rlpy/bin/python]
 [--imitation /tmp/peer-imitation/bin/python] [--dt-steps N] [--gail-rounds R] [--repeats 3]``; 0 steps or
@@ -143,15 +148,13 @@ def ours_gail(rounds: int) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         write_d4rl(Path(tmp) / "demos.hdf5", demos)
 
-        def run(steps: int, out: str) -> float:
-            started = time.perf_counter()
-            train_gail(Path(tmp) / "demos.hdf5", protocol, Path(tmp) / out, options=TrainOptions(
-                steps=steps, checkpoint_every=0, progress=False, evaluate_at_end=False, options=dict(options)))
-            return time.perf_counter() - started
-
-        warm = run(2048, "warm")  # one round: building, export, the round itself
-        whole = run(2048 * (rounds + 1), "timed")
-    return 2048 * rounds / max(whole - warm, 1e-9)
+        # the rounds' own wall-clock (train.csv's steps_per_s), the first dropped as the peer's warm-up round is:
+        # timing whole runs counted imports, building, export and the curve's plot (seconds against ~1 s rounds)
+        result = train_gail(Path(tmp) / "demos.hdf5", protocol, Path(tmp) / "timed", options=TrainOptions(
+            steps=2048 * (rounds + 1), checkpoint_every=0, progress=False, evaluate_at_end=False,
+            options=dict(options)))
+        seconds = sum(2048 / row["steps_per_s"] for row in result.history[1:])
+    return 2048 * rounds / max(seconds, 1e-9)
 
 
 def peer(python: str | None, script: str, argument: int) -> dict[str, object] | None:

@@ -14,6 +14,8 @@ generator samples from that round only (``gen_replay_buffer_capacity = gen_train
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,9 +95,14 @@ def discriminator_step(disc: Discriminator, optimizer: torch.optim.Optimizer, ex
                 "disc_acc_gen": float((~predicted[n:]).float().mean())}
 
 
-def reward_wrapper(venv: Any, disc: Discriminator) -> Any:
-    """Wrap ``venv`` (raw observations) so that ``step`` returns GAIL rewards; ``.transitions`` holds the
-    (state, action) pairs since the last ``clear()``."""
+def reward_wrapper(venv: Any, disc: Discriminator, *, deferred: bool = False) -> Any:
+    """Wrap ``venv`` (raw observations) so that the generator is paid GAIL rewards; ``.transitions`` holds the
+    (state, action) pairs since the last ``clear()``.
+
+    ``deferred``: ``step`` returns zeros and :func:`deferred_reward_buffer`'s buffer adds the whole rollout's
+    rewards in one batched forward pass before PPO computes its advantages (the discriminator does not change
+    within a rollout, so the rewards are the per-step ones). Only where nothing between this wrapper and PPO's
+    buffer reads the reward (no VecNormalize reward normalization, which needs each step's reward in turn)."""
     from stable_baselines3.common.vec_env import VecEnvWrapper  # noqa: PLC0415
 
     class _Wrapper(VecEnvWrapper):
@@ -105,6 +112,7 @@ def reward_wrapper(venv: Any, disc: Discriminator) -> Any:
             self.actions: NDArray[np.float32] | None = None
             self.states: list[NDArray[np.float32]] = []
             self.taken: list[NDArray[np.float32]] = []
+            self.paid = 0  # steps whose deferred rewards the buffer has taken
 
         def reset(self) -> Any:
             self.last_obs = self.venv.reset()
@@ -117,17 +125,52 @@ def reward_wrapper(venv: Any, disc: Discriminator) -> Any:
         def step_wait(self) -> Any:
             obs, _env_reward, dones, infos = self.venv.step_wait()
             assert self.last_obs is not None and self.actions is not None
-            rewards = disc.reward(np.asarray(self.last_obs, np.float32), self.actions)
-            self.states.append(np.asarray(self.last_obs, np.float32))
+            state = np.asarray(self.last_obs, np.float32)
+            rewards = np.zeros(len(state), np.float32) if deferred else disc.reward(state, self.actions)
+            self.states.append(state)
             self.taken.append(self.actions)
             self.last_obs = obs
             return obs, rewards, dones, infos
 
         def clear(self) -> None:
-            self.states, self.taken = [], []
+            self.states, self.taken, self.paid = [], [], 0
+
+        def unpaid_rewards(self) -> NDArray[np.float32]:
+            """Rewards of the steps since the last call, ``(steps, n_envs)``, in one forward pass."""
+            states, actions = self.states[self.paid:], self.taken[self.paid:]
+            self.paid = len(self.states)
+            return disc.reward(np.concatenate(states), np.concatenate(actions)).reshape(len(states), -1)
 
         def transitions(self) -> dict[str, torch.Tensor]:
             return {"obs": torch.as_tensor(np.concatenate(self.states)),
                     "actions": torch.as_tensor(np.concatenate(self.taken))}
 
     return _Wrapper()
+
+
+def deferred_reward_buffer(wrapper: Any) -> type[Any]:
+    """SB3 ``RolloutBuffer`` (PPO's ``rollout_buffer_class``) that adds ``wrapper``'s deferred rewards to what
+    the rollout stored (zeros, plus SB3's ``gamma * V(terminal)`` at truncations) before computing advantages."""
+    from stable_baselines3.common.buffers import RolloutBuffer  # noqa: PLC0415
+
+    class _Buffer(RolloutBuffer):
+        def compute_returns_and_advantage(self, last_values: torch.Tensor, dones: NDArray[np.bool_]) -> None:
+            self.rewards += wrapper.unpaid_rewards()
+            super().compute_returns_and_advantage(last_values, dones)
+
+    return _Buffer
+
+
+@contextmanager
+def unchecked_distributions() -> Iterator[None]:
+    """``torch.distributions`` without argument checks while inside: SB3 builds a ``Normal`` at every rollout
+    step and minibatch, and the checks (finite parameters, samples in the support) were ~6% of a GAIL round
+    here; they compute nothing the algorithm uses. The previous default is restored on the way out."""
+    from torch.distributions import Distribution  # noqa: PLC0415
+
+    before = Distribution._validate_args
+    Distribution.set_default_validate_args(False)
+    try:
+        yield
+    finally:
+        Distribution.set_default_validate_args(before)
