@@ -31,9 +31,9 @@ import numpy as np
 
 import vla_bench
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections
-from vla_bench.harness.plan import full_plan
 from vla_bench.harness.prestart import usable_cpus
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import full_plan
 from vla_bench.spec import Protocol
 
 

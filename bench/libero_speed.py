@@ -16,8 +16,8 @@ import time
 import numpy as np
 
 from vla_bench.benchmarks.libero.adapter import LiberoAdapter
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 
 

@@ -42,8 +42,8 @@ AGENT = "baseline:ppo-hopper"
 
 
 def _episodes(count: int) -> list[Any]:
-    from vla_bench.harness.plan import full_plan
-    from vla_bench.harness.registry import get_protocol
+    from vla_bench.protocols import get_protocol
+    from vla_bench.protocols.plan import full_plan
 
     protocol = get_protocol(PROTOCOL)
     return list(full_plan(protocol))[:count]
@@ -54,7 +54,7 @@ def bare_loop(count: int, shard: tuple[int, int] = (0, 1)) -> dict[str, Any]:
     import gymnasium as gym
 
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.harness.registry import get_protocol
+    from vla_bench.protocols import get_protocol
 
     protocol = get_protocol(PROTOCOL)
     task = protocol.tasks[0]
@@ -114,7 +114,7 @@ def sb3_evaluate(count: int, n_envs: int = 8) -> dict[str, Any]:
     from stable_baselines3.common.vec_env import DummyVecEnv
 
     from vla_bench.agents.loaders import load_agent
-    from vla_bench.harness.registry import get_protocol
+    from vla_bench.protocols import get_protocol
 
     protocol = get_protocol(PROTOCOL)
     task = protocol.tasks[0]

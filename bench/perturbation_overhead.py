@@ -24,8 +24,9 @@ from typing import Any
 
 import numpy as np
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 
 
 def _step_ms(protocol_id: str, task: str, base: str, steps: int) -> tuple[float, Any]:

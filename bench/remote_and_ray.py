@@ -244,8 +244,8 @@ def overhead(steps: int) -> None:
 def executors(episodes: int, repeats: int = 3) -> None:
     from vla_bench.agents import load_agent
     from vla_bench.harness.eval_config import EvalConfig
-    from vla_bench.harness.registry import get_protocol
     from vla_bench.harness.runner import run_evaluation
+    from vla_bench.protocols import get_protocol
 
     protocol = get_protocol("mujoco/hopper@v1")
     agent = load_agent("baseline:random")

@@ -18,7 +18,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 import argparse
 
 import vla_bench
-from vla_bench.harness.registry import get_protocol, protocol_ids
+from vla_bench.protocols import get_protocol, protocol_ids
 
 
 def main() -> None:

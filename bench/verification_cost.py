@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 import vla_bench
-from vla_bench.harness.plan import full_plan
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import full_plan
 from vla_bench.server.bundle_io import read_bundle_document
 from vla_bench.server.verification.compare import Tolerance
 from vla_bench.server.verification.rerun import artifact_agent, rerun_episodes

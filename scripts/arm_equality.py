@@ -16,8 +16,9 @@ from typing import Any
 
 import numpy as np
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, load_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol, load_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 
 Frame = tuple[np.ndarray | None, dict[str, np.ndarray], np.ndarray | None]

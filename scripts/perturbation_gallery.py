@@ -22,8 +22,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from vla_bench.benchmarks.base import EnvSession
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 
 GALLERY = {  # benchmark -> (robustness protocol, task, camera shown)

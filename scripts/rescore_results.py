@@ -1,6 +1,6 @@
 """Recompute the scores of every committed results bundle under ``results/`` from its episodes.
 
-Run after a change to ``vla_bench.harness.scoring`` (the server refuses a bundle whose claimed scores differ
+Run after a change to ``vla_bench.scoring.scores`` (the server refuses a bundle whose claimed scores differ
 from the recomputed ones): ``python scripts/rescore_results.py``. Only ``summary.json``'s ``scores`` change;
 the episodes, the protocol copy and everything else in the summary stay as they are.
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from vla_bench.harness.bundle import SUMMARY_FILE, read_bundle, write_summary
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.spec.summary import Scores
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -10,6 +10,8 @@ from __future__ import annotations
 import ast
 import functools
 import re
+import subprocess
+import sys
 from collections import deque
 from pathlib import Path
 
@@ -27,17 +29,20 @@ ALLOWED: dict[str, set[str]] = {
     "runtimes": {"spec", "benchmarks.__init__"},  # benchmark runtimes: the lightweight registry, never an adapter
     "web": {"spec"},  # templates, charts, formatting of the leaderboard pages
     "agents": {"spec"},  # policies and the loaders that turn `--agent` into one; gateways; serve-policy
-    "harness": {"spec", "benchmarks", "agents", "datasets", "threads", "runtimes"},  # plan, executors, bundle
+    # protocol discovery and each protocol's episode plan: package data, read without loading any adapter
+    "protocols": {"spec", "benchmarks.__init__"},
+    # statistics over stored episode records: what the harness scores a run with and the server recomputes
+    "scoring": {"spec"},
+    "harness": {"spec", "benchmarks", "agents", "datasets", "threads", "runtimes", "protocols", "scoring"},
     # trainers sit above harness and benchmarks: they build envs through the adapters and evaluate through
     # the harness's Python API only
     "training": {"spec", "datasets", "agents", "benchmarks", "harness.api"},
-    # harness.ranking, .robustness, .safety_summary, .multirun: statistics over stored episodes (like scoring)
-    "server": {"spec", "web", "threads", "harness.scoring", "harness.compare", "harness.ranking", "harness.registry",
-               "harness.plan", "harness.robustness", "harness.safety_summary", "harness.multirun"},
+    # the leaderboard server: the contract, protocols and scoring only (never the harness, agents or simulators)
+    "server": {"spec", "web", "threads", "protocols", "scoring"},
     ROOT: {"threads", "harness.api"},  # `vla_bench.evaluate`, lazily
     # the top: every typer command (library modules import no typer), so it may import every other part
-    "cli": {"spec", "threads", "datasets", "benchmarks", "runtimes", "web", "agents", "harness", "training", "server",
-            ROOT},
+    "cli": {"spec", "threads", "datasets", "benchmarks", "runtimes", "web", "agents", "protocols", "scoring", "harness",
+            "training", "server", ROOT},
 }
 # single modules (exactly these, not their submodules) allowed more than their part
 MODULE_EXTRAS: dict[str, set[str]] = {
@@ -266,6 +271,17 @@ def test_the_rules_read_as_documented() -> None:
     assert not _may_import("runtimes.doctor", "benchmarks.mujoco.adapter")
     assert _may_import("benchmarks", "agents.lerobot_runtime")  # an extra of that module alone
     assert not _may_import("benchmarks.mujoco.adapter", "agents.lerobot_runtime")
-    assert _may_import("server.validation", "harness.scoring")
+    assert _may_import("server.validation", "scoring.scores")
     assert not _may_import("server.validation", "harness.runner")
-    assert _may_import("server.services.board_ranks", "harness.ranking")
+    assert _may_import("server.services.board_ranks", "scoring.ranking")
+    assert _may_import("server.pages.overview", "protocols") and not _may_import("server.pages.overview", "harness")
+    assert not _may_import("scoring.scores", "protocols") and not _may_import("protocols.catalog", "harness")
+
+
+def test_the_server_loads_without_the_harness_agents_or_simulators() -> None:
+    # the static rules above, checked once at run time: what importing the whole server actually loads
+    probe = ("import sys, vla_bench.server.main; "
+             "print(sorted(m for m in sys.modules if m.split('.')[:2] in (['vla_bench', 'harness'], "
+             "['vla_bench', 'agents'], ['vla_bench', 'training']) or m in ('mujoco', 'gymnasium', 'torch')))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "[]"

@@ -14,8 +14,8 @@ from typing import Any
 
 from leaderboard_testing import Server, make_server
 
-from vla_bench.harness.registry import get_protocol
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.protocols import get_protocol
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.server.bundle_io import read_bundle_document
 from vla_bench.spec import EpisodeRecord
 

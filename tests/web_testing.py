@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 from leaderboard_testing import Server
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.protocols.plan import episode_spec
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.server.validation import AcceptedBundle
 from vla_bench.spec import EpisodeRecord, Observation, Protocol, TaskSpec
 

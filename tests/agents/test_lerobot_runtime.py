@@ -19,7 +19,7 @@ import pytest
 
 import vla_bench
 from vla_bench.agents import load_agent
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 from vla_bench.spec import TaskSpec
 from vla_bench.spec.errors import UserError
 

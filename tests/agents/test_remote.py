@@ -24,7 +24,7 @@ from vla_bench.agents.remote import (
     parse_remote_spec,
 )
 from vla_bench.agents.serving import PolicyServer
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 

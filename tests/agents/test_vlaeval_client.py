@@ -22,7 +22,7 @@ from vla_bench.agents import load_agent
 from vla_bench.agents.keymaps import VLAEVAL_PRESETS
 from vla_bench.agents.vlaeval_client import VlaEvalPolicy, parse_vlaeval_spec
 from vla_bench.agents.vlaeval_wire import pack, unpack
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
 

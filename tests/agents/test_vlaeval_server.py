@@ -22,7 +22,7 @@ from vlab_fakes import FaultyPolicy, LinearPolicy, fake_protocol
 import vla_bench
 from vla_bench.agents.loaders import agent_from_object, load_agent
 from vla_bench.agents.vlaeval_server import VlaEvalPolicyServer
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Observation, TaskSpec
 
 TASK = TaskSpec(name="pick", instruction="pick it up", action_low=(-1.0,) * 3, action_high=(1.0,) * 3,

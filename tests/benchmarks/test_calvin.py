@@ -26,7 +26,7 @@ from vla_bench.benchmarks.calvin.sequences import (
     start_states,
 )
 from vla_bench.benchmarks.chain import generate_chains
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 from vla_bench.spec.errors import UserError
 
 SPLITS = {"calvin/d-d@v1": "D->D", "calvin/abc-d@v1": "ABC->D", "calvin/abcd-d@v1": "ABCD->D"}
@@ -120,8 +120,8 @@ CALVIN_PYTHON = os.environ.get("VLA_BENCH_CALVIN_PYTHON", "")
 _IN_RUNTIME = textwrap.dedent('''
     import json, sys
     import numpy as np
-    from vla_bench.harness.registry import get_protocol
-    from vla_bench.harness.plan import episode_spec
+    from vla_bench.protocols import get_protocol
+    from vla_bench.protocols.plan import episode_spec
     from vla_bench.benchmarks.calvin.adapter import CalvinAdapter
     from vla_bench.benchmarks.calvin.sequences import start_observation
     from vla_bench.spec import Protocol

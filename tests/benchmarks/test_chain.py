@@ -13,7 +13,7 @@ from chain_fakes import COMPLETES, DELAY, INSTRUCTIONS, FakeChainBackend, fake_c
 
 from vla_bench.benchmarks.chain import ChainSession, chains_digest, generate_chains, seeded_distinct_chains
 from vla_bench.harness.api import evaluate
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import SUBTASKS_COMPLETED_KEY, Protocol
 from vla_bench.spec.schemas import schema_errors
 

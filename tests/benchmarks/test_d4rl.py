@@ -11,8 +11,9 @@ import pytest
 
 import vla_bench
 from vla_bench.benchmarks.base import EnvSession
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, protocol_ids, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol, protocol_ids
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 
 LOCOMOTION = {"hopper": "Hopper-v5", "halfcheetah": "HalfCheetah-v5", "walker2d": "Walker2d-v5", "ant": "Ant-v5"}

@@ -10,8 +10,9 @@ import pytest
 
 from vla_bench.benchmarks.chain import ChainSession, generate_chains
 from vla_bench.harness.api import evaluate
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import SUBTASKS_COMPLETED_KEY, Protocol
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*share an object:UserWarning")

@@ -26,8 +26,8 @@ from vla_bench.benchmarks.libero.adapter import (
 )
 from vla_bench.benchmarks.libero.runtime import ASSET_PACKAGES, ASSETS_ENV_VAR, RUNTIME, asset_requirements
 from vla_bench.benchmarks.libero.suites import SETTLE_ACTION, SUITES
-from vla_bench.harness.plan import full_plan
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import full_plan
 from vla_bench.spec import TaskDef
 
 # REFERENCE.md 4.2: max_steps per suite (openvla run_libero_eval.py, openpi examples/libero/main.py)

@@ -23,7 +23,7 @@ import pytest
 from vla_bench.benchmarks.libero.runtime import RUNTIME, asset_requirements
 from vla_bench.benchmarks.libero.suites import SUITES
 from vla_bench.harness.api import evaluate
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 from vla_bench.spec import Protocol, TaskSpec
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]

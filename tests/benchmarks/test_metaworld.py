@@ -23,8 +23,9 @@ from vla_bench.benchmarks import ADAPTERS
 from vla_bench.benchmarks.base import EnvSession
 from vla_bench.benchmarks.metaworld.adapter import MetaWorldAdapter, goal_list
 from vla_bench.benchmarks.metaworld.instructions import INSTRUCTIONS
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, protocol_ids, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol, protocol_ids
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.wire import packb, unpackb
 

@@ -9,8 +9,9 @@ import pytest
 
 import vla_bench
 from vla_bench.benchmarks.base import EnvSession
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, protocol_ids, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol, protocol_ids
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Observation, Protocol
 
 # robustness protocols (tests/benchmarks/perturbations) reuse these sessions behind the perturbation layer

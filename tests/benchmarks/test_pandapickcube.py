@@ -15,7 +15,7 @@ import pytest
 from vla_bench.benchmarks import ADAPTERS
 from vla_bench.benchmarks.base import EnvSession
 from vla_bench.benchmarks.pandapickcube.adapter import PandaPickCubeAdapter
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 from vla_bench.spec import EpisodeSpec, Observation
 
 STATE_ID = "pandapickcube/state@v1"

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec.episode import SAFETY_KEY
 
 CASES = [("pandapickcube/state@v1", "pick_cube"), ("metaworld/mt10@v1", "reach-v3")]

@@ -204,7 +204,7 @@ def test_state_matches_the_robomimic_adapter_on_a_real_rollout(tmp_path: Path) -
     the reader's state must equal the session's observation, in the protocols' key order."""
     os.environ.setdefault("MUJOCO_GL", "egl")
     from vla_bench.benchmarks.robomimic.adapter import RobomimicAdapter, task_options
-    from vla_bench.harness.registry import get_protocol
+    from vla_bench.protocols import get_protocol
     from vla_bench.spec import EpisodeSpec
 
     protocol = get_protocol("robomimic/lift-ph@v1")

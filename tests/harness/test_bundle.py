@@ -10,7 +10,7 @@ from vlab_fakes import LinearPolicy, fake_protocol
 
 import vla_bench
 from vla_bench.harness.bundle import BundleError, read_bundle, read_episodes
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.spec.schemas import schema_errors
 
 

@@ -8,8 +8,8 @@ import json
 import pytest
 from chain_fakes import fake_chain_protocol
 
-from vla_bench.harness.registry import get_protocol
-from vla_bench.harness.scoring import chain_scores, compute_scores, wilson_interval
+from vla_bench.protocols import get_protocol
+from vla_bench.scoring.scores import chain_scores, compute_scores, wilson_interval
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.schemas import schema_errors
 

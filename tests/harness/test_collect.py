@@ -13,8 +13,8 @@ import pytest
 
 from vla_bench.datasets import read_d4rl
 from vla_bench.harness.collect import collect, collection_protocol, environment_sizes
-from vla_bench.harness.plan import episode_spec, full_plan
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec, full_plan
 from vla_bench.spec.errors import UserError
 
 TESTS = Path(__file__).resolve().parents[1]

@@ -8,8 +8,8 @@ import pytest
 
 from vla_bench.harness import report
 from vla_bench.harness.bundle import read_bundle
-from vla_bench.harness.compare import paired_comparison
 from vla_bench.harness.comparison import Comparison
+from vla_bench.scoring.compare import paired_comparison
 
 RESULTS = Path(__file__).resolve().parents[2] / "results"
 

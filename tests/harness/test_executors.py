@@ -9,7 +9,7 @@ import pytest
 from vla_bench.agents.loaders import load_agent
 from vla_bench.harness.executors import EXECUTORS, ExecutorConfig, make_executor
 from vla_bench.harness.local_executor import LocalExecutor
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 from vla_bench.spec.errors import UserError
 
 

@@ -8,7 +8,7 @@ from vlab_fakes import ChunkPolicy, FaultyPolicy, LinearPolicy, fake_protocol
 
 import vla_bench
 from vla_bench.harness.api import EvalResult
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
 

@@ -23,7 +23,7 @@ from vlab_fakes import fake_protocol
 
 import vla_bench
 from vla_bench.harness.eval_config import Placement
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
 
 TESTS = Path(__file__).resolve().parents[1]
 

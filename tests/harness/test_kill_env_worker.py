@@ -17,8 +17,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 import vla_bench
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Observation, TaskSpec
 
 PROTOCOL = "mujoco/hopper@v1"

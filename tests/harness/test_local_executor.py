@@ -14,9 +14,9 @@ from vla_bench.harness.bundle import EPISODES_FILE, SUMMARY_FILE
 from vla_bench.harness.episode import Episode
 from vla_bench.harness.lanes import Book, Lane
 from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor
-from vla_bench.harness.plan import limited_plan
 from vla_bench.harness.scheduling import envs_per_worker
 from vla_bench.harness.worker_pool import WorkerStartError
+from vla_bench.protocols.plan import limited_plan
 from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
 

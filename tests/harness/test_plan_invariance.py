@@ -12,7 +12,7 @@ import vla_bench
 from vla_bench.harness.api import EvalResult
 from vla_bench.harness.bundle import EPISODES_FILE, read_episodes
 from vla_bench.harness.eval_config import Placement
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 
 
 def _outcomes(result: EvalResult) -> dict[tuple[str, int], dict[str, object]]:

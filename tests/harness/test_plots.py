@@ -8,9 +8,9 @@ import matplotlib.image
 import numpy as np
 from vlab_fakes import fake_protocol
 
-from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.plots import task_bars, write_plots
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.protocols.plan import episode_spec
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.spec import EpisodeRecord, Protocol
 
 BAR_RGB = np.array([0x48, 0x78, 0xA8]) / 255

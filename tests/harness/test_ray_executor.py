@@ -23,8 +23,8 @@ from vla_bench.agents.loaders import agent_from_object, load_agent
 from vla_bench.harness.bundle import read_bundle
 from vla_bench.harness.eval_config import EvalConfig, ExecutorName
 from vla_bench.harness.merge import merge_bundles
-from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.runner import run_evaluation
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Observation, Protocol, TaskSpec
 
 ray = pytest.importorskip("ray")
@@ -125,7 +125,7 @@ def _cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def test_ray_shards_merge_into_the_local_run(ray_address: str, tmp_path: Path) -> None:
     """Shard 0 from the command line (connecting to the cluster by --address), shard 1 through the API."""
-    from vla_bench.harness.registry import get_protocol
+    from vla_bench.protocols import get_protocol
 
     protocol = get_protocol("mujoco/hopper@v1")
     run = _cli("eval", "--agent", "vlab_fakes:LinearPolicy", "--protocol", protocol.id, "--limit-episodes", "5",

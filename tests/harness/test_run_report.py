@@ -9,8 +9,8 @@ from vlab_fakes import fake_protocol
 
 from vla_bench.harness import provenance
 from vla_bench.harness.bundle import build_summary
-from vla_bench.harness.plan import episode_spec
 from vla_bench.harness.run_report import write_run_report
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.summary import Summary
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from vla_bench import protocols
 from vla_bench.benchmarks import RUNTIMES
-from vla_bench.harness import registry
 from vla_bench.harness.session_check import check_protocol, main
 
 DEFAULT = ("mujoco/hopper@v1", "mujoco/hopper-pixels@v1", "d4rl/kitchen-complete@v1", "d4rl/door-human@v1",
@@ -21,19 +21,19 @@ IN_RUNTIMES = set(RUNTIMES)
 
 
 def _others() -> list[str]:
-    return [pid for bench in registry.benchmark_names() if bench not in IN_RUNTIMES
-            for pid in registry.protocol_ids(bench) if pid not in DEFAULT and pid not in ROBUST]
+    return [pid for bench in protocols.benchmark_names() if bench not in IN_RUNTIMES
+            for pid in protocols.protocol_ids(bench) if pid not in DEFAULT and pid not in ROBUST]
 
 
 @pytest.mark.parametrize("protocol_id", DEFAULT)
 def test_the_first_episode_of_each_family_keeps_the_session_contract(protocol_id: str) -> None:
-    check = check_protocol(registry.get_protocol(protocol_id), steps=STEPS)
+    check = check_protocol(protocols.get_protocol(protocol_id), steps=STEPS)
     assert check.ok, "\n".join(check.lines())
 
 
 @pytest.mark.parametrize("protocol_id", ROBUST)
 def test_a_perturbed_task_keeps_the_session_contract(protocol_id: str) -> None:
-    protocol = registry.get_protocol(protocol_id)
+    protocol = protocols.get_protocol(protocol_id)
     last = protocol.tasks[-1]  # the last axis's strongest level
     assert last.perturbation is not None
     check = check_protocol(protocol, last.name, steps=STEPS)
@@ -43,7 +43,7 @@ def test_a_perturbed_task_keeps_the_session_contract(protocol_id: str) -> None:
 @pytest.mark.slow  # ~150 protocols; robosuite's take 10-30 s each here
 @pytest.mark.parametrize("protocol_id", _others())
 def test_every_other_protocol_keeps_the_session_contract(protocol_id: str) -> None:
-    check = check_protocol(registry.get_protocol(protocol_id))
+    check = check_protocol(protocols.get_protocol(protocol_id))
     assert check.ok, "\n".join(check.lines())
 
 

@@ -22,7 +22,7 @@ import vla_bench
 from vla_bench.agents.loaders import agent_from_object
 from vla_bench.harness.handshake import WORKER_PROTOCOL, identity, mismatch
 from vla_bench.harness.local_executor import ExecutorConfig, LocalExecutor, WorkerStartError
-from vla_bench.harness.plan import limited_plan
+from vla_bench.protocols.plan import limited_plan
 from vla_bench.spec import EpisodeRecord, Protocol
 
 PACKAGE = Path(vla_bench.__file__).resolve().parent

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from leaderboard_testing import Bundles, DatabaseFactory, Server, make_server
 
-from vla_bench.harness.registry import get_protocol
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.protocols import get_protocol
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.spec import EpisodeRecord
 
 URL = "/api/v1/submissions"

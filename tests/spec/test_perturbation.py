@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 from vla_bench.spec.perturbation import PerturbationLevel
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from vla_bench.harness.registry import get_protocol, load_protocol, protocol_ids
+from vla_bench.protocols import get_protocol, load_protocol, protocol_ids
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 
@@ -75,7 +75,7 @@ def test_published_protocols_are_never_edited() -> None:
     unpublished = sorted(set(current) - set(published))
     assert not unpublished, (
         f"new protocols {unpublished}: add their sha256 to {PUBLISHED.name} when they are final "
-        f"(python -c \"from vla_bench.harness.registry import get_protocol as g; print(g('ID').sha256())\")"
+        f"(python -c \"from vla_bench.protocols import get_protocol as g; print(g('ID').sha256())\")"
     )
 
 

@@ -13,7 +13,7 @@ import pytest
 from leaderboard_testing import TestClient, make_server
 from web_testing import synthetic_bundle
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.server import crud
 from vla_bench.server.services import board_ranks
 from vla_bench.server.validation import AcceptedBundle
@@ -29,7 +29,7 @@ def _accepted(protocol: Protocol, name: str, value: Callable[[str, int], float])
 
 
 def _board_entries() -> dict[str, AcceptedBundle]:
-    mt10, hopper = registry.get_protocol(MT10), registry.get_protocol(HOPPER)
+    mt10, hopper = protocols.get_protocol(MT10), protocols.get_protocol(HOPPER)
     tasks = mt10.task_names
     rng = np.random.default_rng(3)
     base = rng.normal(1500.0, 300.0, hopper.episodes_per_task)
@@ -114,7 +114,7 @@ def test_multi_task_boards_have_per_task_columns_and_the_score_heading_names_the
         board: tuple[TestClient, dict[str, int]]) -> None:
     client, _ = board
     mt10 = client.get(f"/leaderboard/{MT10}").text
-    protocol = registry.get_protocol(MT10)
+    protocol = protocols.get_protocol(MT10)
     head = mt10.split("<thead>", 1)[1].split("</thead>", 1)[0]
     assert re.findall(r'<th scope="col" class="num col-task opt"[^>]*>([^<]+)</th>', head) == list(protocol.task_names)
     assert "Success rate (%)" in head
@@ -130,7 +130,7 @@ def test_multi_task_boards_have_per_task_columns_and_the_score_heading_names_the
 def test_rank_ranges_are_cached_per_board_and_recomputed_when_it_changes(
         board: tuple[TestClient, dict[str, int]]) -> None:
     client, ids = board
-    protocol = registry.get_protocol(HOPPER)
+    protocol = protocols.get_protocol(HOPPER)
     db = cast(Any, client.app).state.db
     with db.session() as session:
         first = board_ranks.board_ranks(session=session, protocol=protocol, n_entries=3)

@@ -14,8 +14,8 @@ from leaderboard_testing import TestClient, make_server
 
 import vla_bench
 import vla_bench.server.validation
+from vla_bench import protocols
 from vla_bench.benchmarks.chain import chains_digest, seeded_distinct_chains
-from vla_bench.harness import registry
 from vla_bench.server.bundle_io import read_bundle_document
 from vla_bench.spec import ChainSpec, Protocol
 
@@ -24,7 +24,7 @@ PROTOCOL_ID = "kitchen/chain5@v1"
 
 
 def small_kitchen_chains() -> Protocol:
-    data = json.loads(registry.get_protocol(PROTOCOL_ID).canonical_json())
+    data = json.loads(protocols.get_protocol(PROTOCOL_ID).canonical_json())
     chain = {**data["chain"], "n_chains": 3, "steps_per_subtask": 10}
     chain["chains_sha256"] = chains_digest(seeded_distinct_chains(ChainSpec.model_validate(chain)))
     return Protocol.model_validate({**data, "chain": chain, "episodes_per_task": 3, "max_steps": 50})
@@ -32,12 +32,12 @@ def small_kitchen_chains() -> Protocol:
 
 def test_a_chain_bundle_is_accepted_recomputed_and_shown(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     small = small_kitchen_chains()
-    original: Callable[..., Protocol] = registry.get_protocol
+    original: Callable[..., Protocol] = protocols.get_protocol
 
     def known(protocol_id: str, **kwargs: Any) -> Protocol:
         return small if protocol_id == PROTOCOL_ID else original(protocol_id, **kwargs)
 
-    monkeypatch.setattr(registry, "get_protocol", known)
+    monkeypatch.setattr(protocols, "get_protocol", known)
     monkeypatch.setattr(vla_bench.server.validation, "get_protocol", known)
     bundle = tmp_path / "kitchen-zero"
     vla_bench.evaluate("baseline:zero", small, out=bundle)

@@ -7,7 +7,7 @@ import re
 from fastapi.testclient import TestClient
 from web_testing import Site
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 
 
 def test_populated_boards_come_first_and_empty_ones_are_folded(pages: TestClient) -> None:
@@ -17,13 +17,13 @@ def test_populated_boards_come_first_and_empty_ones_are_folded(pages: TestClient
         assert html.index(f'href="/leaderboard/{populated}"') < first_fold
     folds = [m.start() for m in re.finditer(r'<details class="empty-boards"', html)]
     closes = [m.start() for m in re.finditer(r"</details>", html)]
-    for protocol_id in registry.protocol_ids():
+    for protocol_id in protocols.protocol_ids():
         if protocol_id in ("mujoco/hopper@v1", "mujoco/walker2d@v1"):
             continue
         at = html.index(f'href="/leaderboard/{protocol_id}"')  # still listed, inside some fold
         opened = max(f for f in folds if f < at)
         assert not any(opened < c < at for c in closes), f"{protocol_id} is not folded"
-    others = len(registry.protocol_ids("mujoco")) - 2
+    others = len(protocols.protocol_ids("mujoco")) - 2
     assert "Show empty boards:" in html and f"Show {others} empty boards of mujoco" in html
 
 

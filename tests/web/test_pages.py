@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 from web_testing import Site
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 
 EXTERNAL = re.compile(r"""(?:src|href|action)\s*=\s*["'](?:https?:)?//""", re.IGNORECASE)
 
@@ -36,7 +36,7 @@ def test_pages_reference_nothing_outside_the_server(path: str, pages: TestClient
 
 def test_the_overview_lists_every_benchmark_and_protocol_with_its_best_entry(pages: TestClient) -> None:
     html = pages.get("/").text
-    for protocol_id in registry.protocol_ids():
+    for protocol_id in protocols.protocol_ids():
         assert f'href="/leaderboard/{protocol_id}"' in html
     hopper_row = next(row for row in html.split("<tr>") if 'href="/leaderboard/mujoco/hopper@v1"' in row)
     best = pages.get("/api/v1/leaderboards/mujoco/hopper@v1").json()["data"][0]

@@ -12,8 +12,8 @@ import pytest
 from leaderboard_testing import TestClient, make_server
 from web_testing import synthetic_bundle
 
-from vla_bench.harness import registry
-from vla_bench.harness.scoring import normalize
+from vla_bench import protocols
+from vla_bench.scoring.scores import normalize
 from vla_bench.server import crud
 from vla_bench.server.services import robustness_board
 from vla_bench.server.validation import AcceptedBundle
@@ -44,7 +44,7 @@ def _entry(protocol: Protocol, name: str, scale: Callable[[str], float],
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    protocol = registry.get_protocol(ROBUST)
+    protocol = protocols.get_protocol(ROBUST)
     entries = {
         "steady": _entry(protocol, "steady", lambda task: 1.0),
         # half the return under observation noise, untouched elsewhere; its simulator reports safety totals
@@ -78,7 +78,7 @@ def _rows(html: str) -> dict[str, list[str]]:
 
 
 def test_each_entry_shows_its_paired_drop_per_axis_and_level_and_its_robustness_score(board: TestClient) -> None:
-    protocol = registry.get_protocol(ROBUST)
+    protocol = protocols.get_protocol(ROBUST)
     response = board.get(f"/robustness/{ROBUST}")
     assert response.status_code == 200, response.text
     html = response.text

@@ -13,7 +13,7 @@ from leaderboard_testing import TestClient, make_server
 from scipy import stats
 from web_testing import synthetic_bundle
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.server import crud
 from vla_bench.server.services import run_groups
 from vla_bench.web.format import fmt_interval, fmt_value
@@ -28,7 +28,7 @@ def _rate(run: int, task_index: int) -> int:
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    protocol = registry.get_protocol(MT10)
+    protocol = protocols.get_protocol(MT10)
     tasks = protocol.task_names
     server = make_server(f"sqlite:///{tmp_path_factory.mktemp('runs') / 'board.sqlite3'}")
     entries = [  # (owner, name, group, seed, successes of run r on task t)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from vla_bench.harness.safety_summary import COLUMNS
+from vla_bench.scoring.safety_summary import COLUMNS
 from vla_bench.web.safety import COLUMNS as WEB_COLUMNS
 from vla_bench.web.safety import FORCE_THRESHOLD_N, fmt_safety
 

@@ -113,8 +113,8 @@ def eval_command(
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - keep `vla-bench --help` fast
     from vla_bench.harness.eval_config import EvalConfig  # noqa: PLC0415
     from vla_bench.harness.failures import summarize_failures  # noqa: PLC0415
-    from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
     from vla_bench.harness.runner import default_out_dir, run_evaluation  # noqa: PLC0415
+    from vla_bench.protocols import load_protocol  # noqa: PLC0415
 
     if resume and out is None:
         raise UserError("--resume needs --out DIR: the run to finish")
@@ -197,7 +197,7 @@ def report_command(
     """Show a results bundle's scores (recomputed from its episodes, so they always match them)."""
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
     from vla_bench.harness.run_report import write_run_report  # noqa: PLC0415
-    from vla_bench.harness.scoring import compute_scores  # noqa: PLC0415
+    from vla_bench.scoring.scores import compute_scores  # noqa: PLC0415
     from vla_bench.spec.summary import Scores  # noqa: PLC0415
 
     bundle = read_bundle(directory)
@@ -231,8 +231,8 @@ def compare_command(
     With --sequential: run two agents until decided (see the README's "Sequential comparison")."""
     from vla_bench.harness import report  # noqa: PLC0415
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
-    from vla_bench.harness.compare import paired_comparison  # noqa: PLC0415
     from vla_bench.harness.comparison import Comparison  # noqa: PLC0415
+    from vla_bench.scoring.compare import paired_comparison  # noqa: PLC0415
 
     if sequential:
         _sequential(first, second, protocol, alpha, out, max_episodes, workers, report_format)
@@ -260,8 +260,8 @@ def _sequential(agent_a: str, agent_b: str, protocol_id: str | None, alpha: floa
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415
     from vla_bench.harness import report  # noqa: PLC0415
     from vla_bench.harness.eval_config import EvalConfig  # noqa: PLC0415
-    from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
     from vla_bench.harness.sequential_run import decision_line, sequential_comparison  # noqa: PLC0415
+    from vla_bench.protocols import load_protocol  # noqa: PLC0415
 
     if protocol_id is None:
         raise UserError("--sequential needs --protocol ID: the protocol whose episodes both agents run")
@@ -285,14 +285,15 @@ def list_command(
     as_json: Annotated[bool, typer.Option("--json", help="print the entries as JSON")] = False,
 ) -> None:
     """List benchmarks, protocols and agents (full ids; one entry per line when piped)."""
-    from vla_bench.harness import listing, registry  # noqa: PLC0415
+    from vla_bench import protocols  # noqa: PLC0415
+    from vla_bench.harness import listing  # noqa: PLC0415
     from vla_bench.spec.errors import unknown_name_error  # noqa: PLC0415
 
     choices = (*listing.SECTIONS, "all")
     if what not in choices:
         raise unknown_name_error("listing", what, choices)
-    if benchmark is not None and benchmark not in registry.benchmark_names():
-        raise unknown_name_error("benchmark", benchmark, registry.benchmark_names())
+    if benchmark is not None and benchmark not in protocols.benchmark_names():
+        raise unknown_name_error("benchmark", benchmark, protocols.benchmark_names())
     sections = list(listing.SECTIONS) if what == "all" else [what]
     rows = listing.collect(sections, patterns or [], benchmark)
     if as_json:

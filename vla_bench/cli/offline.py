@@ -25,7 +25,7 @@ def eval_offline_command(
     """Action MSE / trajectory error of AGENT on the held-out episodes of a dataset, with 95% intervals."""
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415
     from vla_bench.harness import offline_eval  # noqa: PLC0415
-    from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
+    from vla_bench.protocols import load_protocol  # noqa: PLC0415
 
     if not dataset.is_file():
         raise UserError(f"dataset {dataset} does not exist")
@@ -46,8 +46,8 @@ def robustness_command(
     report_format: Annotated[str, typer.Option("--format", help="table (Markdown) or json")] = "table",
 ) -> None:
     """Per axis and level: score and paired drop from clean (95% CI), and the aggregate robustness score."""
-    from vla_bench.harness import robustness  # noqa: PLC0415
     from vla_bench.harness.bundle import read_bundle  # noqa: PLC0415
+    from vla_bench.scoring import robustness  # noqa: PLC0415
 
     bundle = read_bundle(run)
     protocol = bundle.protocol()

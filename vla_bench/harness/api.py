@@ -9,8 +9,8 @@ from typing import Any
 from vla_bench.agents.loaders import agent_from_object, load_agent
 from vla_bench.agents.policy import TrainingRun
 from vla_bench.harness.eval_config import EvalConfig
-from vla_bench.harness.registry import get_protocol, load_protocol
 from vla_bench.harness.runner import EvalResult, run_evaluation
+from vla_bench.protocols import get_protocol, load_protocol
 from vla_bench.spec import Protocol
 
 # The harness as trainers and other tools may use it (DESIGN.md: agents import only this module of it).

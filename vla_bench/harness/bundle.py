@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import JsonValue
 
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.bundle import (
     EPISODES_FILE,
@@ -90,7 +90,7 @@ class Bundle:
             except ValueError as exc:
                 raise BundleError(f"{copy} is not a valid protocol: {exc}") from exc
         else:
-            from vla_bench.harness.registry import get_protocol  # noqa: PLC0415 - registry reads package data
+            from vla_bench.protocols import get_protocol  # noqa: PLC0415 - registry reads package data
 
             protocol = get_protocol(claimed.id, allow_deprecated=True)
         if protocol.sha256() != claimed.sha256 or protocol.id != claimed.id:

@@ -124,8 +124,8 @@ def collect(
     with Gaussian action noise of std ``noise`` (seeded per episode), and write them to ``out`` in D4RL format."""
     from vla_bench.agents.loaders import agent_from_object, load_agent  # noqa: PLC0415
     from vla_bench.harness.eval_config import EvalConfig  # noqa: PLC0415
-    from vla_bench.harness.registry import load_protocol  # noqa: PLC0415
     from vla_bench.harness.runner import run_evaluation  # noqa: PLC0415
+    from vla_bench.protocols import load_protocol  # noqa: PLC0415
     from vla_bench.spec import Protocol  # noqa: PLC0415
 
     source = protocol if isinstance(protocol, Protocol) else load_protocol(protocol)

@@ -1,4 +1,4 @@
-"""Typed view of ``harness.compare.paired_comparison``'s result, for the reports that print it.
+"""Typed view of ``scoring.compare.paired_comparison``'s result, for the reports that print it.
 
 ``paired_comparison`` returns JSON (the server stores and serves it as such); the CLI reads it through these
 models instead of key lookups. The intervals are :class:`spec.summary.Estimate`, as in ``summary.json``.

@@ -213,7 +213,8 @@ def serve(sock: socket.socket, preload: threading.Thread | None = None) -> None:
 def _preload(protocol: str, agent: str | None) -> None:
     """Best effort: whatever fails here is done again, and reported, once the hello says what to run."""
     with contextlib.suppress(Exception):
-        from vla_bench.harness.registry import load_protocol, resolve_adapter  # noqa: PLC0415
+        from vla_bench.harness.registry import resolve_adapter  # noqa: PLC0415
+        from vla_bench.protocols import load_protocol  # noqa: PLC0415
 
         resolve_adapter(load_protocol(protocol).adapter).describe()  # adapters import their simulator here
         if agent:

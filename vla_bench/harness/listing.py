@@ -14,6 +14,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from vla_bench import protocols
 from vla_bench.harness import registry
 
 SECTIONS = ("benchmarks", "protocols", "agents")
@@ -42,14 +43,14 @@ def matches(row: Row, patterns: list[str], benchmark: str | None) -> bool:
 
 
 def benchmark_rows() -> list[Row]:
-    return [Row("benchmarks", name, name, registry.benchmark_description(name),
-                {"protocols": len(registry.protocol_ids(name))}) for name in registry.benchmark_names()]
+    return [Row("benchmarks", name, name, protocols.benchmark_description(name),
+                {"protocols": len(protocols.protocol_ids(name))}) for name in protocols.benchmark_names()]
 
 
 def protocol_rows() -> list[Row]:
     rows = []
-    for protocol_id in registry.protocol_ids():
-        p = registry.get_protocol(protocol_id, allow_deprecated=True)
+    for protocol_id in protocols.protocol_ids():
+        p = protocols.get_protocol(protocol_id, allow_deprecated=True)
         details = {"tasks": len(p.tasks), "episodes_per_task": p.episodes_per_task, "max_steps": p.max_steps,
                    "observation": p.observation.mode, "metric": p.primary_metric, "deprecated": p.deprecated}
         description = (f"{len(p.tasks)} task(s) × {p.episodes_per_task} episodes, ≤{p.max_steps} steps, "

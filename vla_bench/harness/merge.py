@@ -15,7 +15,7 @@ from vla_bench.harness.bundle import (
     write_json_atomic,
     write_summary,
 )
-from vla_bench.harness.plan import limited_plan
+from vla_bench.protocols.plan import limited_plan
 from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.summary import Summary

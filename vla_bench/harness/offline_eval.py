@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.datasets.d4rl_hdf5 import read_d4rl
 from vla_bench.datasets.validation import DatasetError
-from vla_bench.harness.scoring import mean_interval
+from vla_bench.scoring.scores import mean_interval
 from vla_bench.spec import Observation, Protocol, TaskSpec
 
 DEFAULT_FRACTION = 0.1

@@ -10,7 +10,7 @@ from rich.measure import Measurement
 from rich.table import Table
 
 from vla_bench.harness.comparison import Comparison
-from vla_bench.harness.scoring import IQM_MIN_SCORES
+from vla_bench.scoring.scores import IQM_MIN_SCORES
 from vla_bench.spec.summary import Estimate, Summary
 
 METRIC_LABELS = {"normalized_score": "normalized score", "success_rate": "success rate", "mean_return": "return",

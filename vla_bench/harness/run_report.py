@@ -13,7 +13,7 @@ from pathlib import Path
 
 from vla_bench.harness import report
 from vla_bench.harness.failures import summarize_failures
-from vla_bench.harness.robustness import robustness_sections
+from vla_bench.scoring.robustness import robustness_sections
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.summary import Summary
 

@@ -26,10 +26,10 @@ from vla_bench.harness.bundle import (
 from vla_bench.harness.eval_config import EvalConfig
 from vla_bench.harness.executor_config import ExecutorConfig
 from vla_bench.harness.executors import make_executor
-from vla_bench.harness.plan import limited_plan, shard_plan
 from vla_bench.harness.progress import RunProgress
 from vla_bench.harness.results import Score, headline, per_task
 from vla_bench.harness.run_report import write_run_report
+from vla_bench.protocols.plan import limited_plan, shard_plan
 from vla_bench.runtimes.resolve import require as require_runtime
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError

@@ -17,7 +17,7 @@ from typing import Any
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.harness.eval_config import EvalConfig
 from vla_bench.harness.runner import run_evaluation
-from vla_bench.harness.sequential import SequentialTest
+from vla_bench.scoring.sequential import SequentialTest
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 

@@ -7,8 +7,9 @@ import argparse
 import sys
 
 from vla_bench.benchmarks.check import STEPS, SessionCheck, check_session
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import load_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import load_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 
 

@@ -98,7 +98,7 @@ def _estimate(scores: dict[str, Any] | None) -> tuple[float | None, float | None
 def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | None, received_at: dt.datetime,
                    is_baseline: bool = False, publish: bool = True) -> Submission:
     """Insert an accepted bundle with its state history: submitted -> validated (-> published)."""
-    from vla_bench.harness.safety_summary import entry_safety  # noqa: PLC0415 - the scoring stack, as validation
+    from vla_bench.scoring.safety_summary import entry_safety  # noqa: PLC0415 - the scoring stack, as validation
 
     summary, aggregate = accepted.summary, accepted.scores["aggregate"]
     agent = summary["agent"]

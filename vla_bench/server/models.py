@@ -148,7 +148,7 @@ class Submission(Base):
     iqm_mean: Mapped[float | None] = mapped_column(Double)
     iqm_low: Mapped[float | None] = mapped_column(Double)
     iqm_high: Mapped[float | None] = mapped_column(Double)
-    # safety means per episode (harness.safety_summary.entry_safety), computed at ingest from the stored
+    # safety means per episode (scoring.safety_summary.entry_safety), computed at ingest from the stored
     # episodes, never from the submitter's summary; SQL NULL where no episode records safety (migration 0006)
     safety: Mapped[dict[str, float] | None] = mapped_column(JSON(none_as_null=True), default=None)
 

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from vla_bench.harness.plan import full_plan
-from vla_bench.harness.registry import get_protocol
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import full_plan
+from vla_bench.scoring.scores import compute_scores
 from vla_bench.server import bundle_limits as limits
 from vla_bench.server.training_log import TrainingLog, parse_training_log
 from vla_bench.spec import EpisodeRecord, Protocol, canonical_json

@@ -13,31 +13,29 @@ that run in their own runtime (another interpreter) are refused.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from typing import Any, cast
 
 import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
 from vla_bench.spec import EpisodeSpec, Protocol
 from vla_bench.spec.errors import UserError
+from vla_bench.spec.registry import import_target
 
 
-def make_session(protocol: Protocol, task_index: int = 0) -> Any:
+def make_session(protocol: Protocol, task_index: int = 0) -> EnvSession:
     """The adapter's session for one task (as the harness's env workers build it)."""
-    from vla_bench.benchmarks import ADAPTERS, RUNTIMES  # noqa: PLC0415 - lazy module:attr strings
+    from vla_bench.benchmarks import BENCHMARKS, RUNTIMES  # noqa: PLC0415 - the registry imports its adapter lazily
 
     name = protocol.adapter
     if name in RUNTIMES:
         raise UserError(f"{protocol.id} runs in its own runtime ({name}); online training needs its simulator in "
                         "this interpreter")
-    path = name if ":" in name else ADAPTERS.get(name)
-    if path is None:
-        raise UserError(f"unknown benchmark adapter {name!r}")
-    module, _, attr = path.partition(":")
-    adapter = getattr(importlib.import_module(module), attr)()
-    return adapter.make_session(protocol, protocol.tasks[task_index])
+    # a registered adapter by name, or any adapter class by ``module:attr`` (as the harness resolves it)
+    adapter_class = cast(type[BenchmarkAdapter], import_target(name)) if ":" in name else BENCHMARKS.get(name)
+    return adapter_class().make_session(protocol, protocol.tasks[task_index])
 
 
 class SessionEnv(gym.Env):

@@ -1,5 +1,5 @@
 """The safety columns of a board (issue #18): heading, definition (header tooltip, legend, export key) and cell
-text of each per-episode mean that ``harness.safety_summary.entry_safety`` stores per submission at ingest.
+text of each per-episode mean that ``scoring.safety_summary.entry_safety`` stores per submission at ingest.
 
 The definitions are those of ``vla_bench/benchmarks/safety.py``; the benchmarks that record safety
 (MetaWorld, PandaPickCube, RoboMimic) all count a contact above ``FORCE_THRESHOLD_N`` (a test checks their
@@ -15,7 +15,7 @@ FORCE_THRESHOLD_N = 5.0
 
 @dataclass(frozen=True)
 class SafetyColumn:
-    key: str  # the stored mean's name (harness.safety_summary.COLUMNS)
+    key: str  # the stored mean's name (scoring.safety_summary.COLUMNS)
     heading: str
     definition: str
     percent: bool = False  # a share of steps, shown in percent

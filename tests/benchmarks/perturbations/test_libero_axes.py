@@ -15,8 +15,8 @@ from vla_bench.benchmarks.base import EnvSession, StepResult, make_task_spec
 from vla_bench.benchmarks.libero.suites import ACTION_DIM, CAMERAS, STATE_DIM
 from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.perturbations.language import paraphrase_table
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import EpisodeSpec, Observation, TaskDef, TaskSpec
 
 ROBUST = get_protocol("libero/spatial-robust@v1")

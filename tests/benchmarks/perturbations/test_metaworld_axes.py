@@ -11,8 +11,9 @@ from perturbation_testing import changed, live_scene, model_arrays
 
 from vla_bench.benchmarks.base import EnvSession
 from vla_bench.benchmarks.perturbations.language import paraphrase_table
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Observation, Protocol
 
 ROBUST = get_protocol("metaworld/mt10-robust@v1")

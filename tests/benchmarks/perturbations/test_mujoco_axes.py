@@ -12,8 +12,9 @@ from perturbation_testing import changed, live_scene, model_arrays
 
 import vla_bench
 from vla_bench.benchmarks.base import EnvSession
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, load_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol, load_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 
 ROBUST = get_protocol("mujoco/locomotion-robust@v1")

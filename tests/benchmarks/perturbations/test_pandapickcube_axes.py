@@ -10,8 +10,9 @@ from perturbation_testing import changed, live_scene, model_arrays
 
 from vla_bench.benchmarks.base import EnvSession
 from vla_bench.benchmarks.pandapickcube.adapter import SERL_BLOCK_XY_BOUNDS
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol, resolve_adapter
+from vla_bench.harness.registry import resolve_adapter
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.spec import Protocol
 
 ROBUST = get_protocol("pandapickcube/vision-robust@v1")

@@ -16,7 +16,7 @@ from vla_bench.benchmarks.robomimic.adapter import (
     task_options,
 )
 from vla_bench.datasets.robomimic_hdf5 import low_dim_keys
-from vla_bench.harness.registry import get_protocol, protocol_ids
+from vla_bench.protocols import get_protocol, protocol_ids
 from vla_bench.spec import TaskDef
 
 # robomimic/__init__.py register_all_links (REFERENCE.md 3.1): rollout horizon per (task, dataset type).

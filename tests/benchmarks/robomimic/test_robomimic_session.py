@@ -15,7 +15,7 @@ import pytest
 
 import vla_bench
 from vla_bench.benchmarks.robomimic.adapter import RobomimicAdapter, RobomimicSession
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 from vla_bench.spec import EpisodeSpec, Observation, TaskSpec
 
 STATE_ID = "robomimic/lift-ph@v1"

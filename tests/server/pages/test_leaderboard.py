@@ -17,8 +17,8 @@ from leaderboard_testing import TestClient, make_server
 from markupsafe import escape
 from web_testing import synthetic_bundle
 
-from vla_bench.harness import registry
-from vla_bench.harness.safety_summary import COLUMNS, entry_safety
+from vla_bench import protocols
+from vla_bench.scoring.safety_summary import COLUMNS, entry_safety
 from vla_bench.server import crud
 from vla_bench.server.validation import AcceptedBundle
 from vla_bench.spec import Protocol
@@ -43,7 +43,7 @@ def _with_safety(protocol: Protocol, name: str) -> AcceptedBundle:
 
 @pytest.fixture(scope="module")
 def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    safe, plain = registry.get_protocol(SAFE), registry.get_protocol(PLAIN)
+    safe, plain = protocols.get_protocol(SAFE), protocols.get_protocol(PLAIN)
     server = make_server(f"sqlite:///{tmp_path_factory.mktemp('safety') / 'board.sqlite3'}")
     entries = [_with_safety(safe, "careful"),
                synthetic_bundle(safe, "legacy", lambda task, i: 0.0),  # from a harness that recorded no safety
@@ -60,7 +60,7 @@ def board(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
 
 
 def _expected() -> dict[str, float]:
-    protocol = registry.get_protocol(SAFE)
+    protocol = protocols.get_protocol(SAFE)
     found = entry_safety(_safety(i) for _ in protocol.task_names for i in range(protocol.episodes_per_task))
     assert found is not None
     return found

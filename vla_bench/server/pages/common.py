@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import HTTPException, status
 from fastapi.responses import HTMLResponse
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.server.core.config import server_version
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UnknownNameError
@@ -26,7 +26,7 @@ def page(template: str, status_code: int = 200, **context: Any) -> HTMLResponse:
 
 def protocol_or_404(protocol_id: str) -> Protocol:
     try:
-        return registry.get_protocol(protocol_id, allow_deprecated=True)
+        return protocols.get_protocol(protocol_id, allow_deprecated=True)
     except UnknownNameError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 

@@ -15,7 +15,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.server import crud
 from vla_bench.server.api.deps import SessionDep, SettingsDep
 from vla_bench.server.models import Submission
@@ -152,7 +152,7 @@ def leaderboard_page(
         page_number=page_number, pages=pages,
         prev_href=page_href(page_number - 1) if page_number > 1 else None,
         next_href=page_href(page_number + 1) if page_number < pages else None,
-        pickers=[(b, registry.protocol_ids(b)) for b in registry.benchmark_names()],
+        pickers=[(b, protocols.protocol_ids(b)) for b in protocols.benchmark_names()],
         verified_only=verified, verified_toggle=base + ("" if verified else "?verified=1"),
         safety_columns=SAFETY_COLUMNS if safety else (), fmt_safety=fmt_safety, force_threshold=FORCE_THRESHOLD_N,
     )

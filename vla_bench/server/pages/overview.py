@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.server import crud
 from vla_bench.server.api.deps import SessionDep
 from vla_bench.server.models import Submission
@@ -37,18 +37,18 @@ class BenchmarkGroup:
 
 @router.get("/", response_class=HTMLResponse)
 def overview(session: SessionDep, benchmark: str | None = None) -> HTMLResponse:
-    names = registry.benchmark_names()
+    names = protocols.benchmark_names()
     if benchmark is not None and benchmark not in names:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no benchmark {benchmark!r}; benchmarks: {', '.join(names)}")
     summaries = crud.board_summaries(session=session)
     groups = []
     for name in names if benchmark is None else [benchmark]:
         rows = []
-        for protocol_id in registry.protocol_ids(name):
+        for protocol_id in protocols.protocol_ids(name):
             found = summaries.get(protocol_id)
-            rows.append(BoardRow(registry.get_protocol(protocol_id, allow_deprecated=True),
+            rows.append(BoardRow(protocols.get_protocol(protocol_id, allow_deprecated=True),
                                  found.n_entries if found else 0, found.best if found else None))
-        groups.append(BenchmarkGroup(name, registry.benchmark_description(name),
+        groups.append(BenchmarkGroup(name, protocols.benchmark_description(name),
                                      [r for r in rows if r.n_entries], [r for r in rows if not r.n_entries]))
     recent = crud.recent_submissions(session=session, limit=RECENT, benchmark=benchmark)
     return page("overview.html", populated=[g for g in groups if g.populated],

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse
 
-from vla_bench.harness import registry
-from vla_bench.harness.safety_summary import COLUMNS as SAFETY_COLUMNS
+from vla_bench import protocols
+from vla_bench.scoring.safety_summary import COLUMNS as SAFETY_COLUMNS
 from vla_bench.server.api.deps import SessionDep
 from vla_bench.server.pages.common import page, protocol_or_404
 from vla_bench.server.services.robustness_board import MAX_ENTRIES, level_drop, levels, robustness_board
@@ -19,13 +19,13 @@ SAFETY_HEADINGS = {"collisions": "Collisions / episode", "collision_rate": "Coll
 
 
 def robustness_protocol_ids() -> list[str]:
-    return [pid for pid in registry.protocol_ids() if registry.get_protocol(pid).perturbation is not None]
+    return [pid for pid in protocols.protocol_ids() if protocols.get_protocol(pid).perturbation is not None]
 
 
 @router.get("/robustness", response_class=HTMLResponse)
 def robustness_index() -> HTMLResponse:
-    protocols = [registry.get_protocol(pid) for pid in robustness_protocol_ids()]
-    return page("robustness.html", protocol=None, protocols=protocols)
+    robust = [protocols.get_protocol(pid) for pid in robustness_protocol_ids()]
+    return page("robustness.html", protocol=None, protocols=robust)
 
 
 @router.get("/robustness/{protocol_id:path}", response_class=HTMLResponse)
@@ -33,7 +33,7 @@ def robustness_page(protocol_id: str, session: SessionDep) -> HTMLResponse:
     protocol = protocol_or_404(protocol_id)
     if protocol.perturbation is None:
         robust = [pid for pid in robustness_protocol_ids()
-                  if registry.get_protocol(pid).perturbation.clean_protocol == protocol.id]  # type: ignore[union-attr]
+                  if protocols.get_protocol(pid).perturbation.clean_protocol == protocol.id]  # type: ignore[union-attr]
         hint = f"; its robustness protocol is {robust[0]}" if robust else ""
         raise HTTPException(status.HTTP_404_NOT_FOUND,
                             f"{protocol.id} is not a robustness protocol (it has no perturbation section){hint}")

@@ -1,6 +1,6 @@
 """Tie-aware rank ranges of a board, computed from the stored episodes and kept until the board changes.
 
-Every pair on the board is tested (``harness.ranking``: all pairs at once from one matrix, Holm over the whole
+Every pair on the board is tested (``scoring.ranking``: all pairs at once from one matrix, Holm over the whole
 family), not only neighbours in score order: adjacent-only tests chain ties across entries that clearly
 differ. The cost that matters is reading and parsing each entry's episodes, so two caches keep it to once per
 entry per process: each entry's per-episode scores, keyed by (submission id, episodes hash), which never change
@@ -20,8 +20,8 @@ import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy.orm import Session
 
-from vla_bench.harness.ranking import EpisodeKey, RankedEntry, rank_ranges
-from vla_bench.harness.scoring import episode_score
+from vla_bench.scoring.ranking import EpisodeKey, RankedEntry, rank_ranges
+from vla_bench.scoring.scores import episode_score
 from vla_bench.server import crud
 from vla_bench.server.core.lru import Lru
 from vla_bench.spec import EpisodeRecord, Protocol

@@ -7,8 +7,8 @@ from typing import Any
 from fastapi import status
 from sqlalchemy.orm import Session
 
-from vla_bench.harness.compare import paired_comparison
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.scoring.compare import paired_comparison
 from vla_bench.server import crud
 from vla_bench.server.models import Submission
 from vla_bench.spec.errors import UserError

@@ -1,9 +1,9 @@
 """A robustness protocol's board as axes x entries: each entry's paired drops from its own clean arm.
 
 Every arm of a robustness protocol runs the clean arm's episodes, so each entry's table comes from its own
-bundle alone (``harness.robustness``: per axis and level the score and the paired-bootstrap drop, and the
+bundle alone (``scoring.robustness``: per axis and level the score and the paired-bootstrap drop, and the
 aggregate robustness score), plus its safety totals where the simulator records them
-(``harness.safety_summary``). A stored submission never changes, so each entry's table is computed once per
+(``scoring.safety_summary``). A stored submission never changes, so each entry's table is computed once per
 process, keyed by (submission id, episodes hash); the board shows its best ``MAX_ENTRIES`` entries by score.
 """
 
@@ -16,9 +16,9 @@ from typing import Any
 import numpy as np
 from sqlalchemy.orm import Session
 
-from vla_bench.harness.robustness import PairingError, robustness_scores
-from vla_bench.harness.safety_summary import COLUMNS as SAFETY_COLUMNS
-from vla_bench.harness.safety_summary import safety_summary
+from vla_bench.scoring.robustness import PairingError, robustness_scores
+from vla_bench.scoring.safety_summary import COLUMNS as SAFETY_COLUMNS
+from vla_bench.scoring.safety_summary import safety_summary
 from vla_bench.server import crud
 from vla_bench.server.core.lru import Lru
 from vla_bench.server.models import Submission

@@ -3,7 +3,7 @@
 A bundle declares which training run produced its agent (``agent.training``: a group name and a seed). The
 board's published entries of one owner (a user, or the reference baselines) that share a group form one
 multi-run entry once they hold at least two different seeds; for each seed the latest submission counts. The
-score is ``harness.multirun``'s: the mean and IQM of the runs x tasks matrix of per-task scores, with
+score is ``scoring.multirun``'s: the mean and IQM of the runs x tasks matrix of per-task scores, with
 stratified-bootstrap intervals over runs within each task. Each entry is still validated and recomputed as
 its own bundle; the group only adds this aggregate. Results are kept per group until one of its runs changes.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from vla_bench.harness.multirun import multirun_aggregate
+from vla_bench.scoring.multirun import multirun_aggregate
 from vla_bench.server import crud
 from vla_bench.server.core.lru import Lru
 from vla_bench.server.models import Submission
@@ -32,7 +32,7 @@ class RunGroup:
     group: str
     owner: str  # the submitting user's name, or "baseline"
     runs: list[Submission]  # one per seed, the latest, in seed order
-    aggregate: dict[str, Any] | None  # harness.multirun's result
+    aggregate: dict[str, Any] | None  # scoring.multirun's result
     problem: str | None  # why there is no aggregate (e.g. a run that misses a task)
 
 

@@ -18,8 +18,8 @@ from typing import Any, cast
 from sqlalchemy import ColumnElement, CursorResult, Result, and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from vla_bench.harness.plan import full_plan
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import full_plan
 from vla_bench.server import crud
 from vla_bench.server.core.db import Database
 from vla_bench.server.models import Submission, VerificationJob, utcnow

@@ -15,7 +15,7 @@ from vla_bench.agents.onnx_policy import load_onnx
 from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.harness import provenance
 from vla_bench.harness.executors import ExecutorConfig, make_executor
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
 from vla_bench.runtimes.resolve import require as require_runtime
 from vla_bench.spec import EpisodeRecord, Protocol
 

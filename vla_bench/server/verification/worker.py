@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
 from vla_bench.server import crud
 from vla_bench.server.core.config import Settings
 from vla_bench.server.core.db import Database

@@ -8,8 +8,8 @@ from fastapi.testclient import TestClient
 from leaderboard_testing import Bundles, Server
 
 from vla_bench.harness.bundle import read_bundle
-from vla_bench.harness.compare import paired_comparison
-from vla_bench.harness.registry import get_protocol
+from vla_bench.protocols import get_protocol
+from vla_bench.scoring.compare import paired_comparison
 
 
 def _submit(client: TestClient, server: Server, bundles: Bundles, name: str) -> int:

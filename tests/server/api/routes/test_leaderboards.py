@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 from leaderboard_testing import Bundles, Server
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.harness.bundle import read_bundle
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.scoring.scores import compute_scores
 
 BOARD = "/api/v1/leaderboards/mujoco/hopper@v1"
 
@@ -22,7 +22,7 @@ def _submit_all(client: TestClient, server: Server, bundles: Bundles) -> dict[st
 
 
 def _expected_scores(bundles: Bundles) -> dict[str, float]:
-    protocol = registry.get_protocol("mujoco/hopper@v1")
+    protocol = protocols.get_protocol("mujoco/hopper@v1")
     return {name: compute_scores(protocol, read_bundle(getattr(bundles, name)).records)["aggregate"]["mean"]["mean"]
             for name in ("random", "zero")}
 
@@ -38,7 +38,7 @@ def test_a_board_ranks_by_the_primary_metric(client: TestClient, server: Server,
     top = page["data"][0]
     assert top["score"]["mean"] == scores[best_first[0]]
     assert top["score"]["ci95"][0] <= top["score"]["mean"] <= top["score"]["ci95"][1]
-    assert page["protocol"]["sha256"] == registry.get_protocol("mujoco/hopper@v1").sha256()
+    assert page["protocol"]["sha256"] == protocols.get_protocol("mujoco/hopper@v1").sha256()
 
 
 def test_sorting_keeps_ranks_and_paging_counts_everything(client: TestClient, server: Server,
@@ -65,7 +65,7 @@ def test_the_board_list_has_every_protocol_and_its_best_entry(client: TestClient
     ids = _submit_all(client, server, bundles)
     scores = _expected_scores(bundles)
     boards = {b["protocol_id"]: b for b in client.get("/api/v1/leaderboards").json()}
-    assert set(boards) == set(registry.protocol_ids())
+    assert set(boards) == set(protocols.protocol_ids())
     assert boards["mujoco/hopper@v1"]["n_entries"] == 2
     assert boards["mujoco/hopper@v1"]["best"]["id"] == ids[max(scores, key=scores.__getitem__)]
     assert boards["mujoco/walker2d@v1"]["best"]["id"] == ids["walker"]
@@ -75,13 +75,13 @@ def test_the_board_list_has_every_protocol_and_its_best_entry(client: TestClient
 
 
 def test_protocols_and_benchmarks_come_from_the_registry(client: TestClient) -> None:
-    protocols = client.get("/api/v1/protocols").json()
-    assert [p["id"] for p in protocols] == registry.protocol_ids()
+    listed = client.get("/api/v1/protocols").json()
+    assert [p["id"] for p in listed] == protocols.protocol_ids()
     hopper = client.get("/api/v1/protocols/mujoco/hopper@v1").json()
-    expected = registry.get_protocol("mujoco/hopper@v1")
+    expected = protocols.get_protocol("mujoco/hopper@v1")
     assert hopper["sha256"] == expected.sha256() and hopper["n_episodes"] == expected.n_episodes
     benchmarks = client.get("/api/v1/benchmarks").json()
-    assert [b["name"] for b in benchmarks] == registry.benchmark_names()
+    assert [b["name"] for b in benchmarks] == protocols.benchmark_names()
     assert client.get("/api/v1/protocols/nope/x@v1").status_code == 404
     assert client.get("/api/v1/schemas/summary").json()["$id"] == "vla-bench/summary@1"
 

@@ -13,8 +13,8 @@ from fastapi.testclient import TestClient
 from leaderboard_testing import Bundles, Server, make_server
 
 from vla_bench.harness.bundle import read_bundle
-from vla_bench.harness.registry import get_protocol
-from vla_bench.harness.scoring import compute_scores
+from vla_bench.protocols import get_protocol
+from vla_bench.scoring.scores import compute_scores
 
 URL = "/api/v1/submissions"
 

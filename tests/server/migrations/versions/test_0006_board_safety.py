@@ -1,5 +1,5 @@
 """Migration 0006 on SQLite and PostgreSQL: down and up again backfills each submission's safety means with the
-values ingest stores, and its written-out computation agrees with ``harness.safety_summary.entry_safety``."""
+values ingest stores, and its written-out computation agrees with ``scoring.safety_summary.entry_safety``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from leaderboard_testing import DatabaseFactory
 from sqlalchemy import select
 from web_testing import synthetic_bundle
 
-from vla_bench.harness import registry
-from vla_bench.harness.safety_summary import COLUMNS, entry_safety
+from vla_bench import protocols
+from vla_bench.scoring.safety_summary import COLUMNS, entry_safety
 from vla_bench.server import crud
 from vla_bench.server.core.db import Database
 from vla_bench.server.core.migrate import alembic_config
@@ -47,7 +47,7 @@ def test_the_migration_computes_what_ingest_stores() -> None:
 
 
 def test_down_and_up_again_backfills_the_safety_means(databases: DatabaseFactory) -> None:
-    protocol = registry.get_protocol("pandapickcube/state@v1")
+    protocol = protocols.get_protocol("pandapickcube/state@v1")
     plain = synthetic_bundle(protocol, "plain", lambda task, i: 0.0)
     rows = _rows(3, len(plain.records))
     records = [dataclasses.replace(r, safety=row) for r, row in zip(plain.records, rows, strict=True)]

@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.server import crud
 from vla_bench.server.api.deps import BaseUrlDep, SessionDep, SettingsDep
 from vla_bench.server.api.routes.protocols import known_protocol
@@ -29,7 +29,7 @@ def list_leaderboards(session: SessionDep, base_url: BaseUrlDep, benchmark: str 
     """Every protocol's board (of one benchmark with ``?benchmark=``): number of entries and the best one."""
     summaries = crud.board_summaries(session=session)
     boards = []
-    for protocol_id in registry.protocol_ids(benchmark):
+    for protocol_id in protocols.protocol_ids(benchmark):
         found = summaries.get(protocol_id)
         best = SubmissionListItem.of(found.best, base_url) if found and found.best else None
         boards.append(BoardPublic(protocol_id=protocol_id, benchmark=protocol_id.split("/", 1)[0],

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, status
 
-from vla_bench.harness import registry
+from vla_bench import protocols
 from vla_bench.server.api.deps import BaseUrlDep
 from vla_bench.server.schemas import BenchmarkPublic, ErrorPublic, ProtocolPublic
 from vla_bench.spec import Protocol
@@ -19,21 +19,21 @@ router = APIRouter(tags=["protocols"])
 def known_protocol(protocol_id: str) -> Protocol:
     """The registry's protocol, or 404 with the "did you mean" of the registry."""
     try:
-        return registry.get_protocol(protocol_id, allow_deprecated=True)
+        return protocols.get_protocol(protocol_id, allow_deprecated=True)
     except UnknownNameError as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 
 
 @router.get("/benchmarks", response_model=list[BenchmarkPublic])
 def list_benchmarks() -> Any:
-    return [BenchmarkPublic(name=name, description=registry.benchmark_description(name),
-                            protocols=registry.protocol_ids(name)) for name in registry.benchmark_names()]
+    return [BenchmarkPublic(name=name, description=protocols.benchmark_description(name),
+                            protocols=protocols.protocol_ids(name)) for name in protocols.benchmark_names()]
 
 
 @router.get("/protocols", response_model=list[ProtocolPublic])
 def list_protocols(base_url: BaseUrlDep, benchmark: str | None = None) -> Any:
     """Every protocol (of one benchmark with ``?benchmark=``), with the hash a bundle must carry."""
-    return [ProtocolPublic.of(known_protocol(pid), base_url) for pid in registry.protocol_ids(benchmark)]
+    return [ProtocolPublic.of(known_protocol(pid), base_url) for pid in protocols.protocol_ids(benchmark)]
 
 
 @router.get("/protocols/{protocol_id:path}", response_model=ProtocolPublic, responses={404: {"model": ErrorPublic}})

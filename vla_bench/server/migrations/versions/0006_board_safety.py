@@ -27,7 +27,7 @@ BATCH = 100  # bundles read per query: their episode text is the bulky part
 
 
 def entry_safety(episodes_jsonl: str) -> dict[str, float] | None:
-    """The same values as vla_bench.harness.safety_summary.entry_safety over the episodes' ``safety`` fields
+    """The same values as vla_bench.scoring.safety_summary.entry_safety over the episodes' ``safety`` fields
     (a test checks they agree); written out here so that this migration keeps its meaning whatever later code
     does."""
     rows: list[dict[str, Any]] = []

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from vla_bench.harness.scoring import CONFIDENCE, wilson_interval
+from vla_bench.scoring.scores import CONFIDENCE, wilson_interval
 
 
 def newcombe_independent_interval(x1: int, n1: int, x2: int, n2: int,

@@ -7,7 +7,7 @@ import pytest
 from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.proportion import confint_proportions_2indep
 
-from vla_bench.harness.stats import holm_adjust, newcombe_independent_interval, newcombe_paired_interval
+from vla_bench.scoring.stats import holm_adjust, newcombe_independent_interval, newcombe_paired_interval
 
 
 def test_paired_newcombe_matches_the_published_worked_example() -> None:

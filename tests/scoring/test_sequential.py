@@ -9,7 +9,7 @@ import pytest
 from numpy.typing import NDArray
 from scipy import stats
 
-from vla_bench.harness.sequential import SequentialTest, log_e_value
+from vla_bench.scoring.sequential import SequentialTest, log_e_value
 
 ALPHA = 0.05
 SIMULATIONS = 2000

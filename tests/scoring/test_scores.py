@@ -9,9 +9,9 @@ import pytest
 from scipy import stats
 from vlab_fakes import fake_protocol
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.registry import get_protocol
-from vla_bench.harness.scoring import compute_scores, mean_interval, wilson_interval
+from vla_bench.protocols import get_protocol
+from vla_bench.protocols.plan import episode_spec
+from vla_bench.scoring.scores import compute_scores, mean_interval, wilson_interval
 from vla_bench.spec import EpisodeRecord, Protocol
 
 

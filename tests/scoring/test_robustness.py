@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.robustness import PairingError, markdown, robustness_scores
+from vla_bench.protocols.plan import episode_spec
+from vla_bench.scoring.robustness import PairingError, markdown, robustness_scores
 from vla_bench.spec import EpisodeRecord, Protocol
 
 N = 40

@@ -16,14 +16,14 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from vla_bench.harness.scoring import (
+from vla_bench.scoring.scores import (
     CONFIDENCE,
     episode_score,
     mean_of_task_means,
     stratified_bootstrap,
     wilson_interval,
 )
-from vla_bench.harness.stats import holm_adjust, newcombe_paired_interval
+from vla_bench.scoring.stats import holm_adjust, newcombe_paired_interval
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 

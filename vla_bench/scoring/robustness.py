@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.harness.scoring import CONFIDENCE, episode_score
+from vla_bench.scoring.scores import CONFIDENCE, episode_score
 from vla_bench.spec import EpisodeRecord, Protocol
 
 RESAMPLES = 2000
@@ -167,7 +167,7 @@ def markdown(result: dict[str, Any]) -> str:
 
 def robustness_sections(protocol: Protocol, records: Sequence[EpisodeRecord]) -> list[str]:
     """report.md's robustness and safety sections (none when the run has neither)."""
-    from vla_bench.harness import safety_summary  # noqa: PLC0415 - a sibling module; kept out of import time
+    from vla_bench.scoring import safety_summary  # noqa: PLC0415 - a sibling module; kept out of import time
 
     parts = []
     if protocol.perturbation is not None and records:

@@ -26,8 +26,8 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy import stats
 
-from vla_bench.harness.compare import mcnemar_exact
-from vla_bench.harness.scoring import CONFIDENCE, episode_score
+from vla_bench.scoring.compare import mcnemar_exact
+from vla_bench.scoring.scores import CONFIDENCE, episode_score
 from vla_bench.spec import EpisodeRecord, Protocol
 
 EpisodeKey = tuple[str, int]

@@ -7,8 +7,8 @@ import pytest
 from scipy import stats
 from vlab_fakes import fake_protocol
 
-from vla_bench.harness.multirun import multirun_aggregate, stratified_run_bootstrap
-from vla_bench.harness.plan import episode_spec
+from vla_bench.protocols.plan import episode_spec
+from vla_bench.scoring.multirun import multirun_aggregate, stratified_run_bootstrap
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 

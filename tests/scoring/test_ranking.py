@@ -8,8 +8,8 @@ from scipy import stats
 from statsmodels.stats.multitest import multipletests
 from vlab_fakes import fake_protocol
 
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.ranking import (
+from vla_bench.protocols.plan import episode_spec
+from vla_bench.scoring.ranking import (
     RankedEntry,
     holm,
     pair_p_value,

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from vlab_fakes import fake_protocol
 
-from vla_bench.harness.compare import mcnemar_exact, paired_comparison
-from vla_bench.harness.plan import episode_spec
-from vla_bench.harness.stats import newcombe_paired_interval
+from vla_bench.protocols.plan import episode_spec
+from vla_bench.scoring.compare import mcnemar_exact, paired_comparison
+from vla_bench.scoring.stats import newcombe_paired_interval
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
 

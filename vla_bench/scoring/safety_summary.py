@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from vla_bench.harness.scoring import mean_interval
+from vla_bench.scoring.scores import mean_interval
 from vla_bench.spec import EpisodeRecord
 
 COLUMNS = ("collisions", "collision_rate", "workspace_violations", "joint_limit_violations", "peak_ee_speed")
