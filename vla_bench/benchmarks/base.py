@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, SuccessRule, TaskDef, TaskSpec
 from vla_bench.spec.perturbation import PerturbationLevel
+
+if TYPE_CHECKING:
+    import mujoco
 
 
 @dataclass
@@ -55,7 +58,7 @@ class EnvSession(abc.ABC):
     # Optional hooks of the perturbation layer (benchmarks/perturbations): a session that has none of them
     # still runs every clean protocol; robustness axes that need a missing hook are refused at session build.
 
-    def scene(self) -> tuple[Any, Any] | None:
+    def scene(self) -> tuple[mujoco.MjModel, mujoco.MjData] | None:
         """The live ``(mujoco.MjModel, mujoco.MjData)``, for perturbations that edit the scene."""
         return None
 
@@ -68,7 +71,7 @@ class EnvSession(abc.ABC):
         reset, and the first observation is recomputed with ``refresh_observation``."""
         return False
 
-    def edit_scene_on_reset(self, edit: Callable[[Any], None] | None) -> bool:
+    def edit_scene_on_reset(self, edit: Callable[[mujoco.MjModel], None] | None) -> bool:
         """Where every reset builds a new model: keep ``edit`` (None: forget it) and call ``edit(model)`` on
         each newly built model right after building it, before the episode's state is set, stepped or observed,
         and return True. Camera and light edits then leave the physics and every observable the clean
@@ -100,7 +103,7 @@ class BenchmarkAdapter(abc.ABC):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         """A session for ``task``; ``render`` asks for frames for video recording."""
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         """Versions and settings of the simulator stack, for provenance."""
         return {}
 
@@ -121,7 +124,7 @@ def make_task_spec(protocol: Protocol, task: TaskDef, action_low: Sequence[float
     )
 
 
-def info_flag_success(rule: SuccessRule, info: dict[str, Any]) -> bool:
+def info_flag_success(rule: SuccessRule, info: Mapping[str, object]) -> bool:
     """The ``info_flag`` rule: the info key is truthy at this step."""
     if rule.kind != "info_flag" or rule.key is None:
         return False

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 import abc
 import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -105,7 +104,7 @@ class BackendStep:
     observation: Observation  # without "instruction": the engine sets it
     reward: float
     terminated: bool  # the simulator itself ended (e.g. the robot broke something): the chain ends
-    info: dict[str, Any]
+    info: Mapping[str, object]
 
 
 class ChainBackend(abc.ABC):

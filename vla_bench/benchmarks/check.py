@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -111,7 +110,7 @@ def _task_spec_problems(spec: TaskSpec, protocol: Protocol) -> list[str]:
     return problems
 
 
-def _observation_problems(observation: Any, spec: TaskSpec, what: str) -> list[str]:
+def _observation_problems(observation: object, spec: TaskSpec, what: str) -> list[str]:
     if not isinstance(observation, dict):
         return [f"observation: {what} is a {type(observation).__name__}, not a dict"]
     problems = []
@@ -154,8 +153,8 @@ def _actions(spec: TaskSpec, steps: int, seed: int) -> list[NDArray[np.float32]]
 
 
 def _rollout(session: EnvSession, episode: EpisodeSpec, actions: list[NDArray[np.float32]],
-             check: SessionCheck) -> list[Any] | None:
-    trace: list[Any] = [_copy(session.reset(episode))]
+             check: SessionCheck) -> list[object] | None:
+    trace: list[object] = [_copy(session.reset(episode))]
     for index, action in enumerate(actions):
         try:
             result = session.step(action)
@@ -168,23 +167,23 @@ def _rollout(session: EnvSession, episode: EpisodeSpec, actions: list[NDArray[np
     return trace
 
 
-def _copy(value: Any) -> Any:
+def _copy(value: object) -> object:
     if isinstance(value, dict):
         return {k: _copy(v) for k, v in value.items()}
     return value.copy() if isinstance(value, np.ndarray) else value
 
 
-def _arrays(value: Any) -> list[NDArray[Any]]:
+def _arrays(value: object) -> list[NDArray[np.generic]]:
     if isinstance(value, dict):
         return [a for v in value.values() for a in _arrays(v)]
     return [value] if isinstance(value, np.ndarray) else []
 
 
-def _shared(a: Any, b: Any) -> bool:
+def _shared(a: object, b: object) -> bool:
     return any(np.shares_memory(x, y) for x in _arrays(a) for y in _arrays(b))
 
 
-def _same(a: Any, b: Any) -> bool:
+def _same(a: object, b: object) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):

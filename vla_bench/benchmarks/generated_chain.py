@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 
 @dataclass(frozen=True)
@@ -12,7 +11,7 @@ class GeneratedChain:
     """One chain: its subtasks in order, and where the benchmark has one, its symbolic start state."""
 
     subtasks: tuple[str, ...]
-    start: dict[str, Any] | None = None
+    start: dict[str, int | str] | None = None  # CALVIN: variable -> 0/1 or a place (calvin/sequences.py)
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, object]:
         return {"subtasks": list(self.subtasks), "start": self.start}

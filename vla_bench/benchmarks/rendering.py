@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import mujoco
 
 
 def ensure_headless_gl() -> str:
@@ -17,7 +20,7 @@ def ensure_headless_gl() -> str:
     return backend
 
 
-def disable_shadows_and_reflections(model: Any) -> None:
+def disable_shadows_and_reflections(model: mujoco.MjModel) -> None:
     """Shadows and reflections are most of a software renderer's cost (6-20x, measured in PLATFORM.md);
     protocols with pixel observations fix them off so images are cheap and identical across machines."""
     model.light_castshadow[:] = 0

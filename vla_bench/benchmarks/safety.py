@@ -22,19 +22,22 @@ value in the episode record.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.spec.episode import SAFETY_KEY
 
+if TYPE_CHECKING:
+    import mujoco
+
 JOINT_LIMIT_MARGIN = 0.01  # rad: "at the limit" (MuJoCo limits are soft: a joint pushed there sits slightly beyond)
 
 __all__ = ["JOINT_LIMIT_MARGIN", "SAFETY_KEY", "SafetyMonitor", "SafetySpec", "descendants"]
 
 
-def descendants(model: Any, root: str, *, include_root: bool = True) -> frozenset[int]:
+def descendants(model: mujoco.MjModel, root: str, *, include_root: bool = True) -> frozenset[int]:
     """Ids of the bodies in the kinematic subtree of body ``root``."""
     root_id = model.body(root).id
     parents = np.asarray(model.body_parentid)
@@ -63,7 +66,7 @@ class SafetySpec:
 class SafetyMonitor:
     """Running safety totals of the current episode; ``reset`` at the start of each episode."""
 
-    def __init__(self, model: Any, data: Any, spec: SafetySpec) -> None:
+    def __init__(self, model: mujoco.MjModel, data: mujoco.MjData, spec: SafetySpec) -> None:
         import mujoco  # noqa: PLC0415 - only where a MuJoCo scene exists
 
         self._mujoco, self._model, self._data, self.spec = mujoco, model, data, spec

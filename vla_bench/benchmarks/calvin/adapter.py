@@ -24,8 +24,10 @@ Action: 7-D relative cartesian in [-1, 1] (xyz, euler xyz, gripper), scaled by c
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Protocol as TypingProtocol
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -62,13 +64,43 @@ def validation_folder(value: str | None) -> Path:
                     f"(or {path / '.hydra' / 'merged_config.yaml'})")
 
 
+class CalvinObservation(TypedDict):
+    """calvin_env's ``PlayTableSimEnv`` observation (``get_obs``)."""
+
+    robot_obs: NDArray[np.float64]
+    scene_obs: NDArray[np.float64]
+    rgb_obs: dict[str, NDArray[np.uint8]]  # "rgb_static", "rgb_gripper": those the env renders
+    depth_obs: dict[str, NDArray[np.float32]]
+
+
+class CalvinEnv(TypingProtocol):
+    """The part of calvin_env's ``PlayTableSimEnv`` the backend uses."""
+
+    def reset(self, robot_obs: NDArray[np.float64], scene_obs: NDArray[np.float64]) -> CalvinObservation: ...
+
+    def step(self, action: NDArray[np.float64]) -> tuple[CalvinObservation, float, bool, dict[str, object]]: ...
+
+    def get_info(self) -> dict[str, object]: ...
+
+    def get_camera_obs(self) -> tuple[dict[str, NDArray[np.uint8]], dict[str, NDArray[np.float32]]]: ...
+
+    def close(self) -> None: ...
+
+
+class TaskOracle(TypingProtocol):
+    """calvin_env's ``Tasks`` (conf/tasks/new_playtable_tasks.yaml): which tasks happened between two infos."""
+
+    def get_task_info_for_set(self, start_info: Mapping[str, object], end_info: Mapping[str, object],
+                              task_filter: set[str]) -> set[str]: ...
+
+
 def _calvin_env_root() -> Path:
     import calvin_env  # noqa: PLC0415 - only in the CALVIN runtime
 
     return Path(calvin_env.__file__).resolve().parents[1]
 
 
-def _build_env(config: str, cameras: tuple[str, ...]) -> Any:
+def _build_env(config: str, cameras: tuple[str, ...]) -> CalvinEnv:
     import hydra  # noqa: PLC0415
     from omegaconf import OmegaConf  # noqa: PLC0415
 
@@ -82,7 +114,8 @@ def _build_env(config: str, cameras: tuple[str, ...]) -> Any:
             cfg = compose("config_data_collection", overrides=[
                 f"cameras={camera_group}", "scene=calvin_scene_D", "robot=panda_longer_finger", "use_vr=false",
                 f"data_path={root / 'data'}"])
-        return hydra.utils.instantiate(cfg.env, show_gui=False, use_vr=False, use_scene_info=True)
+        built: CalvinEnv = hydra.utils.instantiate(cfg.env, show_gui=False, use_vr=False, use_scene_info=True)
+        return built
     from calvin_env.envs.play_table_env import get_env  # noqa: PLC0415
 
     folder = validation_folder(config)
@@ -92,14 +125,17 @@ def _build_env(config: str, cameras: tuple[str, ...]) -> Any:
     if missing:
         raise UserError(f"the dataset config {folder} renders no {sorted(missing)} camera")
     # get_env drops the cameras not named here: a state-only protocol renders nothing
-    return get_env(folder, obs_space={"rgb_obs": wanted, "depth_obs": []}, show_gui=False)
+    env: CalvinEnv = get_env(folder, obs_space={"rgb_obs": wanted, "depth_obs": []}, show_gui=False)
+    return env
 
 
-def _task_oracle() -> Any:
+def _task_oracle() -> TaskOracle:
     import hydra  # noqa: PLC0415
     from omegaconf import OmegaConf  # noqa: PLC0415
 
-    return hydra.utils.instantiate(OmegaConf.load(_calvin_env_root() / "conf" / "tasks" / "new_playtable_tasks.yaml"))
+    oracle: TaskOracle = hydra.utils.instantiate(
+        OmegaConf.load(_calvin_env_root() / "conf" / "tasks" / "new_playtable_tasks.yaml"))
+    return oracle
 
 
 class CalvinBackend(ChainBackend):
@@ -113,7 +149,7 @@ class CalvinBackend(ChainBackend):
         self._env = _build_env(os.environ.get(DATASET_ENV_VAR, ""), render_cameras)
         self._oracle = _task_oracle()
         self._render = render
-        self._start_info: dict[str, Any] = {}
+        self._start_info: dict[str, object] = {}
         self._task_spec = make_task_spec(protocol, task, (-1.0,) * ACTION_DIM, (1.0,) * ACTION_DIM,
                                          state_dim=STATE_DIM, cameras=self._cameras, instruction="")
 
@@ -140,7 +176,7 @@ class CalvinBackend(ChainBackend):
     def achieved(self, subtask: str, step: BackendStep) -> bool:
         return len(self._oracle.get_task_info_for_set(self._start_info, step.info, {subtask})) > 0
 
-    def _observation(self, raw: dict[str, Any]) -> Observation:
+    def _observation(self, raw: CalvinObservation) -> Observation:
         observation: Observation = {"state": np.asarray(raw["robot_obs"], dtype=np.float32)}
         if self._cameras:
             rgb = raw["rgb_obs"]
@@ -168,12 +204,12 @@ class CalvinAdapter(BenchmarkAdapter):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return ChainSession(protocol, CalvinBackend(protocol, task, render=render))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         import contextlib  # noqa: PLC0415
         from importlib import metadata  # noqa: PLC0415
 
         config = os.environ.get(DATASET_ENV_VAR, "")
-        versions: dict[str, Any] = {
+        versions: dict[str, object] = {
             "calvin_config": config if config == BUILTIN_CONFIG else str(validation_folder(config)),
         }
         with contextlib.suppress(Exception):  # a checkout without git metadata still runs

@@ -36,7 +36,6 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from importlib import resources
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -44,12 +43,14 @@ from numpy.typing import NDArray
 from vla_bench.benchmarks.generated_chain import GeneratedChain
 from vla_bench.spec import ChainSpec
 
-SymbolicState = dict[str, Any]
-Rule = tuple[Mapping[str, Any], Mapping[str, Any]]  # (precondition, effect); a list value = any of
+StateValue = int | str  # a start-state variable's value: 0/1 (led, lightbulb, grasped) or a place
+SymbolicState = dict[str, StateValue]
+# (precondition, effect); a list value = any of
+Rule = tuple[Mapping[str, StateValue | list[str]], Mapping[str, StateValue]]
 COLOURS = ("red", "blue", "pink")
 SLIDER_SPOTS = ("slider_right", "slider_left")
 # the start-state variables and their values, in CALVIN's product order (step 2 of the module docstring)
-START_VALUES: tuple[tuple[str, tuple[Any, ...]], ...] = (
+START_VALUES: tuple[tuple[str, tuple[StateValue, ...]], ...] = (
     ("led", (0, 1)), ("lightbulb", (0, 1)), ("slider", ("right", "left")), ("drawer", ("closed", "open")),
     ("red_block", ("table", *SLIDER_SPOTS)), ("blue_block", ("table", *SLIDER_SPOTS)),
     ("pink_block", ("table", *SLIDER_SPOTS)), ("grasped", (0,)),
@@ -126,7 +127,7 @@ def _categories() -> dict[str, int]:
 CATEGORIES = _categories()
 
 
-def _holds(state: Mapping[str, Any], precondition: Mapping[str, Any]) -> bool:
+def _holds(state: Mapping[str, StateValue], precondition: Mapping[str, StateValue | list[str]]) -> bool:
     return all(state[key] in value if isinstance(value, list) else state[key] == value
                for key, value in precondition.items())
 
@@ -211,14 +212,14 @@ def fnv1_32(data: bytes) -> int:
     return value
 
 
-def state_seed(state: Mapping[str, Any]) -> int:
+def state_seed(state: Mapping[str, StateValue]) -> int:
     # CALVIN hashes str(state.values()) of its dict, whose keys are in START_VALUES order:
     # "dict_values([0, 1, 'right', 'closed', 'table', 'slider_left', 'table', 0])"
     text = "dict_values([" + ", ".join(repr(state[key]) for key, _ in START_VALUES) + "])"
     return fnv1_32(text.encode("utf-16-le"))
 
 
-def start_observation(state: Mapping[str, Any]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+def start_observation(state: Mapping[str, StateValue]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """``(robot_obs[15], scene_obs[24])`` to reset CALVIN's environment to the chain's start (step 6)."""
     rng = np.random.RandomState(state_seed(state))
     spots = [np.array(spot) for spot in BLOCK_TABLE_SPOTS]
@@ -234,6 +235,7 @@ def start_observation(state: Mapping[str, Any]) -> tuple[NDArray[np.float64], ND
     table_spot = {"red_block": 0, "blue_block": 1 if state["red_block"] == "table" else 0, "pink_block": 1}
     for offset, block in zip((6, 12, 18), ("red_block", "blue_block", "pink_block"), strict=True):
         place = state[block]
-        scene[offset:offset + 3] = where[place] if place in where else spots[table_spot[block]]
+        in_slider = isinstance(place, str) and place in where
+        scene[offset:offset + 3] = where[str(place)] if in_slider else spots[table_spot[block]]
         scene[offset + 5] = rng.uniform(*BLOCK_YAW_RANGE)
     return np.array(NEUTRAL_ROBOT_OBS), scene

@@ -24,14 +24,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult
 from vla_bench.benchmarks.mujoco.adapter import GymnasiumMujocoSession
 from vla_bench.spec import Observation, Protocol, TaskDef
+
+if TYPE_CHECKING:
+    import gymnasium as gym
 
 GOAL_DICT_ORDER = ("observation", "achieved_goal", "desired_goal")
 ROBOTICS_ENV_PREFIXES = ("AntMaze_", "PointMaze_", "FrankaKitchen", "AdroitHand")
@@ -39,7 +42,7 @@ ADAPTER_KWARGS = ("terminate_on_pen_drop",)  # env_kwargs read by this adapter, 
 PEN_DROP_HEIGHT = 0.075  # metres; D4RL d4rl/hand_manipulation_suite/pen_v0.py: done if obj_pos[2] < 0.075
 
 
-def flatten_goal_observation(observation: Mapping[str, Any]) -> NDArray[np.float32]:
+def flatten_goal_observation(observation: Mapping[str, object]) -> NDArray[np.float32]:
     """A goal-conditioned dict observation as one float32 vector, in :data:`GOAL_DICT_ORDER`."""
     unknown = set(observation) - set(GOAL_DICT_ORDER)
     if unknown:
@@ -50,14 +53,16 @@ def flatten_goal_observation(observation: Mapping[str, Any]) -> NDArray[np.float
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32)
 
 
-def goal_dict_size(space: Any) -> int:
+def goal_dict_size(space: gym.spaces.Dict) -> int:
     """The flattened size of a Gymnasium ``Dict`` observation space under :func:`flatten_goal_observation`."""
-    import gymnasium as gym  # noqa: PLC0415 - simulator imports stay in the env worker
+    from gymnasium.spaces import Dict  # noqa: PLC0415 - simulator imports stay in the env worker
 
     total = 0
     for key in GOAL_DICT_ORDER:
         sub = space.spaces.get(key)
-        if sub is not None and not isinstance(sub, gym.spaces.Dict):
+        if sub is not None and not isinstance(sub, Dict):
+            if sub.shape is None:
+                raise ValueError(f"observation space {key!r} has no shape")
             total += int(np.prod(sub.shape))
     return total
 
@@ -84,9 +89,9 @@ class GymnasiumRoboticsSession(GymnasiumMujocoSession):
         if self._pen_drop and not task.env_id.startswith("AdroitHandPen"):
             raise ValueError(f"terminate_on_pen_drop applies to AdroitHandPen, not {task.env_id}")
 
-    def _observation(self, state: Any) -> Observation:
+    def _observation(self, state: ArrayLike | Mapping[str, object]) -> Observation:
         if isinstance(state, Mapping):
-            state = flatten_goal_observation(state)
+            return super()._observation(flatten_goal_observation(state))
         return super()._observation(state)
 
     def step(self, action: NDArray[np.float32]) -> StepResult:
@@ -108,7 +113,7 @@ class D4RLAdapter(BenchmarkAdapter):
             return GymnasiumRoboticsSession(protocol, task, render=render)
         return GymnasiumMujocoSession(protocol, task, render=render)
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         import contextlib  # noqa: PLC0415
         from importlib import metadata  # noqa: PLC0415
 

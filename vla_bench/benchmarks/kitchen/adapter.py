@@ -46,14 +46,17 @@ class KitchenBackend(ChainBackend):
         if missing:
             raise ValueError(f"env_kwargs.tasks_to_complete lacks the chain subtasks {sorted(missing)}")
         gym.register_envs(gymnasium_robotics)
-        kwargs: dict[str, Any] = dict(task.env_kwargs)
+        kwargs: dict[str, Any] = dict(task.env_kwargs)  # forwarded to gymnasium.make
         if render:
             ensure_headless_gl()
             kwargs.update(render_mode="rgb_array", width=256, height=256)
         self._env = gym.make(ENV_ID, max_episode_steps=protocol.max_steps, **kwargs)
         space = self._env.action_space
+        observation_space = self._env.observation_space
+        if not isinstance(observation_space, gym.spaces.Dict):
+            raise TypeError(f"{ENV_ID} has a {type(observation_space).__name__} observation space, not a Dict")
         self._task_spec = make_task_spec(protocol, task, space.low, space.high,  # type: ignore[attr-defined]
-                                         state_dim=goal_dict_size(self._env.observation_space), instruction="")
+                                         state_dim=goal_dict_size(observation_space), instruction="")
 
     @property
     def task_spec(self) -> TaskSpec:
@@ -73,9 +76,10 @@ class KitchenBackend(ChainBackend):
                            terminated=bool(terminated), info=info)
 
     def achieved(self, subtask: str, step: BackendStep) -> bool:
-        return subtask in step.info.get("step_task_completions", ())
+        completions = step.info.get("step_task_completions", ())
+        return isinstance(completions, (list, tuple, set)) and subtask in completions
 
-    def _observation(self, state: Mapping[str, Any]) -> Observation:
+    def _observation(self, state: Mapping[str, object]) -> Observation:
         return {"state": flatten_goal_observation(state)}
 
     def render_frame(self) -> NDArray[np.uint8] | None:
@@ -98,7 +102,7 @@ class KitchenAdapter(BenchmarkAdapter):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return ChainSession(protocol, KitchenBackend(protocol, task, render=render))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         import contextlib  # noqa: PLC0415
         from importlib import metadata  # noqa: PLC0415
 

@@ -289,7 +289,7 @@ class LiberoAdapter(BenchmarkAdapter):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return perturb(protocol, task, LiberoSession(protocol, task, render=render))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         versions = {name: metadata.version(name) for name in ("libero", "robosuite", "mujoco", "numpy")}
         from vla_bench.benchmarks.libero.files import find_assets, libero_package_dir  # noqa: PLC0415
 

@@ -303,7 +303,7 @@ class MetaWorldAdapter(BenchmarkAdapter):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return perturb(protocol, task, MetaWorldSession(protocol, task, render=render))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         import mujoco  # noqa: PLC0415
 
         return {"metaworld": metadata.version("metaworld"), "mujoco": mujoco.__version__}

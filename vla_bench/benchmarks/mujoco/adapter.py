@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, SupportsFloat
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, info_flag_success, make_task_spec
 from vla_bench.benchmarks.perturbations import perturb
 from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensure_headless_gl
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
+
+if TYPE_CHECKING:
+    import mujoco
 
 
 class GymnasiumMujocoSession(EnvSession):
@@ -22,7 +26,7 @@ class GymnasiumMujocoSession(EnvSession):
 
         obs = protocol.observation
         needs_frames = obs.has_images or render
-        kwargs: dict[str, Any] = dict(task.env_kwargs)
+        kwargs: dict[str, Any] = dict(task.env_kwargs)  # forwarded to gymnasium.make
         if needs_frames:
             ensure_headless_gl()
             kwargs.update(render_mode="rgb_array", width=obs.image_width or 256, height=obs.image_height or 256)
@@ -42,7 +46,7 @@ class GymnasiumMujocoSession(EnvSession):
     def task_spec(self) -> TaskSpec:
         return self._task_spec
 
-    def _observation(self, state: NDArray[Any]) -> Observation:
+    def _observation(self, state: ArrayLike) -> Observation:
         observation: Observation = {}
         if self._has_state:
             observation["state"] = np.asarray(state, dtype=np.float32)
@@ -64,8 +68,8 @@ class GymnasiumMujocoSession(EnvSession):
     def step(self, action: NDArray[np.float32]) -> StepResult:
         return self._step_result(*self._env.step(action))
 
-    def _step_result(self, state: NDArray[Any], reward: Any, terminated: Any, truncated: Any,
-                     info: dict[str, Any]) -> StepResult:
+    def _step_result(self, state: ArrayLike, reward: SupportsFloat, terminated: bool, truncated: bool,
+                     info: Mapping[str, object]) -> StepResult:
         """One Gymnasium step's outcome in the standard form (subclasses adjust info/terminated first)."""
         return StepResult(
             observation=self._observation(state),
@@ -86,7 +90,7 @@ class GymnasiumMujocoSession(EnvSession):
     def close(self) -> None:
         self._env.close()
 
-    def scene(self) -> tuple[Any, Any] | None:
+    def scene(self) -> tuple[mujoco.MjModel, mujoco.MjData] | None:
         unwrapped = self._env.unwrapped
         return unwrapped.model, unwrapped.data  # type: ignore[attr-defined]
 
@@ -100,7 +104,7 @@ class MujocoAdapter(BenchmarkAdapter):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return perturb(protocol, task, GymnasiumMujocoSession(protocol, task, render=render))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         import gymnasium  # noqa: PLC0415
         import mujoco  # noqa: PLC0415
 

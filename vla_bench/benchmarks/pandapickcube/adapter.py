@@ -219,7 +219,7 @@ class PandaPickCubeAdapter(BenchmarkAdapter):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return perturb(protocol, task, PandaPickCubeSession(protocol, task, render=render))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         import mujoco  # noqa: PLC0415
 
         return {"gym-hil": metadata.version("gym-hil"), "mujoco": mujoco.__version__}

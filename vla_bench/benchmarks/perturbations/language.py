@@ -10,17 +10,25 @@ from __future__ import annotations
 import functools
 import json
 from importlib import resources
-from typing import Any
+from typing import TypedDict
 
 from vla_bench.benchmarks.perturbations.rng import perturbation_rng
 
 
+class ParaphraseFile(TypedDict):
+    """``<adapter>/paraphrases.json``."""
+
+    source: str  # who wrote the paraphrases and how their meaning was checked
+    levels: dict[str, str]  # level ("1", "2") -> what its set changes
+    instructions: dict[str, list[list[str]]]  # instruction -> paraphrase sets (level 1 first) -> paraphrases
+
+
 @functools.cache
-def paraphrase_table(adapter: str) -> dict[str, Any]:
+def paraphrase_table(adapter: str) -> ParaphraseFile:
     path = resources.files("vla_bench.benchmarks").joinpath(adapter, "paraphrases.json")
     if not path.is_file():
         raise ValueError(f"benchmark {adapter!r} ships no paraphrases (expected {adapter}/paraphrases.json)")
-    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    data: ParaphraseFile = json.loads(path.read_text(encoding="utf-8"))
     if not data.get("source"):
         raise ValueError(f"{adapter}/paraphrases.json must name its source")
     return data

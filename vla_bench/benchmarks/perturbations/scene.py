@@ -7,13 +7,16 @@ perturbed one sees the nominal model.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.perturbations.rng import perturbation_rng, scale_draw
 from vla_bench.spec.perturbation import PerturbationLevel
+
+if TYPE_CHECKING:
+    import mujoco
 
 SCENE_FIELDS = frozenset({"friction", "mass", "damping", "camera_shift", "camera_rotate", "camera_pose",
                           "light_scale", "light", "recolor"})
@@ -37,12 +40,12 @@ def axis_angle_quat(axis: NDArray[np.float64], degrees: float) -> NDArray[np.flo
 class SceneEditor:
     """Applies a level's scene fields to one MuJoCo model (``mujoco.MjModel``)."""
 
-    def __init__(self, model: Any, cameras: dict[str, str]) -> None:
+    def __init__(self, model: mujoco.MjModel, cameras: dict[str, str]) -> None:
         self.model = model
         self._cameras = cameras  # observation camera name -> MuJoCo camera name
         self._nominal: dict[str, NDArray[Any]] = {}
 
-    def _array(self, name: str) -> NDArray[Any]:
+    def _array(self, name: str) -> NDArray[Any]:  # float64, float32 (rgba, headlight) or int (matid)
         array: NDArray[np.generic]  # MuJoCo's model arrays, changed in place
         if name.startswith("headlight."):
             array = getattr(self.model.vis.headlight, name.split(".", 1)[1])

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -25,6 +25,9 @@ from vla_bench.benchmarks.perturbations.language import paraphrase, paraphrases
 from vla_bench.benchmarks.perturbations.scene import SCENE_FIELDS, SceneEditor
 from vla_bench.spec import EpisodeSpec, Observation, TaskSpec
 from vla_bench.spec.perturbation import PerturbationLevel
+
+if TYPE_CHECKING:
+    import mujoco
 
 INITIAL_STATE_FIELDS = frozenset({"object_shift", "object_offset", "object_yaw_rad", "init_range"})
 
@@ -89,7 +92,7 @@ class PerturbedSession(EnvSession):
             observation = self._inner.refresh_observation()
         return self._observe(observation)
 
-    def _edit_built(self, level: PerturbationLevel, seed: int, model: Any) -> None:
+    def _edit_built(self, level: PerturbationLevel, seed: int, model: mujoco.MjModel) -> None:
         assert self._editor is not None
         if model is not self._editor.model:  # a new model: its own nominal values
             self._editor = SceneEditor(model, self._inner.scene_cameras())
@@ -115,7 +118,7 @@ class PerturbedSession(EnvSession):
     def render_frame(self) -> NDArray[np.uint8] | None:
         return self._inner.render_frame()
 
-    def scene(self) -> tuple[Any, Any] | None:
+    def scene(self) -> tuple[mujoco.MjModel, mujoco.MjData] | None:
         return self._inner.scene()
 
     def scene_cameras(self) -> dict[str, str]:

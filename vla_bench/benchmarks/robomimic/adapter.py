@@ -315,7 +315,7 @@ class RobomimicAdapter(BenchmarkAdapter):
     def make_session(self, protocol: Protocol, task: TaskDef, *, render: bool = False) -> EnvSession:
         return perturb(protocol, task, RobomimicSession(protocol, task, render=render))
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> dict[str, object]:
         import mujoco  # noqa: PLC0415
 
         return {"robosuite": metadata.version("robosuite"), "mujoco": mujoco.__version__}

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+if TYPE_CHECKING:
+    from robosuite.environments.manipulation.manipulation_env import ManipulationEnv
+    from robosuite.utils.placement_samplers import ObjectPositionSampler, UniformRandomSampler
 
-def uniform_samplers(sampler: Any) -> list[Any]:
+
+def uniform_samplers(sampler: ObjectPositionSampler | None) -> list[UniformRandomSampler]:
     """The uniform samplers under a (possibly composite) robosuite placement initializer."""
     if sampler is None:
         return []
@@ -19,7 +23,7 @@ def uniform_samplers(sampler: Any) -> list[Any]:
     return []
 
 
-def scale_placements(env: Any, factor: float) -> list[str]:
+def scale_placements(env: ManipulationEnv, factor: float) -> list[str]:
     """Move every free object a uniform sampler placed so that its xy offset from the centre of the sampler's
     range is multiplied by ``factor``; returns the names of the objects moved."""
     if factor == 1.0:

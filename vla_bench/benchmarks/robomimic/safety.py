@@ -8,24 +8,28 @@ no workspace violations are counted; the end effector is each arm's ``eef_site``
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.safety import SafetyMonitor, SafetySpec, descendants
 
+if TYPE_CHECKING:
+    import mujoco
+    from robosuite.environments.manipulation.manipulation_env import ManipulationEnv
+
 SAFETY_FORCE_N = 5.0
 _UNBOUNDED = (-np.inf, -np.inf, -np.inf)
 
 
-def _free_bodies(model: Any) -> frozenset[int]:
+def _free_bodies(model: mujoco.MjModel) -> frozenset[int]:
     """Bodies carrying a free joint, and everything attached below them (movable task objects)."""
     free = {int(model.jnt_bodyid[j]) for j in range(model.njnt) if int(model.jnt_type[j]) == 0}  # mjJNT_FREE
     return frozenset(b for body in free for b in descendants(model, model.body(body).name))
 
 
-def robosuite_monitor(env: Any) -> SafetyMonitor:
+def robosuite_monitor(env: ManipulationEnv) -> SafetyMonitor:
     model, data = env.sim.model._model, env.sim.data._data
     robot: set[int] = set()
     mounts: set[int] = set()
@@ -40,7 +44,7 @@ def robosuite_monitor(env: Any) -> SafetyMonitor:
         control_dt=1.0 / float(env.control_freq)))
 
 
-def end_effectors(env: Any) -> NDArray[np.float64]:
+def end_effectors(env: ManipulationEnv) -> NDArray[np.float64]:
     """Each arm's end-effector site position, stacked [n_arms, 3]."""
     data = env.sim.data._data
     sites = [site for r in env.robots for site in r.eef_site_id.values()]
