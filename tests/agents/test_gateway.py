@@ -121,5 +121,6 @@ def test_our_server_drops_a_request_over_its_limit_and_keeps_serving() -> None:
 def test_json_safe_describes_what_json_cannot_hold() -> None:
     value = {"a": np.zeros((2, 3), np.float32), 1: b"xyz", "t": (1, object)}
     safe = json_safe(value)
+    assert isinstance(safe, dict)
     assert safe["a"] == "<array <f4 [2, 3]>" and safe["1"] == "<3 bytes>"
     assert safe["t"][0] == 1 and "object" in safe["t"][1]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from numpy.typing import NDArray
 
 from vla_bench.agents.lerobot_mapping import MappingError, ObservationMap, read_config
 
@@ -15,6 +16,12 @@ def _config(inputs: dict, action: int = 4, **extra: object) -> dict:
             "n_action_steps": 5, **extra}
 
 
+def _array(batch: dict[str, NDArray[np.float32] | list[str]], key: str) -> NDArray[np.float32]:
+    value = batch[key]
+    assert isinstance(value, np.ndarray), f"{key} is a {type(value).__name__}"
+    return value
+
+
 def test_state_benchmarks_fill_state_and_environment_state() -> None:
     shape = read_config(_config({"observation.state": ("STATE", (11,)),
                                  "observation.environment_state": ("ENV", (11,))}, action=3))
@@ -22,7 +29,8 @@ def test_state_benchmarks_fill_state_and_environment_state() -> None:
     state = np.arange(11, dtype=np.float64)
     batch = ObservationMap(shape).batch({"state": state})  # type: ignore[typeddict-item]
     assert sorted(batch) == ["observation.environment_state", "observation.state", "task"]
-    assert batch["observation.state"].shape == (1, 11) and batch["observation.state"].dtype == np.float32
+    state_input = _array(batch, "observation.state")
+    assert state_input.shape == (1, 11) and state_input.dtype == np.float32
     assert batch["task"] == [""]
     with pytest.raises(MappingError, match=r"has shape \(11,\); the protocol's state has 4 values"):
         ObservationMap(shape).batch({"state": np.zeros(4)})  # type: ignore[typeddict-item]
@@ -43,15 +51,17 @@ def test_libero_cameras_map_to_lerobots_libero_names() -> None:
     batch = mapping.batch(observation)  # type: ignore[arg-type]
     assert mapping.cameras(["eye_in_hand", "agentview"]) == {"observation.images.image": "agentview",
                                                              "observation.images.image2": "eye_in_hand"}
-    assert batch["observation.images.image"].shape == (1, 3, 8, 8) and batch["observation.images.image"].max() == 0
-    assert batch["observation.images.image2"][0, 2, 0, 1] == pytest.approx(0.2)  # CHW, scaled to [0, 1]
+    image = _array(batch, "observation.images.image")
+    assert image.shape == (1, 3, 8, 8) and image.max() == 0
+    assert _array(batch, "observation.images.image2")[0, 2, 0, 1] == pytest.approx(0.2)  # CHW, scaled to [0, 1]
     assert batch["task"] == ["put the bowl on the plate"]
 
 
 def test_metaworld_single_camera_and_positional_fallback() -> None:
     shape = read_config(_config({"observation.image": ("VISUAL", (3, 6, 6)), "observation.state": ("STATE", (4,))}))
     observation = {"images": {"corner4": np.ones((6, 6, 3), np.uint8)}, "state": np.zeros(4, np.float32)}
-    assert ObservationMap(shape).batch(observation)["observation.image"].shape == (1, 3, 6, 6)  # type: ignore[arg-type]
+    batch = ObservationMap(shape).batch(observation)  # type: ignore[arg-type]
+    assert _array(batch, "observation.image").shape == (1, 3, 6, 6)
     unnamed = read_config(_config({"observation.images.front": ("VISUAL", (3, 6, 6))}))
     assert ObservationMap(unnamed).cameras(["cam_a", "cam_b"]) == {"observation.images.front": "cam_a"}
     two = read_config(_config({"observation.images.a": ("VISUAL", (3, 6, 6)),

@@ -162,14 +162,16 @@ def test_libero_preset_names_the_observation_as_vla_eval_libero_does() -> None:
                                 "instruction": "open the drawer"}
     message = VLAEVAL_PRESETS["vla-eval-libero"].to_wire(observation)
     assert sorted(message) == ["images", "states", "task_description"]
-    assert sorted(message["images"]) == ["agentview", "wrist"] and message["images"]["wrist"] is wrist
+    images = message["images"]
+    assert isinstance(images, dict) and sorted(images) == ["agentview", "wrist"] and images["wrist"] is wrist
     back = VLAEVAL_PRESETS["vla-eval-libero"].from_wire(message)
     assert sorted(back["images"]) == ["0", "1"] and back["instruction"] == "open the drawer"
     plain = VLAEVAL_PRESETS["vla-eval"].to_wire(observation)
     assert sorted(plain) == ["images", "state", "task_description"]
-    assert sorted(plain["images"]) == ["agentview", "eye_in_hand"]
+    assert isinstance(plain["images"], dict) and sorted(plain["images"]) == ["agentview", "eye_in_hand"]
     custom = parse_vlaeval_spec("vlaeval://h:1?map=images.0:obs/cams/front,state:obs/proprio").keys
-    assert custom.to_wire(observation)["obs"]["cams"]["front"] is image
+    nested = custom.to_wire(observation)["obs"]
+    assert isinstance(nested, dict) and nested["cams"]["front"] is image
 
 
 def test_spec_options_are_checked() -> None:

@@ -33,8 +33,10 @@ def test_messages_round_trip_with_arrays_and_scalars() -> None:
     state = np.arange(5, dtype=np.float64)
     kind, payload, seq = unpack(pack("observation", {"state": state, "n": np.int64(4), "t": (1, 2)}, 9))
     assert (kind, seq) == ("observation", 9)
-    np.testing.assert_array_equal(payload["state"], state)
-    assert payload["state"].dtype == np.float64 and payload["n"] == 4 and payload["t"] == [1, 2]
+    decoded = payload["state"]
+    assert isinstance(decoded, np.ndarray)
+    np.testing.assert_array_equal(decoded, state)
+    assert decoded.dtype == np.float64 and payload["n"] == 4 and payload["t"] == [1, 2]
 
 
 def test_vla_eval_encoded_images_decode() -> None:
@@ -49,7 +51,9 @@ def test_vla_eval_encoded_images_decode() -> None:
             frame = pack_message(Message(MessageType.OBSERVATION, {"images": {"cam": image}}, seq=2))
         finally:
             set_image_format("png")
-        np.testing.assert_array_equal(unpack(frame)[1]["images"]["cam"], image)
+        images = unpack(frame)[1]["images"]
+        assert isinstance(images, dict)
+        np.testing.assert_array_equal(images["cam"], image)
 
 
 def test_bad_frames_are_refused_clearly() -> None:

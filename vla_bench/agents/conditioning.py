@@ -10,11 +10,11 @@ observation, so one shared (batched) instance serves episodes of different tasks
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
+from vla_bench.agents.policy import Action, BatchedPolicy
 from vla_bench.spec import Observation, TaskSpec
 
 KIND = "instruction_one_hot"
@@ -23,7 +23,7 @@ KIND = "instruction_one_hot"
 class InstructionOneHot:
     """Wraps a batched state policy: its input is the state followed by the instruction's one-hot."""
 
-    def __init__(self, inner: Any, instructions: Sequence[str]) -> None:
+    def __init__(self, inner: BatchedPolicy, instructions: Sequence[str]) -> None:
         self.inner = inner
         self.instructions = list(instructions)
         self._index = {text: i for i, text in enumerate(self.instructions)}
@@ -34,10 +34,10 @@ class InstructionOneHot:
     def reset(self, task: TaskSpec) -> None:
         self.inner.reset(task)
 
-    def act(self, observation: Observation) -> Any:
+    def act(self, observation: Observation) -> Action:
         return self.act_batch([observation])[0]
 
-    def act_batch(self, observations: Sequence[Observation]) -> Any:
+    def act_batch(self, observations: Sequence[Observation]) -> Action | Sequence[Action]:
         return self.inner.act_batch([self.condition(o) for o in observations])
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vla_bench.agents.digest import file_sha256
-from vla_bench.agents.policy import LoadedAgent
+from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.spec.errors import UserError
 
 MANIFEST = "manifest.json"
@@ -77,7 +77,11 @@ def load_exported(path: str | os.PathLike[str], *, name: str | None = None) -> L
         if conditioning.get("kind") != KIND:
             raise UserError(f"{directory}: unknown conditioning {conditioning.get('kind')!r} (this version knows "
                             f"{KIND!r}); upgrade vla-bench")
-        wrapped = InstructionOneHot(loaded.factory(), conditioning["instructions"])
+        inner = loaded.factory()
+        if not is_batched(inner):
+            raise UserError(f"{directory}: instruction conditioning needs a batched policy (act_batch); this "
+                            f"{loaded.kind} policy has none")
+        wrapped = InstructionOneHot(inner, conditioning["instructions"])
         loaded.factory = lambda: wrapped
         loaded.details["conditioning"] = conditioning
     if name is not None:

@@ -13,12 +13,16 @@ import json
 import math
 import socket
 import time
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, SupportsInt
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.spec.errors import UserError
+
+if TYPE_CHECKING:
+    from websockets.sync.client import ClientConnection
 
 API_KEY_ENV = "VLA_BENCH_POLICY_API_KEY"
 DEFAULT_TIMEOUT = 30.0
@@ -74,7 +78,7 @@ def size_error(url: str, max_size: int) -> RemotePolicyError:
 
 
 def dial(url: str, *, connect_timeout: float, max_size: int, headers: dict[str, str] | None,
-         stack: contextlib.ExitStack) -> Any:
+         stack: contextlib.ExitStack) -> ClientConnection:
     """A websocket connection to ``url``, retried until ``connect_timeout`` while the server is not up yet.
 
     An HTTP refusal (401, 404, ...) or an unresolvable host fails at once: waiting will not change it.
@@ -104,7 +108,7 @@ def dial(url: str, *, connect_timeout: float, max_size: int, headers: dict[str, 
         time.sleep(0.2)
 
 
-def reply_actions(server: str, reply: dict[str, Any], replan: int) -> NDArray[Any]:
+def reply_actions(server: str, reply: Mapping[str, object], replan: int) -> NDArray[Any]:
     """The ``actions`` of a server's reply, [A] or a chunk [T, A] cut to its first ``replan`` steps (0: all).
 
     ``server`` names the sender in the error (e.g. "policy server ws://h:8000")."""
@@ -117,7 +121,15 @@ def reply_actions(server: str, reply: dict[str, Any], replan: int) -> NDArray[An
     return actions[:replan] if replan and actions.ndim == 2 else actions
 
 
-def json_safe(value: Any) -> Any:
+def as_int(value: object) -> int:
+    """``int(value)`` of a decoded message value, for the numbers and strings ``int`` takes."""
+    if isinstance(value, str | bytes | SupportsInt):
+        return int(value)
+    raise TypeError(f"int() argument must be a string, a bytes-like object or a real number, not "
+                    f"'{type(value).__name__}'")
+
+
+def json_safe(value: object) -> object:
     """``value`` with anything JSON cannot hold replaced by a short description (for the results bundle)."""
     try:
         json.dumps(value)

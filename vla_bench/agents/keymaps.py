@@ -8,8 +8,8 @@ is ``{"images": {"agentview": ...}}``; elsewhere (openpi's ``observation/image``
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from vla_bench.agents.gateway import RemotePolicyError
 from vla_bench.spec import Observation
@@ -27,11 +27,11 @@ class KeyMap:
     nested: bool = False  # '/' in a wire key nests maps (vla-eval's wire)
     strict: bool = True  # a source the observation lacks is an error (False: that key is left out)
 
-    def to_wire(self, observation: Observation) -> dict[str, Any]:
+    def to_wire(self, observation: Observation) -> dict[str, object]:
         if not self.fields:
             return dict(observation)
-        images: dict[str, Any] = dict(observation.get("images") or {})
-        message: dict[str, Any] = {}
+        images: dict[str, object] = dict(observation.get("images") or {})
+        message: dict[str, object] = {}
         for source, key in self.fields:
             if source == "images.*":
                 for camera, image in images.items():
@@ -41,14 +41,14 @@ class KeyMap:
                 message[key] = _lookup(observation, images, source, key)
         return _nest(message) if self.nested else message
 
-    def from_wire(self, message: dict[str, Any]) -> Observation:
+    def from_wire(self, message: Mapping[str, object]) -> Observation:
         """The standard observation from a message named by this map (what ``serve-policy --keys`` does)."""
         if not self.fields:
             return message  # type: ignore[return-value]
         if self.nested:
             message = _flatten(message)
-        observation: dict[str, Any] = {}
-        images: dict[str, Any] = {}
+        observation: dict[str, object] = {}
+        images: dict[str, object] = {}
         for source, key in self.fields:
             if source == "images.*":
                 prefix, _, suffix = key.partition("*")
@@ -66,19 +66,22 @@ class KeyMap:
         return observation  # type: ignore[return-value]
 
 
-def _nest(flat: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _nest(flat: Mapping[str, object]) -> dict[str, object]:
+    out: dict[str, object] = {}
     for key, value in flat.items():
         *parents, leaf = key.split("/")
         level = out
         for part in parents:
-            level = level.setdefault(part, {})
+            child = level.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise UserError(f"wire key {key!r} nests under {part!r}, which the key map also gives a value")
+            level = child
         level[leaf] = value
     return out
 
 
-def _flatten(message: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    out: dict[str, Any] = {}
+def _flatten(message: Mapping[str, object], prefix: str = "") -> dict[str, object]:
+    out: dict[str, object] = {}
     for key, value in message.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
@@ -88,14 +91,14 @@ def _flatten(message: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return out
 
 
-def _present(observation: Observation, images: dict[str, Any], source: str) -> bool:
+def _present(observation: Observation, images: Mapping[str, object], source: str) -> bool:
     if source in ("state", "instruction"):
         return source in observation
     camera = source.removeprefix("images.")
     return int(camera) < len(images) if camera.isdigit() else camera in images
 
 
-def _lookup(observation: Observation, images: dict[str, Any], source: str, key: str) -> Any:
+def _lookup(observation: Observation, images: Mapping[str, object], source: str, key: str) -> object:
     if source in ("state", "instruction"):
         if source not in observation:
             raise RemotePolicyError(f"the observation has no {source!r} for the wire key {key!r} "

@@ -19,8 +19,9 @@ import tempfile
 import threading
 import weakref
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
+from vla_bench.agents.gateway import as_int
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.agents.remote import RemotePolicy, RemoteSettings, parse_remote_spec
 from vla_bench.spec.errors import UserError
@@ -49,7 +50,7 @@ class PolicyProcess:
         self._finalizer = weakref.finalize(self, _stop, self.process, self._dir)
         self.reply = self._first_line(timeout)
 
-    def _first_line(self, timeout: float) -> dict[str, Any]:
+    def _first_line(self, timeout: float) -> dict[str, object]:
         line: list[bytes] = []
         stdout: IO[bytes] = self.process.stdout  # type: ignore[assignment]
         reader = threading.Thread(target=lambda: line.append(stdout.readline()), daemon=True)
@@ -60,7 +61,7 @@ class PolicyProcess:
             why = f"did not start within {timeout:g} s" if not line else "exited"
             raise UserError(f"the LeRobot policy server {why}: {self.tail()}")
         try:
-            reply: dict[str, Any] = json.loads(line[0])
+            reply: dict[str, object] = json.loads(line[0])
         except ValueError:
             self.close()
             raise UserError(f"the LeRobot policy server answered {line[0][:200]!r}: {self.tail()}") from None
@@ -130,13 +131,17 @@ def load_lerobot(spec: str, *, timeout: float = START_TIMEOUT) -> LoadedAgent:
     target = _target(spec)
     resolution = require(RUNTIME)
     server = PolicyProcess(resolution.python, target, resolution.worker_env(), timeout)
-    identity: dict[str, Any] = server.reply.get("agent") or {}
-    settings = parse_remote_spec(f"ws://127.0.0.1:{int(server.reply['port'])}?timeout=300")
+    given = server.reply.get("agent")
+    identity: dict[str, object] = given if isinstance(given, dict) else {}
+    settings = parse_remote_spec(f"ws://127.0.0.1:{as_int(server.reply['port'])}?timeout=300")
 
     def factory() -> LeRobotRemotePolicy:
         return LeRobotRemotePolicy(settings, server)
 
-    details = {**(identity.get("details") or {}), "checkpoint": target, "runtime_python": resolution.python}
-    agent = LoadedAgent(spec=spec, kind="lerobot", factory=factory, name=spec, sha256=identity.get("sha256"),
-                        details=details)
+    served = identity.get("details")
+    sha = identity.get("sha256")
+    details = {**(served if isinstance(served, dict) else {}), "checkpoint": target,
+               "runtime_python": resolution.python}
+    agent = LoadedAgent(spec=spec, kind="lerobot", factory=factory, name=spec,
+                        sha256=sha if isinstance(sha, str) else None, details=details)
     return agent

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -64,7 +63,7 @@ class PolicyShape:
     n_action_steps: int | None
 
 
-def read_config(config: Mapping[str, Any]) -> PolicyShape:
+def read_config(config: Mapping[str, object]) -> PolicyShape:
     """The input features and action size of a LeRobot policy config (``config.json``), checked."""
     policy_type = config.get("type")
     features = config.get("input_features")
@@ -83,8 +82,15 @@ def read_config(config: Mapping[str, Any]) -> PolicyShape:
     if not isinstance(action, dict) or len(action.get("shape", ())) != 1:
         raise MappingError(f"the policy's output features {sorted(outputs)} have no 1-d 'action'")
     chunk, steps = config.get("chunk_size"), config.get("n_action_steps")
-    return PolicyShape(policy_type, tuple(inputs), int(action["shape"][0]), int(chunk) if chunk else None,
-                       int(steps) if steps else None)
+    return PolicyShape(policy_type, tuple(inputs), int(action["shape"][0]), _count(chunk) if chunk else None,
+                       _count(steps) if steps else None)
+
+
+def _count(value: object) -> int:
+    """A JSON number (or numeric string) of the config as an int."""
+    if isinstance(value, str | int | float):
+        return int(value)
+    raise MappingError(f"expected a number in the policy config, not {value!r}")
 
 
 class ObservationMap:
@@ -110,8 +116,9 @@ class ObservationMap:
             chosen[feature.key] = name
         return chosen
 
-    def batch(self, observation: Observation) -> dict[str, Any]:
-        batch: dict[str, Any] = {}
+    def batch(self, observation: Observation) -> dict[str, NDArray[np.float32] | list[str]]:
+        """The policy's input batch of one: each feature ``[1, ...]`` float32, and ``task`` the instruction."""
+        batch: dict[str, NDArray[np.float32] | list[str]] = {}
         for feature in self.shape.inputs:
             if feature.kind == VISUAL:
                 continue
@@ -124,7 +131,7 @@ class ObservationMap:
                                    f"has {state.size} values")
             batch[feature.key] = state[None]
         if self.visual:
-            images: dict[str, Any] = dict(observation.get("images") or {})
+            images: dict[str, object] = dict(observation.get("images") or {})
             if self._cameras is None:
                 self._cameras = self.cameras(list(images))
             for feature in self.visual:
@@ -133,7 +140,7 @@ class ObservationMap:
         return batch
 
 
-def _image(feature: Feature, image: Any, camera: str) -> NDArray[np.float32]:
+def _image(feature: Feature, image: object, camera: str) -> NDArray[np.float32]:
     if image is None:
         raise MappingError(f"camera {camera!r} (for {feature.key!r}) is missing from this observation")
     array = np.asarray(image)

@@ -30,7 +30,7 @@ from vla_bench.spec.errors import UserError
 PROCESSOR_FILES = ("policy_preprocessor.json", "policy_postprocessor.json")
 
 
-def check_checkpoint(path: Path) -> dict[str, Any]:
+def check_checkpoint(path: Path) -> dict[str, object]:
     """``config.json`` of a LeRobot checkpoint folder, after checking it holds what loading reads."""
     config_file = path / "config.json"
     if not config_file.is_file():
@@ -47,7 +47,7 @@ def check_checkpoint(path: Path) -> dict[str, Any]:
             if not isinstance(step, dict) or not isinstance(step.get("registry_name"), str):
                 raise UserError(f"{path / name}: a step without a registry_name ({step!r}); steps that name a "
                                 "class to import are refused")
-    config: dict[str, Any] = json.loads(config_file.read_text(encoding="utf-8"))
+    config: dict[str, object] = json.loads(config_file.read_text(encoding="utf-8"))
     return config
 
 

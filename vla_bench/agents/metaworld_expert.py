@@ -14,12 +14,15 @@ The policies are deterministic: the same episode gives the same actions everywhe
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from vla_bench.agents.policy import Action
 from vla_bench.spec import Observation, TaskSpec
+
+if TYPE_CHECKING:
+    from metaworld.policies.policy import Policy as ScriptedPolicy
 
 STATE_DIM = 39  # metaworld sawyer_xyz_env.py _get_obs
 ACTION_DIM = 4
@@ -30,7 +33,7 @@ warnings.filterwarnings("ignore", message=r"Constant\(s\) may be too high", cate
                         module=r"metaworld\.policies")
 
 
-def policy_class_for(task_name: str) -> type[Any]:
+def policy_class_for(task_name: str) -> type[ScriptedPolicy]:
     """metaworld's scripted policy class for a task name such as ``pick-place-v3`` (or ``pick-place``)."""
     from metaworld.policies import ENV_POLICY_MAP  # noqa: PLC0415 - metaworld only when this agent is used
 
@@ -39,15 +42,14 @@ def policy_class_for(task_name: str) -> type[Any]:
         raise ValueError(f"baseline:metaworld-scripted has no scripted policy for task {task_name!r}: it runs "
                          f"metaworld's v3 tasks, e.g. 'pick-place-v3' (known: {len(ENV_POLICY_MAP)} tasks in "
                          "metaworld.policies.ENV_POLICY_MAP)")
-    policy_class: type[Any] = ENV_POLICY_MAP[name]
-    return policy_class
+    return ENV_POLICY_MAP[name]
 
 
 class MetaWorldScriptedPolicy:
     """Delegates to metaworld's scripted policy of the current task."""
 
     def __init__(self) -> None:
-        self._policy: Any = None
+        self._policy: ScriptedPolicy | None = None
         self._task: str | None = None
 
     def reset(self, task: TaskSpec) -> None:

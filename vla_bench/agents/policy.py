@@ -19,6 +19,7 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import JsonValue
 
 from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError
@@ -59,7 +60,7 @@ class TrainingRun:
         if not 0 <= self.seed < 2**63:
             raise UserError(f"training seed {self.seed}: an integer from 0 to 2^63 - 1")
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, JsonValue]:
         return {"group": self.group, "seed": self.seed}
 
 
@@ -78,7 +79,7 @@ class LoadedAgent:
     shared: bool = False
     training: TrainingRun | None = None
 
-    def identity(self) -> dict[str, Any]:
+    def identity(self) -> dict[str, JsonValue]:
         return {"spec": self.spec, "kind": self.kind, "name": self.name or self.spec, "sha256": self.sha256,
                 **({"details": self.details} if self.details else {}),
                 **({"training": self.training.to_json()} if self.training else {})}

@@ -47,9 +47,9 @@ import math
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypeVar
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from vla_bench.agents.gateway import (
@@ -58,6 +58,7 @@ from vla_bench.agents.gateway import (
     DEFAULT_MAX_REPLY_MB,
     DEFAULT_TIMEOUT,
     RemotePolicyError,
+    as_int,
     dial,
     json_safe,
     megabytes,
@@ -78,6 +79,7 @@ __all__ = ["API_KEY_ENV", "CONTROL_KEY", "PRESETS", "PROTOCOL_VERSION", "KeyMap"
 
 PROTOCOL_VERSION = 1
 CONTROL_KEY = "__vla_bench__"
+N = TypeVar("N", int, float)
 
 
 # ---------------------------------------------------------------------------------------------- settings
@@ -128,7 +130,7 @@ def parse_remote_spec(spec: str) -> RemoteSettings:
                           max_message=megabytes(spec, options, "max_message_mb", DEFAULT_MAX_REPLY_MB))
 
 
-def _number(spec: str, options: dict[str, str], name: str, default: Any, kind: type) -> Any:
+def _number(spec: str, options: dict[str, str], name: str, default: N, kind: Callable[[str], N]) -> N:
     if name not in options:
         return default
     try:
@@ -164,10 +166,10 @@ class _Link:
         except WireError as exc:
             self.close()
             raise RemotePolicyError(f"policy server {settings.url} sent unreadable metadata: {exc}") from None
-        self.metadata: dict[str, Any] = metadata if isinstance(metadata, dict) else {}
+        self.metadata: dict[str, object] = metadata if isinstance(metadata, dict) else {}
         info = self.metadata.get("vla_bench")
-        self.info: dict[str, Any] | None = info if isinstance(info, dict) else None
-        if self.info and int(self.info.get("protocol_version", 1)) > PROTOCOL_VERSION:
+        self.info: dict[str, object] | None = info if isinstance(info, dict) else None
+        if self.info and as_int(self.info.get("protocol_version", 1)) > PROTOCOL_VERSION:
             self.close()
             raise RemotePolicyError(f"policy server {settings.url} speaks vla-bench policy protocol "
                                     f"{self.info.get('protocol_version')}; this client knows {PROTOCOL_VERSION}: "
@@ -178,7 +180,7 @@ class _Link:
     def episode_messages(self) -> bool:
         return bool(self.info and self.info.get("episode_messages"))
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: Mapping[str, object]) -> None:
         try:
             payload = packb(message)
         except WireError as exc:
@@ -190,7 +192,7 @@ class _Link:
             raise RemotePolicyError(f"lost the connection to policy server {self.settings.url}: "
                                     f"{_describe(exc)}; reconnecting") from None
 
-    def receive(self, deadline: float) -> dict[str, Any]:
+    def receive(self, deadline: float) -> dict[str, object]:
         try:
             reply = self._ws.recv(timeout=max(deadline - time.monotonic(), 0.0))
         except TimeoutError:
@@ -217,12 +219,12 @@ class _Link:
                                     f"{type(message).__name__}, not a map")
         return message
 
-    def request(self, message: dict[str, Any]) -> dict[str, Any]:
+    def request(self, message: Mapping[str, object]) -> dict[str, object]:
         self.send(message)
         return self.receive(time.monotonic() + self.settings.timeout)
 
-    def control(self, op: str, seq: int, **fields: Any) -> None:
-        reply = self.request({CONTROL_KEY: op, "seq": seq, **fields})
+    def control(self, op: str, seq: int, task: TaskSpec) -> None:
+        reply = self.request({CONTROL_KEY: op, "seq": seq, "task": task.to_json()})
         if not reply.get("ok") or reply.get("seq") != seq:
             self.close()
             raise RemotePolicyError(f"policy server {self.settings.url} answered {op} #{seq} with {reply!r}")
@@ -234,7 +236,7 @@ class _Link:
 
 
 # ----------------------------------------------------------------------------------------------- policies
-def _reply_actions(settings: RemoteSettings, reply: dict[str, Any]) -> Action:
+def _reply_actions(settings: RemoteSettings, reply: Mapping[str, object]) -> Action:
     return reply_actions(f"policy server {settings.url}", reply, settings.replan)
 
 
@@ -253,7 +255,7 @@ class RemotePolicy:
             self._link = _Link(self.settings)
             if self._task is not None and self._link.episode_messages:  # a fresh server-side policy
                 self._seq += 1
-                self._link.control("episode_start", self._seq, task=self._task.to_json())
+                self._link.control("episode_start", self._seq, self._task)
         return self._link
 
     def reset(self, task: TaskSpec) -> None:
@@ -263,7 +265,7 @@ class RemotePolicy:
             link = self._connected()
             if not fresh and link.episode_messages:  # _connected() already announced it on a new link
                 self._seq += 1
-                link.control("episode_start", self._seq, task=task.to_json())
+                link.control("episode_start", self._seq, task)
 
     def act(self, observation: Observation) -> Action:
         with self._lock:
@@ -304,7 +306,7 @@ class SharedRemotePolicy:
             link = self._link(0)
             if link.episode_messages:  # the server's shared policy sees every episode start, as in-process
                 self._seq += 1
-                link.control("episode_start", self._seq, task=task.to_json())
+                link.control("episode_start", self._seq, task)
 
     def act(self, observation: Observation) -> Action:
         return self.act_batch([observation])[0]
@@ -351,7 +353,7 @@ class SharedRemotePolicy:
 
 
 # ------------------------------------------------------------------------------------------------- loader
-def probe(settings: RemoteSettings) -> dict[str, Any]:
+def probe(settings: RemoteSettings) -> dict[str, object]:
     """The server's metadata frame (connects once, then hangs up)."""
     link = _Link(settings)
     link.close()
@@ -365,11 +367,13 @@ def load_remote(spec: str) -> LoadedAgent:
     except RemotePolicyError as exc:
         raise UserError(f"{exc}. Is the policy server running (e.g. `vla-bench serve-policy AGENT --port PORT`)?"
                         ) from None
-    info = metadata.get("vla_bench") if isinstance(metadata.get("vla_bench"), dict) else None
-    served = info.get("agent") if info and isinstance(info.get("agent"), dict) else {}
+    given = metadata.get("vla_bench")
+    info = given if isinstance(given, dict) else None
+    agent = info.get("agent") if info else None
+    served = agent if isinstance(agent, dict) else {}
     shared = bool(info.get("batched")) if info else True  # an openpi server runs one policy for all connections
-    details: dict[str, Any] = {"url": settings.url, "keys": settings.keys.name, "replan": settings.replan,
-                               "server": "vla-bench" if info else "openpi-compatible"}
+    details: dict[str, object] = {"url": settings.url, "keys": settings.keys.name, "replan": settings.replan,
+                                  "server": "vla-bench" if info else "openpi-compatible"}
     if served:
         details["served_agent"] = json_safe(served)
     elif metadata:

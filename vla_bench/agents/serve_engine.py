@@ -14,66 +14,91 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TypeVar
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.agents.policy import BatchedPolicy
 from vla_bench.spec import Observation, TaskSpec
 
-Job = tuple[asyncio.AbstractEventLoop, "asyncio.Future[Any]", Callable[[], Any]]
+T = TypeVar("T")
+Acted = tuple[NDArray[np.float32], float, int]  # the action, the seconds of its batch, the batch's size
 
 
-def _settle(future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+def _set_result(future: asyncio.Future[T], value: T) -> None:
     if not future.done():
-        if ok:
-            future.set_result(value)
-        else:
-            future.set_exception(value)
+        future.set_result(value)
 
 
-def _settle_all(results: list[tuple[asyncio.Future[Any], bool, Any]]) -> None:
-    for future, ok, value in results:
-        _settle(future, ok, value)
+def _set_exception(future: asyncio.Future[T], error: BaseException) -> None:
+    if not future.done():
+        future.set_exception(error)
 
 
-def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[Any], ok: bool, value: Any) -> None:
+def _deliver(loop: asyncio.AbstractEventLoop, future: asyncio.Future[T], value: T) -> None:
     with contextlib.suppress(RuntimeError):  # the loop is gone (server stopped): nobody waits any more
-        loop.call_soon_threadsafe(_settle, future, ok, value)
+        loop.call_soon_threadsafe(_set_result, future, value)
+
+
+def _deliver_error(loop: asyncio.AbstractEventLoop, future: asyncio.Future[T], error: BaseException) -> None:
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(_set_exception, future, error)
+
+
+def _run_job(loop: asyncio.AbstractEventLoop, future: asyncio.Future[T], function: Callable[[], T]) -> None:
+    try:
+        value = function()
+    except Exception as exc:  # noqa: BLE001 - handed to the connection, which reports it to its client
+        _deliver_error(loop, future, exc)
+        return
+    _deliver(loop, future, value)
+
+
+def _settle_all(results: list[tuple[asyncio.Future[Acted], Acted | Exception]]) -> None:
+    for future, outcome in results:
+        if isinstance(outcome, Exception):
+            _set_exception(future, outcome)
+        else:
+            _set_result(future, outcome)
 
 
 class Runner:
     """A daemon thread running calls in submission order (daemon: a hung policy call cannot block exit)."""
 
     def __init__(self, name: str) -> None:
-        self._queue: queue.SimpleQueue[Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
         threading.Thread(target=self._run, name=name, daemon=True).start()
 
-    def submit(self, function: Callable[[], Any]) -> asyncio.Future[Any]:
+    def submit(self, function: Callable[[], T]) -> asyncio.Future[T]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put((loop, future, function))
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put(lambda: _run_job(loop, future, function))
         return future
 
     def _run(self) -> None:
         while (job := self._queue.get()) is not None:
-            loop, future, function = job
-            try:
-                value, ok = function(), True
-            except Exception as exc:  # noqa: BLE001 - handed to the connection, which reports it to its client
-                value, ok = exc, False
-            _deliver(loop, future, ok, value)
+            job()
 
     def close(self) -> None:
         self._queue.put(None)
 
 
 @dataclass
-class Request:
+class ActRequest:
     loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    observation: Observation | None = None
-    reset: TaskSpec | None = None
+    future: asyncio.Future[Acted]
+    observation: Observation
+
+
+@dataclass
+class ResetRequest:
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[None]
+    task: TaskSpec
+
+
+Request = ActRequest | ResetRequest
 
 
 @dataclass
@@ -86,8 +111,8 @@ class ServerStats:
     max_batch: int = 0
     infer_seconds: float = 0.0
 
-    def as_dict(self) -> dict[str, Any]:
-        data = {f.name: getattr(self, f.name) for f in fields(self)}
+    def as_dict(self) -> dict[str, float]:
+        data: dict[str, float] = {f.name: getattr(self, f.name) for f in fields(self)}
         data["mean_batch"] = self.requests / self.batches if self.batches else 0.0
         return data
 
@@ -103,14 +128,20 @@ class BatchEngine:
         self._queue: queue.SimpleQueue[Request | None] = queue.SimpleQueue()
         threading.Thread(target=self._run, name="vla-bench-serve-batch", daemon=True).start()
 
-    def submit(self, observation: Observation | None = None, reset: TaskSpec | None = None) -> asyncio.Future[Any]:
+    def act(self, observation: Observation) -> asyncio.Future[Acted]:
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[Any] = loop.create_future()
-        self._queue.put(Request(loop, future, observation, reset))
+        future: asyncio.Future[Acted] = loop.create_future()
+        self._queue.put(ActRequest(loop, future, observation))
+        return future
+
+    def reset(self, task: TaskSpec) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.put(ResetRequest(loop, future, task))
         return future
 
     def _gather(self, first: Request) -> tuple[list[Request], bool]:
-        requests, acts, stopping = [first], int(first.observation is not None), False
+        requests, acts, stopping = [first], int(isinstance(first, ActRequest)), False
         deadline = time.perf_counter() + self.batch_wait
         while acts < self.max_batch:
             remaining = deadline - time.perf_counter()
@@ -122,7 +153,7 @@ class BatchEngine:
                 stopping = True
                 break
             requests.append(item)
-            acts += item.observation is not None
+            acts += isinstance(item, ActRequest)
         return requests, stopping
 
     def _run(self) -> None:
@@ -133,41 +164,40 @@ class BatchEngine:
                 return
             requests, stopping = self._gather(first)
             for request in requests:  # episode starts first, in arrival order (from connections with no act here)
-                if request.reset is not None:
-                    task = request.reset
+                if isinstance(request, ResetRequest):
                     try:
-                        self.policy.reset(task)
-                        _deliver(request.loop, request.future, True, None)
+                        self.policy.reset(request.task)
+                        _deliver(request.loop, request.future, None)
                     except Exception as exc:  # noqa: BLE001 - reported to that connection
-                        _deliver(request.loop, request.future, False, exc)
-            acts = [r for r in requests if r.observation is not None]
+                        _deliver_error(request.loop, request.future, exc)
+            acts = [r for r in requests if isinstance(r, ActRequest)]
             if acts:
                 self._act(acts)
 
-    def _act(self, acts: list[Request]) -> None:
+    def _act(self, acts: list[ActRequest]) -> None:
         started = time.perf_counter()
+        outputs: list[NDArray[np.float32] | Exception]
         try:
-            observations = [r.observation for r in acts if r.observation is not None]  # _run passes acts only
-            raw = self.policy.act_batch(observations)
+            raw = self.policy.act_batch([r.observation for r in acts])
             if len(raw) != len(acts):
                 raise ValueError(f"act_batch returned {len(raw)} actions for {len(acts)} observations")
-            outputs: list[tuple[bool, Any]] = []
+            outputs = []
             for single in raw:
                 try:
-                    outputs.append((True, np.asarray(single, dtype=np.float32)))
+                    outputs.append(np.asarray(single, dtype=np.float32))
                 except (TypeError, ValueError) as exc:
-                    outputs.append((False, exc))
+                    outputs.append(exc)
         except Exception as exc:  # noqa: BLE001 - the whole batch fails, as it would in-process
-            outputs = [(False, exc)] * len(acts)
+            outputs = [exc] * len(acts)
         elapsed = time.perf_counter() - started
         self.stats.batches += 1
         self.stats.requests += len(acts)
         self.stats.max_batch = max(self.stats.max_batch, len(acts))
         self.stats.infer_seconds += elapsed
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Any], bool, Any]]] = {}
-        for request, (ok, value) in zip(acts, outputs, strict=True):
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Acted], Acted | Exception]]] = {}
+        for request, output in zip(acts, outputs, strict=True):
             by_loop.setdefault(request.loop, []).append(
-                (request.future, ok, (value, elapsed, len(acts)) if ok else value))
+                (request.future, output if isinstance(output, Exception) else (output, elapsed, len(acts))))
         for loop, results in by_loop.items():  # one wake-up of the event loop per batch, not per request
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(_settle_all, results)

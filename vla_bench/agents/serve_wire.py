@@ -4,7 +4,6 @@ and the error for anything outside the protocol."""
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any
 
 from vla_bench.spec import TaskSpec
 
@@ -15,7 +14,7 @@ class ProtocolViolation(ValueError):
     """A client message that is not part of the protocol."""
 
 
-def task_spec_from_json(data: Any) -> TaskSpec:
+def task_spec_from_json(data: object) -> TaskSpec:
     """A :class:`TaskSpec` from its JSON form (``TaskSpec.to_json()``)."""
     if not isinstance(data, dict):
         raise ProtocolViolation(f"a task spec must be a map, not {type(data).__name__}")

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -53,6 +53,8 @@ if TYPE_CHECKING:
 
 __all__ = ["PolicyServer", "Session"]
 
+T = TypeVar("T")
+
 
 # ----------------------------------------------------------------------------------------------- sessions
 @dataclass
@@ -71,15 +73,14 @@ class Session:
         self.reset_done = True
         engine = self.server.engine
         if engine is not None:
-            await engine.submit(reset=task)
+            await engine.reset(task)
             return
         await self.call(lambda: self._policy().reset(task))
 
     async def act(self, observation: Observation) -> tuple[NDArray[np.float32], float, int]:
         engine = self.server.engine
         if engine is not None:
-            result: tuple[NDArray[np.float32], float, int] = await engine.submit(observation=observation)
-            return result
+            return await engine.act(observation)
         stats = self.server.stats
 
         def call() -> tuple[NDArray[np.float32], float, int]:
@@ -93,8 +94,7 @@ class Session:
             stats.infer_seconds += elapsed
             return action, elapsed, 1
 
-        output: tuple[NDArray[np.float32], float, int] = await self.call(call)
-        return output
+        return await self.call(call)
 
     def _runner(self) -> Runner:
         if self.runner is None:
@@ -114,7 +114,7 @@ class Session:
                 self.policy = self.server.agent.factory()
         return self.policy
 
-    async def call(self, function: Callable[[], Any]) -> Any:
+    async def call(self, function: Callable[[], T]) -> T:
         """Run ``function`` on this connection's thread; ``busy`` while it runs (a hung call keeps it)."""
         self.busy = True
         result = await self._runner().submit(function)
@@ -159,7 +159,7 @@ class PolicyServer:
         self._error: BaseException | None = None
 
     @property
-    def metadata(self) -> dict[str, Any]:
+    def metadata(self) -> dict[str, object]:
         try:
             version = importlib_metadata.version("vla-bench")
         except importlib_metadata.PackageNotFoundError:
@@ -270,7 +270,7 @@ class PolicyServer:
             self.stats.open_connections -= 1
             session.close()
 
-    async def _answer(self, session: Session, message: dict[str, Any]) -> dict[str, Any]:
+    async def _answer(self, session: Session, message: dict[str, object]) -> dict[str, object]:
         op = message.get(CONTROL_KEY)
         if op is not None:
             seq = message.get("seq")

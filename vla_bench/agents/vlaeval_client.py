@@ -26,9 +26,9 @@ import contextlib
 import math
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import metadata as importlib_metadata
-from typing import Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from vla_bench.agents.gateway import (
@@ -117,8 +117,8 @@ class VlaEvalLink:
         self._stack = contextlib.ExitStack()
         self._ws = dial(settings.url, connect_timeout=settings.connect_timeout, max_size=settings.max_message,
                         headers=None, stack=self._stack)
-        hello: dict[str, Any] = {"protocol_version": PROTOCOL_VERSION, "harness_version": _harness_version(),
-                                 "client": "vla-bench"}
+        hello: dict[str, object] = {"protocol_version": PROTOCOL_VERSION, "harness_version": _harness_version(),
+                                    "client": "vla-bench"}
         if settings.benchmark:
             hello["benchmark"] = settings.benchmark
         seq = self.send("hello", hello)
@@ -128,9 +128,9 @@ class VlaEvalLink:
             self.close()
             raise RemotePolicyError(f"vla-eval server {settings.url} speaks protocol version {version!r}; this "
                                     f"client speaks {PROTOCOL_VERSION} (vla-eval 0.8): use a matching server")
-        self.info: dict[str, Any] = payload
+        self.info: dict[str, object] = payload
 
-    def send(self, kind: str, payload: dict[str, Any]) -> int:
+    def send(self, kind: str, payload: Mapping[str, object]) -> int:
         self._seq += 1
         try:
             frame = pack(kind, payload, self._seq)
@@ -144,7 +144,7 @@ class VlaEvalLink:
                                     f"{describe(exc)}; reconnecting") from None
         return self._seq
 
-    def _receive(self, deadline: float, seq: int, expect: str) -> tuple[str, dict[str, Any]]:
+    def _receive(self, deadline: float, seq: int, expect: str) -> tuple[str, dict[str, object]]:
         url = self.settings.url
         try:
             frame = self._ws.recv(timeout=max(deadline - time.monotonic(), 0.0))
@@ -172,7 +172,7 @@ class VlaEvalLink:
             raise RemotePolicyError(f"vla-eval server {url} answered {expect} #{seq} with {kind} #{got}")
         return kind, payload
 
-    def act(self, message: dict[str, Any]) -> dict[str, Any]:
+    def act(self, message: Mapping[str, object]) -> dict[str, object]:
         seq = self.send("observation", message)
         return self._receive(time.monotonic() + self.settings.timeout, seq, "action")[1]
 
@@ -182,7 +182,7 @@ class VlaEvalLink:
             self._stack.close()
 
 
-def episode_payload(task: TaskSpec) -> dict[str, Any]:
+def episode_payload(task: TaskSpec) -> dict[str, object]:
     """What ``episode_start`` carries: vla-eval's ``task`` map (name, instruction) and our whole TaskSpec."""
     return {"task": {"name": task.name, "task_description": task.instruction, "instruction": task.instruction},
             "task_spec": task.to_json()}
@@ -249,8 +249,8 @@ def load_vlaeval(spec: str) -> LoadedAgent:
     link.close()
     info = link.info
     served = str(info.get("model_server") or "vla-eval model server")
-    details: dict[str, Any] = {"url": settings.url, "keys": settings.keys.name, "replan": settings.replan,
-                               "server": "vla-eval", "server_hello": json_safe(info)}
+    details: dict[str, object] = {"url": settings.url, "keys": settings.keys.name, "replan": settings.replan,
+                                  "server": "vla-eval", "server_hello": json_safe(info)}
 
     def factory() -> VlaEvalPolicy:
         return VlaEvalPolicy(settings)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Mapping
 from http import HTTPStatus
 from importlib import metadata as importlib_metadata
 from typing import TYPE_CHECKING, Any
@@ -43,7 +44,7 @@ def _version() -> str:
         return "unknown"
 
 
-def _failure(prefix: str, exc: BaseException) -> dict[str, Any]:
+def _failure(prefix: str, exc: BaseException) -> dict[str, str]:
     return {"error": f"{prefix}: {type(exc).__name__}: {exc}"}
 
 
@@ -54,7 +55,7 @@ class VlaEvalPolicyServer(PolicyServer):
         kwargs.setdefault("keys", VLAEVAL_PRESETS["vla-eval"])
         super().__init__(*args, **kwargs)
 
-    def hello(self) -> dict[str, Any]:
+    def hello(self) -> dict[str, object]:
         return {"protocol_version": PROTOCOL_VERSION, "harness_version": _version(), "model_server": "vla-bench",
                 "capabilities": {}, "agent": self.agent.identity(), "keys": self.keys.name,
                 "batched": self.batched}
@@ -67,14 +68,14 @@ class VlaEvalPolicyServer(PolicyServer):
             return response
         return super()._process_request(connection, request)
 
-    def episode_task(self, payload: dict[str, Any]) -> TaskSpec | None:
+    def episode_task(self, payload: Mapping[str, object]) -> TaskSpec | None:
         """The task to reset the policy with, from an ``episode_start`` payload (None: leave it as it is)."""
         if "task_spec" in payload:
             return task_spec_from_json(payload["task_spec"])
         if self.default_task is None:
             return None
         given = payload.get("task")
-        task: dict[str, Any] = given if isinstance(given, dict) else {}
+        task: dict[str, object] = given if isinstance(given, dict) else {}
         description = task.get("task_description") or task.get("instruction")
         if isinstance(description, str) and description:
             return dataclasses.replace(self.default_task, instruction=description)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from typing import Any
+from collections.abc import Mapping
 
 import msgpack
 import numpy as np
@@ -33,7 +33,7 @@ class VlaEvalWireError(ValueError):
     """A frame that is not a valid vla-eval message."""
 
 
-def _encode(obj: Any) -> Any:
+def _encode(obj: object) -> object:
     if isinstance(obj, np.ndarray):
         if obj.dtype.kind not in _ALLOWED_KINDS:
             raise VlaEvalWireError(f"refusing numpy dtype {obj.dtype.str!r}: only bool/int/uint/float arrays travel")
@@ -46,7 +46,7 @@ def _encode(obj: Any) -> Any:
     raise VlaEvalWireError(f"cannot encode an object of type {type(obj).__name__}")
 
 
-def _array(data: Any, dtype_text: Any, shape: Any) -> NDArray[np.generic]:
+def _array(data: object, dtype_text: object, shape: object) -> NDArray[np.generic]:
     if not isinstance(shape, list) or not all(isinstance(n, int) and n >= 0 for n in shape):
         raise VlaEvalWireError(f"array shape {shape!r} is not a list of sizes")
     try:
@@ -60,16 +60,16 @@ def _array(data: Any, dtype_text: Any, shape: Any) -> NDArray[np.generic]:
     return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
-def _image(obj: dict[str, Any]) -> NDArray[np.generic]:
-    fmt = obj.get("format")
+def _image(obj: Mapping[object, object]) -> NDArray[np.generic]:
+    fmt, data = obj.get("format"), obj.get("data")
     if fmt == "raw":
-        return _array(obj.get("data"), obj.get("dtype", "|u1"), obj.get("shape"))
-    if fmt not in ("png", "jpeg") or not isinstance(obj.get("data"), bytes):
+        return _array(data, obj.get("dtype", "|u1"), obj.get("shape"))
+    if fmt not in ("png", "jpeg") or not isinstance(data, bytes):
         raise VlaEvalWireError(f"unknown image encoding {fmt!r}: expected raw, png or jpeg")
     from PIL import Image  # noqa: PLC0415 - only for compressed images
 
     try:
-        with Image.open(io.BytesIO(obj["data"])) as image:
+        with Image.open(io.BytesIO(data)) as image:
             width, height = image.size  # read from the header: nothing decompressed yet
             if width * height > MAX_IMAGE_PIXELS:
                 raise VlaEvalWireError(f"a {width}x{height} image is over the limit of {MAX_IMAGE_PIXELS} pixels")
@@ -80,7 +80,7 @@ def _image(obj: dict[str, Any]) -> NDArray[np.generic]:
         raise VlaEvalWireError(f"unreadable {fmt} image: {exc}") from exc
 
 
-def _decode_hook(obj: dict[Any, Any]) -> Any:
+def _decode_hook(obj: dict[object, object]) -> object:
     if obj.get(_IMAGE) is True:
         return _image(obj)
     if obj.get(_ND) is True:
@@ -88,7 +88,7 @@ def _decode_hook(obj: dict[Any, Any]) -> Any:
     return obj
 
 
-def pack(kind: str, payload: dict[str, Any], seq: int) -> bytes:
+def pack(kind: str, payload: Mapping[str, object], seq: int) -> bytes:
     try:
         packed: bytes = msgpack.packb({"type": kind, "payload": payload, "seq": seq, "timestamp": time.time()},
                                       default=_encode, use_bin_type=True)  # msgpack has no stubs
@@ -97,7 +97,7 @@ def pack(kind: str, payload: dict[str, Any], seq: int) -> bytes:
         raise VlaEvalWireError(f"cannot encode a {kind} message: {exc}") from exc
 
 
-def unpack(data: bytes | str) -> tuple[str, dict[str, Any], int]:
+def unpack(data: bytes | str) -> tuple[str, dict[str, object], int]:
     """``(type, payload, seq)`` of one frame, checked."""
     if isinstance(data, str):
         raise VlaEvalWireError("a text frame is not a vla-eval message (messages are binary msgpack)")
