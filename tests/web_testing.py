@@ -15,6 +15,7 @@ from vla_bench.protocols.plan import episode_spec
 from vla_bench.scoring.scores import compute_scores
 from vla_bench.server.validation import AcceptedBundle
 from vla_bench.spec import EpisodeRecord, Observation, Protocol, TaskSpec
+from vla_bench.spec.summary import Summary
 
 
 class ConstantPolicy:
@@ -52,9 +53,15 @@ def synthetic_bundle(protocol: Protocol, name: str, value: Callable[[str, int], 
                                          total_return=v, length=10, success=(v > 0.5) if success else None,
                                          safety=safety))
     episodes = [r.to_json() for r in records]
-    summary = {"agent": {"name": name, "spec": f"tests:{name}", "kind": "object", "sha256": None, **(agent or {})},
-               "provenance": {"harness_version": "test"}, "finished_at": "2026-12-05T00:00:00+00:00"}
-    return AcceptedBundle(protocol=protocol, summary=summary, episodes=episodes, records=records,
-                          scores=compute_scores(protocol, records),
+    scores = compute_scores(protocol, records)
+    summary = Summary.model_validate({
+        "status": "complete", "official": True, "created_at": "2026-12-04T00:00:00+00:00",
+        "finished_at": "2026-12-05T00:00:00+00:00",
+        "protocol": {"id": protocol.id, "version": protocol.version, "sha256": protocol.sha256()},
+        "agent": {"name": name, "spec": f"tests:{name}", "kind": "object", "sha256": None, **(agent or {})},
+        "provenance": {"harness_version": "test", "git": {}, "packages": {}, "renderer": None, "machine": {}},
+        "run": {}, "n_episodes_planned": protocol.n_episodes, "n_episodes_done": len(records), "scores": scores})
+    return AcceptedBundle(protocol=protocol, summary=summary, summary_json=summary.to_json(), episodes=episodes,
+                          records=records, scores=scores,
                           agent_identity=hashlib.sha256(name.encode()).hexdigest(),
                           episodes_sha256=hashlib.sha256(json.dumps(episodes, sort_keys=True).encode()).hexdigest())

@@ -13,6 +13,15 @@ from vla_bench.protocols import get_protocol
 from vla_bench.protocols.plan import episode_spec
 from vla_bench.scoring.scores import compute_scores, mean_interval, wilson_interval
 from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec.summary import EstimateJson
+
+
+def _present(estimate: EstimateJson | None) -> tuple[float, float, float]:
+    """(mean, low, high) of an estimate that must be there, with every number finite."""
+    assert estimate is not None
+    mean, (low, high) = estimate["mean"], estimate["ci95"]
+    assert mean is not None and low is not None and high is not None
+    return mean, low, high
 
 
 def _record(protocol: Protocol, task: str, index: int, *, total_return: float = 0.0, success: bool | None = None,
@@ -46,13 +55,12 @@ def test_d4rl_normalization_of_hopper() -> None:
     # REFERENCE.md §1.2: hopper REF_MIN -20.272305, REF_MAX 3234.3 -> the expert return scores 100
     records = [_record(protocol, "hopper", i, total_return=3234.3) for i in range(3)]
     scores = compute_scores(protocol, records)
-    assert scores["tasks"]["hopper"]["normalized_score"]["mean"] == pytest.approx(100.0)
+    assert _present(scores["tasks"]["hopper"]["normalized_score"])[0] == pytest.approx(100.0)
     records = [_record(protocol, "hopper", i, total_return=r) for i, r in enumerate([-20.272305, 3234.3])]
-    normalized = compute_scores(protocol, records)["tasks"]["hopper"]["normalized_score"]
-    assert normalized["mean"] == pytest.approx(50.0)
-    low, high = normalized["ci95"]
+    mean, low, high = _present(compute_scores(protocol, records)["tasks"]["hopper"]["normalized_score"])
+    assert mean == pytest.approx(50.0)
     assert low < 50.0 < high
-    assert compute_scores(protocol, records)["aggregate"]["mean"]["mean"] == pytest.approx(50.0)
+    assert _present(compute_scores(protocol, records)["aggregate"]["mean"])[0] == pytest.approx(50.0)
 
 
 def test_errors_count_as_failures_and_completion_time_uses_successes_only() -> None:
@@ -64,8 +72,9 @@ def test_errors_count_as_failures_and_completion_time_uses_successes_only() -> N
         _record(protocol, "a", 3, success=True, error="boom", success_step=3),
     ]
     task = compute_scores(protocol, records)["tasks"]["a"]
-    assert task["success_rate"]["mean"] == 0.5
-    assert task["success_rate"]["successes"] == 2
+    success = task["success_rate"]
+    assert success is not None and success["mean"] == 0.5
+    assert success["successes"] == 2
     assert task["completion_steps"] == 8.0
     assert task["n_errors"] == 1
 
@@ -77,13 +86,14 @@ def test_aggregate_mean_and_iqm_with_stratified_bootstrap() -> None:
     records = [_record(protocol, task, i, total_return=float(r)) for task, values in returns.items()
                for i, r in enumerate(values)]
     aggregate = compute_scores(protocol, records)["aggregate"]
-    assert aggregate["mean"]["mean"] == pytest.approx((returns["a"].mean() + returns["b"].mean()) / 2)
+    mean, low, high = _present(aggregate["mean"])
+    assert mean == pytest.approx((returns["a"].mean() + returns["b"].mean()) / 2)
     # two task scores: a 25% trim removes nothing, so the IQM is withheld and says why
     assert aggregate["iqm"] is None
-    assert "at least 4 task scores" in aggregate["iqm_note"] and "there are 2" in aggregate["iqm_note"]
-    assert aggregate["interval_method"].startswith("stratified bootstrap")
-    low, high = aggregate["mean"]["ci95"]
-    assert low < aggregate["mean"]["mean"] < high
+    note = aggregate["iqm_note"]
+    assert note is not None and "at least 4 task scores" in note and "there are 2" in note
+    assert (aggregate["interval_method"] or "").startswith("stratified bootstrap")
+    assert low < mean < high
     # stratified: the interval reflects within-task noise only (~ sd/sqrt(n) per task), far narrower than
     # the spread between the two tasks' means
     assert high - low < 2.5
@@ -95,7 +105,7 @@ def test_non_finite_returns_are_stored_as_null_and_score_as_zero() -> None:
     protocol = fake_protocol(episodes=2, tasks=[{"name": "a", "env_id": "fake"}])
     records = [_record(protocol, "a", 0, total_return=math.nan), _record(protocol, "a", 1, total_return=4.0)]
     assert records[0].to_json()["total_return"] is None
-    assert compute_scores(protocol, records)["tasks"]["a"]["mean_return"]["mean"] == 2.0
+    assert _present(compute_scores(protocol, records)["tasks"]["a"]["mean_return"])[0] == 2.0
 
 
 def _tasks(n: int) -> list[dict[str, str]]:
@@ -109,10 +119,10 @@ def test_iqm_is_rliables_trimmed_mean_of_task_scores_on_a_hand_case() -> None:
     wins = [0, 1, 2, 3, 4, 4, 4, 4]
     records = [_record(protocol, f"t{t}", i, success=i < w) for t, w in enumerate(wins) for i in range(4)]
     aggregate = compute_scores(protocol, records)["aggregate"]
-    assert aggregate["iqm"]["mean"] == pytest.approx(0.8125)
-    assert aggregate["iqm"]["mean"] == pytest.approx(stats.trim_mean(np.array(wins) / 4, 0.25))
+    iqm, low, high = _present(aggregate["iqm"])
+    assert iqm == pytest.approx(0.8125)
+    assert iqm == pytest.approx(stats.trim_mean(np.array(wins) / 4, 0.25))
     assert aggregate["iqm_note"] is None
-    low, high = aggregate["iqm"]["ci95"]
     assert low <= 0.8125 <= high
     # not the pooled-episode trimmed mean (0.875 here: on 0/1 outcomes it only counts the middle half's ones)
     pooled = np.array([1.0 if i < w else 0.0 for w in wins for i in range(4)])

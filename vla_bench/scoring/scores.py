@@ -30,6 +30,15 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.spec import EpisodeRecord, Protocol, TaskDef
+from vla_bench.spec.summary import (
+    AggregateJson,
+    ChainPartJson,
+    ChainScoresJson,
+    EstimateJson,
+    ScoresJson,
+    TaskScoresHeadJson,
+    TaskScoresJson,
+)
 
 CONFIDENCE = 0.95
 BOOTSTRAP_RESAMPLES = 5000
@@ -99,13 +108,13 @@ def completed_subtasks(record: EpisodeRecord) -> int:
     return record.subtasks_completed or 0
 
 
-def chain_scores(length: int, records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+def chain_scores(length: int, records: Sequence[EpisodeRecord]) -> ChainScoresJson:
     """Success rate for >= i consecutive subtasks (i = 1..length) and the average length."""
     completed = [completed_subtasks(r) for r in records]
     if any(c > length for c in completed):
         raise ValueError(f"an episode record claims more than the chain length of {length} completed subtasks")
     n = len(records)
-    rates = []
+    rates: list[EstimateJson] = []
     for i in range(1, length + 1):
         wins = sum(1 for c in completed if c >= i)
         low, high = wilson_interval(wins, n)
@@ -114,7 +123,7 @@ def chain_scores(length: int, records: Sequence[EpisodeRecord]) -> dict[str, Any
             "average_length": _estimate(*mean_interval([float(c) for c in completed]))}
 
 
-def _estimate(mean: float, low: float, high: float) -> dict[str, Any]:
+def _estimate(mean: float, low: float, high: float) -> EstimateJson:
     return {"mean": _finite(mean), "ci95": [_finite(low), _finite(high)]}
 
 
@@ -122,42 +131,44 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def task_scores(protocol: Protocol, task: TaskDef, records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+def task_scores(protocol: Protocol, task: TaskDef, records: Sequence[EpisodeRecord]) -> TaskScoresJson:
     n = len(records)
     returns = [r.total_return if math.isfinite(r.total_return) else 0.0 for r in records]
     mean, low, high = mean_interval(returns)
-    result: dict[str, Any] = {
-        "n": n,
-        "n_errors": sum(1 for r in records if r.error),
-        "errors": _count_kinds(records),
-        "mean_return": _estimate(mean, low, high),
-        "normalized_score": None,
-        "success_rate": None,
-        "mean_length": _finite(float(np.mean([r.length for r in records]))) if n else None,
-        "completion_steps": None,
-        "action_smoothness": None,
-        "clipped_steps": sum(r.clipped_steps for r in records),
-    }
-    if protocol.chain is not None:
-        result["chain"] = chain_scores(protocol.chain.length, records)
-        result["average_length"] = result["chain"]["average_length"]
+    normalized: EstimateJson | None = None
     if task.normalization is not None:
         lo_n, hi_n = normalize(task, low), normalize(task, high)
         mean_n = normalize(task, mean)
         assert mean_n is not None and lo_n is not None and hi_n is not None
-        result["normalized_score"] = _estimate(mean_n, lo_n, hi_n)
+        normalized = _estimate(mean_n, lo_n, hi_n)
+    success: EstimateJson | None = None
+    completion: float | None = None
     if protocol.has_success:
         wins = sum(1 for r in records if r.success and not r.error)
         low_w, high_w = wilson_interval(wins, n)
-        result["success_rate"] = {"mean": wins / n if n else None, "ci95": [_finite(low_w), _finite(high_w)],
-                                  "successes": wins}
+        success = {"mean": wins / n if n else None, "ci95": [_finite(low_w), _finite(high_w)], "successes": wins}
         steps = [r.success_step for r in records if r.success and not r.error and r.success_step is not None]
-        result["completion_steps"] = float(np.mean(steps)) if steps else None
+        completion = float(np.mean(steps)) if steps else None
     smooth = [r.action_smoothness for r in records if r.action_smoothness is not None]
-    result["action_smoothness"] = _finite(float(np.mean(smooth))) if smooth else None
-    primary = result[protocol.primary_metric]
-    result["primary"] = primary["mean"] if primary else None
-    return result
+    head: TaskScoresHeadJson = {
+        "n": n,
+        "n_errors": sum(1 for r in records if r.error),
+        "errors": _count_kinds(records),
+        "mean_return": _estimate(mean, low, high),
+        "normalized_score": normalized,
+        "success_rate": success,
+        "mean_length": _finite(float(np.mean([r.length for r in records]))) if n else None,
+        "completion_steps": completion,
+        "action_smoothness": _finite(float(np.mean(smooth))) if smooth else None,
+        "clipped_steps": sum(r.clipped_steps for r in records),
+    }
+    chain = chain_scores(protocol.chain.length, records) if protocol.chain is not None else None
+    estimates = {"normalized_score": normalized, "success_rate": success, "mean_return": head["mean_return"],
+                 "average_length": chain["average_length"] if chain else None}
+    primary = estimates[protocol.primary_metric]
+    primary_mean = primary["mean"] if primary else None
+    chain_part: ChainPartJson = {} if chain is None else {"chain": chain, "average_length": chain["average_length"]}
+    return {**head, **chain_part, "primary": primary_mean}
 
 
 def _count_kinds(records: Iterable[EpisodeRecord]) -> dict[str, int]:
@@ -206,7 +217,7 @@ def stratified_bootstrap(
     return (point, low, high)
 
 
-def compute_scores(protocol: Protocol, records: Sequence[EpisodeRecord]) -> dict[str, Any]:
+def compute_scores(protocol: Protocol, records: Sequence[EpisodeRecord]) -> ScoresJson:
     """Every score of a results bundle, recomputed from its episode records alone."""
     by_task: dict[str, list[EpisodeRecord]] = {name: [] for name in protocol.task_names}
     for record in records:
@@ -219,7 +230,7 @@ def compute_scores(protocol: Protocol, records: Sequence[EpisodeRecord]) -> dict
              for task in protocol.tasks if by_task[task.name]}
     samples = [np.array([episode_score(protocol, r) for r in by_task[name]], dtype=np.float64)
                for name in protocol.task_names if by_task[name]]
-    aggregate: dict[str, Any] = {
+    aggregate: AggregateJson = {
         "metric": protocol.primary_metric,
         "n_tasks": len(samples),
         "n_tasks_planned": len(protocol.tasks),
@@ -233,7 +244,9 @@ def compute_scores(protocol: Protocol, records: Sequence[EpisodeRecord]) -> dict
     }
     if len(samples) == 1:  # the headline is the task's own estimate and interval
         only = tasks[next(name for name in protocol.task_names if by_task[name])]
-        aggregate["mean"] = dict(only[protocol.primary_metric])
+        headline = only[protocol.primary_metric]  # the protocol's checks guarantee the task has this metric
+        assert headline is not None, f"{protocol.id}: task scores without their primary metric"
+        aggregate["mean"] = headline.copy()
         aggregate["interval_method"] = ("Wilson score interval" if protocol.primary_metric == "success_rate"
                                         else "Student t interval over episodes")
     elif samples:

@@ -14,9 +14,12 @@ import datetime as dt
 import json
 import math
 import re
-from typing import Any
+from collections.abc import Sequence
 
-from vla_bench.spec import Protocol
+from pydantic import JsonValue
+
+from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec.summary import Summary
 
 MAX_INT = 2**63 - 1  # what every database integer column (and most JSON readers) can hold
 MAX_ABS_VALUE = 1e12  # a bound on returns and other measures no real episode comes near
@@ -64,7 +67,7 @@ def parse_int(text: str) -> int:
     return value
 
 
-def check_text(value: Any, path: str = "$", depth: int = 0) -> None:
+def check_text(value: JsonValue, path: str = "$", depth: int = 0) -> None:
     """Every string (and key) of ``value``: no NUL, no lone surrogate, at most its length limit; depth bound."""
     if depth > 64:  # the body nests far deeper than any bundle: refused before the walk gets expensive
         raise Refusal("the document nests more than 64 levels deep", path)
@@ -93,34 +96,37 @@ def _check_string(value: str, path: str, limit: int | None = None) -> None:
         raise Refusal(f"{path} is {len(value)} characters; at most {bound} are accepted", path)
 
 
-def check_summary(summary: dict[str, Any], protocol: Protocol, now: dt.datetime) -> None:
+def check_summary(summary: Summary, protocol: Protocol, now: dt.datetime) -> None:
     """The summary fields a page renders, beyond their JSON Schema types."""
-    for key in ("created_at", "finished_at"):
-        if summary.get(key) is not None:
-            _check_time(summary[key], f"$.summary.{key}", now)
-    provenance = summary["provenance"]
-    git = provenance["git"]
-    revision, dirty = git.get("revision"), git.get("dirty")
+    for key, time in (("created_at", summary.created_at), ("finished_at", summary.finished_at)):
+        if time is not None:
+            _check_time(time, f"$.summary.{key}", now)
+    provenance = summary.provenance
+    revision, dirty = provenance.git.get("revision"), provenance.git.get("dirty")
     if revision is not None and not (isinstance(revision, str) and REVISION.match(revision)):
         raise Refusal("provenance.git.revision must be a git commit hash (4 to 64 lowercase hex digits) or "
                       f"null, not {_short(revision)}", "$.summary.provenance.git.revision")
     if dirty is not None and not isinstance(dirty, bool):
         raise Refusal(f"provenance.git.dirty must be true, false or null, not {_short(dirty)}",
                       "$.summary.provenance.git.dirty")
-    if len(provenance.get("command") or []) > MAX_COMMAND_ITEMS:
+    if len(provenance.command or []) > MAX_COMMAND_ITEMS:
         raise Refusal(f"provenance.command has more than {MAX_COMMAND_ITEMS} items", "$.summary.provenance.command")
-    free_form = [("$.summary.agent.details", summary["agent"].get("details")), ("$.summary.run", summary["run"]),
-                 *((f"$.summary.provenance.{key}", value) for key, value in provenance.items())]
+    # every key of provenance as sent, in its order (declared and free ones alike)
+    provenance_keys = provenance.model_dump(mode="json", exclude_unset=True)
+    free_form: list[tuple[str, JsonValue]] = [
+        ("$.summary.agent.details", summary.agent.details),
+        ("$.summary.run", summary.run.model_dump(mode="json", exclude_unset=True)),
+        *((f"$.summary.provenance.{key}", value) for key, value in provenance_keys.items())]
     for path, value in free_form:
         _check_object_size(value, path)
-    run = summary["run"]
-    if summary.get("official") is True and run.get("limit_episodes") is not None:
-        raise Refusal(f"the run claims to be official but ran with limit_episodes={_short(run['limit_episodes'])}",
+    limit_episodes = summary.run.extra("limit_episodes")
+    if summary.official is True and limit_episodes is not None:
+        raise Refusal(f"the run claims to be official but ran with limit_episodes={_short(limit_episodes)}",
                       "$.summary.run.limit_episodes")
     del protocol  # the summary checks are the same for every protocol
 
 
-def _check_time(value: Any, path: str, now: dt.datetime) -> None:
+def _check_time(value: str, path: str, now: dt.datetime) -> None:
     try:
         parsed = dt.datetime.fromisoformat(value)
     except (TypeError, ValueError):
@@ -137,7 +143,7 @@ def _check_time(value: Any, path: str, now: dt.datetime) -> None:
                       f"{EARLIEST:%Y-%m-%d} and the server's clock ({now:%Y-%m-%d %H:%M} UTC)", path)
 
 
-def _check_object_size(value: Any, path: str) -> None:
+def _check_object_size(value: JsonValue, path: str) -> None:
     if value is None:
         return
     size = len(json.dumps(value, separators=(",", ":"), ensure_ascii=False))
@@ -147,7 +153,7 @@ def _check_object_size(value: Any, path: str) -> None:
         raise Refusal(f"{path} nests more than {MAX_DEPTH} levels deep", path)
 
 
-def _depth(value: Any) -> int:
+def _depth(value: JsonValue) -> int:
     if isinstance(value, dict):
         return 1 + max((_depth(v) for v in value.values()), default=0)
     if isinstance(value, list):
@@ -155,41 +161,41 @@ def _depth(value: Any) -> int:
     return 0
 
 
-def check_episodes(episodes: list[dict[str, Any]], protocol: Protocol) -> None:
+def check_episodes(records: Sequence[EpisodeRecord], protocol: Protocol) -> None:
     """Plausible episodes under ``protocol``: lengths within max_steps, success after at most ``length`` steps,
-    a return unless the episode failed with an error, bounded measures."""
+    a return unless the episode failed with an error, bounded measures. ``records[i]`` is ``$.episodes[i]``,
+    read from a line of the episode schema (a ``null`` return is NaN)."""
     chain_length = protocol.chain.length if protocol.chain is not None else None
-    for index, line in enumerate(episodes):
+    for index, record in enumerate(records):
         where = f"$.episodes[{index}]"
-        length = line["length"]
+        length = record.length
         if length > protocol.max_steps:
             raise Refusal(f"{where}.length is {length}, but {protocol.id} stops episodes after "
                           f"{protocol.max_steps} steps", f"{where}.length")
-        step = line.get("success_step")
+        step = record.success_step
         if step is not None and step > length:
             raise Refusal(f"{where}.success_step is {step}, after the episode's last step ({length})",
                           f"{where}.success_step")
-        if line["total_return"] is None and line.get("error_kind") is None:
+        if math.isnan(record.total_return) and record.error_kind is None:
             raise Refusal(f"{where}.total_return is null, but the episode has no error (error_kind is null): "
                           "only a failed episode may lack a return", f"{where}.total_return")
-        for key in ("total_return", "action_smoothness"):
-            if line.get(key) is not None and abs(line[key]) > MAX_ABS_VALUE:
-                raise Refusal(f"{where}.{key} is {line[key]:g}; values beyond ±{MAX_ABS_VALUE:g} are implausible",
+        for key, value in (("total_return", record.total_return), ("action_smoothness", record.action_smoothness)):
+            if value is not None and abs(value) > MAX_ABS_VALUE:
+                raise Refusal(f"{where}.{key} is {value:g}; values beyond ±{MAX_ABS_VALUE:g} are implausible",
                               f"{where}.{key}")
-        timings = line.get("timings") or {}
-        if len(timings) > MAX_TIMINGS:
-            raise Refusal(f"{where}.timings has {len(timings)} entries; at most {MAX_TIMINGS} are accepted",
+        if len(record.timings) > MAX_TIMINGS:
+            raise Refusal(f"{where}.timings has {len(record.timings)} entries; at most {MAX_TIMINGS} are accepted",
                           f"{where}.timings")
-        for key, seconds in timings.items():
+        for key, seconds in record.timings.items():
             if not 0 <= seconds <= MAX_ABS_VALUE:
                 raise Refusal(f"{where}.timings.{key} is {seconds:g} s; timings are between 0 and "
                               f"{MAX_ABS_VALUE:g} s", f"{where}.timings.{key}")
-        completed = line.get("subtasks_completed")
+        completed = record.subtasks_completed
         if chain_length is not None and completed is not None and completed > chain_length:
             raise Refusal(f"{where}.subtasks_completed is {completed}, but {protocol.id}'s chains have "
                           f"{chain_length} subtasks", f"{where}.subtasks_completed")
 
 
-def _short(value: Any) -> str:
+def _short(value: JsonValue) -> str:
     text = json.dumps(value, ensure_ascii=True) if not isinstance(value, str) else repr(value)
     return text if len(text) <= 60 else text[:57] + "..."

@@ -24,6 +24,7 @@ from vla_bench.server.models import (
 )
 from vla_bench.spec import EpisodeRecord
 from vla_bench.spec.errors import UserError
+from vla_bench.spec.summary import EstimateJson, ScoresJson
 from vla_bench.web.provenance import shorten_paths
 
 if TYPE_CHECKING:  # validation pulls in the scoring stack (scipy); admin commands need none of it
@@ -88,11 +89,11 @@ def find_duplicate(*, session: Session, accepted: AcceptedBundle) -> Submission 
     ))
 
 
-def _estimate(scores: dict[str, Any] | None) -> tuple[float | None, float | None, float | None]:
-    if not isinstance(scores, dict) or scores.get("mean") is None:
+def _estimate(estimate: EstimateJson | None) -> tuple[float | None, float | None, float | None]:
+    if estimate is None or estimate["mean"] is None:
         return (None, None, None)
-    low, high = scores["ci95"]
-    return (float(scores["mean"]), low, high)
+    low, high = estimate["ci95"]
+    return (float(estimate["mean"]), low, high)
 
 
 def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | None, received_at: dt.datetime,
@@ -101,7 +102,7 @@ def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | N
     from vla_bench.scoring.safety_summary import entry_safety  # noqa: PLC0415 - the scoring stack, as validation
 
     summary, aggregate = accepted.summary, accepted.scores["aggregate"]
-    agent = summary["agent"]
+    agent = summary.agent
     score, score_low, score_high = _estimate(aggregate["mean"])
     iqm, iqm_low, iqm_high = _estimate(aggregate["iqm"])
     now = utcnow()
@@ -113,19 +114,19 @@ def add_submission(*, session: Session, accepted: AcceptedBundle, user: User | N
         protocol_version=accepted.protocol.version, protocol_sha256=accepted.protocol.sha256(),
         primary_metric=accepted.protocol.primary_metric,
         # names and specs are published on every page: local paths keep only their last component
-        agent_name=shorten_paths(agent["name"]), agent_spec=shorten_paths(agent["spec"]), agent_kind=agent["kind"],
-        agent_sha256=agent["sha256"],
+        agent_name=shorten_paths(agent.name), agent_spec=shorten_paths(agent.spec), agent_kind=agent.kind,
+        agent_sha256=agent.sha256,
         agent_identity=accepted.agent_identity, episodes_sha256=accepted.episodes_sha256,
-        training_group=(agent.get("training") or {}).get("group"),
-        training_seed=(agent.get("training") or {}).get("seed"),
+        training_group=agent.training.group if agent.training else None,
+        training_seed=agent.training.seed if agent.training else None,
         n_episodes=aggregate["n_episodes"], n_errors=aggregate["n_errors"],
         score_mean=score, score_low=score_low, score_high=score_high,
         iqm_mean=iqm, iqm_low=iqm_low, iqm_high=iqm_high,
         safety=entry_safety(record.safety for record in accepted.records),
-        harness_version=str(summary["provenance"]["harness_version"])[:64],
-        run_finished_at=summary["finished_at"], submitted_at=received_at,
+        harness_version=summary.provenance.harness_version[:64],
+        run_finished_at=summary.finished_at, submitted_at=received_at,
     )
-    submission.bundle = SubmissionBundle(summary=summary, scores=accepted.scores,
+    submission.bundle = SubmissionBundle(summary=accepted.summary_json, scores=accepted.scores,
                                          episodes_jsonl=accepted.episodes_jsonl())
     submission.events = [
         SubmissionEvent(state="submitted", at=received_at, actor=actor),
@@ -338,7 +339,7 @@ def episode_lines(*, session: Session, submission_ids: list[int]) -> dict[int, s
     return {submission_id: text for submission_id, text in rows}
 
 
-def bundle_scores(*, session: Session, submission_ids: list[int]) -> dict[int, dict[str, Any]]:
+def bundle_scores(*, session: Session, submission_ids: list[int]) -> dict[int, ScoresJson]:
     """submission id -> the scores the server recomputed from its bundle (per-task columns of a board page)."""
     if not submission_ids:
         return {}

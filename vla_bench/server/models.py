@@ -4,8 +4,9 @@ a test checks that these models and the migrations agree."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, ClassVar
+from typing import ClassVar
 
+from pydantic import JsonValue
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -22,7 +23,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, deferred, mapped_column, relationship
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+from vla_bench.spec.summary import ScoresJson
 
 # Deterministic constraint names: Alembic can then alter them on SQLite (batch mode) and PostgreSQL alike.
 NAMING_CONVENTION = {
@@ -64,7 +67,7 @@ class UTCDateTime(TypeDecorator[dt.datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime(), dict[str, Any]: JSON()}
+    type_annotation_map: ClassVar[dict[type, TypeEngine[dt.datetime]]] = {dt.datetime: UTCDateTime()}
 
 
 class User(Base):
@@ -173,8 +176,8 @@ class SubmissionBundle(Base):
     __tablename__ = "submission_bundles"
 
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
-    summary: Mapped[dict[str, Any]] = mapped_column(JSON)
-    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    summary: Mapped[dict[str, JsonValue]] = mapped_column(JSON)  # summary.json as it was sent
+    scores: Mapped[ScoresJson] = mapped_column(JSON)  # as scoring.scores.compute_scores made them
     episodes_jsonl: Mapped[str] = deferred(mapped_column(Text, nullable=False))
 
     submission: Mapped[Submission] = relationship(back_populates="bundle")
@@ -236,8 +239,8 @@ class VerificationJob(Base):
         ForeignKey("policy_artifacts.sha256", ondelete="RESTRICT"), default=None)
     endpoint_url: Mapped[str | None] = mapped_column(Text, default=None)
     endpoint_key: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted with the server secret
-    sample: Mapped[list[Any]] = mapped_column(JSON)  # [[task, episode_index], ...]
-    sampling: Mapped[dict[str, Any]] = mapped_column(JSON)  # fraction, power, population, size, guarantee
+    sample: Mapped[list[list[str | int]]] = mapped_column(JSON)  # [[task, episode_index], ...]
+    sampling: Mapped[dict[str, JsonValue]] = mapped_column(JSON)  # fraction, power, population, size, guarantee
     lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     claims: Mapped[int] = mapped_column(Integer, default=0)
@@ -246,7 +249,7 @@ class VerificationJob(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(String(24), default=None)
     message: Mapped[str | None] = mapped_column(Text, default=None)
-    evidence: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    evidence: Mapped[dict[str, JsonValue] | None] = mapped_column(JSON, default=None)
     requested_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
@@ -269,8 +272,8 @@ class SubmissionTrainingLog(Base):
     __tablename__ = "training_logs"
 
     submission_id: Mapped[int] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), primary_key=True)
-    columns: Mapped[list[Any]] = mapped_column(JSON)  # ["step", "loss", ...]
-    rows: Mapped[list[Any]] = mapped_column(JSON)  # [[500, 0.0197, null, ...], ...]
+    columns: Mapped[list[str]] = mapped_column(JSON)  # ["step", "loss", ...]
+    rows: Mapped[list[list[int | float | None]]] = mapped_column(JSON)  # [[500, 0.0197, null, ...], ...]
     n_rows: Mapped[int] = mapped_column(Integer)
 
 

@@ -4,9 +4,10 @@ hashes and agent identity hashes never appear here."""
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from vla_bench.server.models import Submission, SubmissionBundle, SubmissionEvent
 from vla_bench.spec import Protocol
@@ -106,10 +107,10 @@ class SubmissionPublic(SubmissionListItem):
     run_finished_at: str | None
     bundle_url: str = Field(description="download of the bundle as submitted: {summary, episodes}")
     events: list[EventPublic]
-    scores: dict[str, Any] = Field(description="every score, recomputed by the server from the episodes")
-    provenance: dict[str, Any] = Field(description="local filesystem paths shown as '(local path withheld)'; "
+    scores: Mapping[str, object] = Field(description="every score, recomputed by the server from the episodes")
+    provenance: Mapping[str, object] = Field(description="local filesystem paths shown as '(local path withheld)'; "
                                        "the bundle download has them as submitted")
-    run: dict[str, Any]
+    run: Mapping[str, object]
     training_log_url: str | None = Field(default=None, description="the training log sent with the bundle "
                                          "(the trainer's CSV as numbers); null when none was")
     videos_url: str = Field(default="", description="the episode videos uploaded for it")
@@ -125,8 +126,14 @@ class SubmissionPublic(SubmissionListItem):
             protocol_sha256=s.protocol_sha256, harness_version=s.harness_version, run_finished_at=s.run_finished_at,
             bundle_url=f"{base_url}/api/v1/submissions/{s.id}/bundle",
             events=[EventPublic.model_validate(e) for e in _events(s)], scores=bundle.scores,
-            provenance=withhold_json(summary.get("provenance", {})), run=withhold_json(summary.get("run", {})),
+            provenance=withhold_json(_block(summary, "provenance")), run=withhold_json(_block(summary, "run")),
         )
+
+
+def _block(summary: dict[str, JsonValue], key: str) -> dict[str, JsonValue]:
+    """An object of a stored summary (an empty one where it is missing)."""
+    value = summary.get(key)
+    return value if isinstance(value, dict) else {}
 
 
 def _events(s: Submission) -> list[SubmissionEvent]:
@@ -156,8 +163,8 @@ class SubmissionBody(BaseModel):
     """A results bundle: the contents of summary.json and the lines of episodes.jsonl (documentation only;
     the server validates the body against the bundle's JSON Schemas itself)."""
 
-    summary: dict[str, Any]
-    episodes: list[dict[str, Any]]
+    summary: dict[str, object]
+    episodes: list[dict[str, object]]
     training_log: dict[str, str] | None = None
 
 
@@ -218,7 +225,7 @@ class BoardPublic(BaseModel):
 class ComparisonPublic(BaseModel):
     a: SubmissionListItem
     b: SubmissionListItem
-    comparison: dict[str, Any] = Field(description="paired differences B - A per task and overall, 95% CIs")
+    comparison: Mapping[str, object] = Field(description="paired differences B - A per task and overall, 95% CIs")
 
 
 class UserPublic(BaseModel):

@@ -11,7 +11,7 @@ A field that the schema lets a bundle leave out is ``None`` by default and stays
 
 from __future__ import annotations
 
-from typing import Literal, Self
+from typing import Literal, NotRequired, Self, TypedDict
 
 from pydantic import (
     BaseModel,
@@ -31,6 +31,74 @@ Metric = Literal["normalized_score", "success_rate", "mean_return", "average_len
 Status = Literal["running", "complete", "incomplete", "aborted"]
 
 
+# --- the scores block as plain JSON (dicts and lists), as the scoring functions build it ---------------------
+class EstimateJson(TypedDict):
+    """A mean with its 95% interval as summary.json writes it (bounds ``None`` where not finite)."""
+
+    mean: float | None
+    ci95: list[float | None]
+    successes: NotRequired[int]  # success rates only
+
+
+class ChainScoresJson(TypedDict):
+    length: int
+    success_rates: list[EstimateJson]
+    average_length: EstimateJson
+
+
+class TaskScoresHeadJson(TypedDict):
+    n: int
+    n_errors: int
+    errors: dict[str, int]
+    mean_return: EstimateJson
+    normalized_score: EstimateJson | None
+    success_rate: EstimateJson | None
+    mean_length: float | None
+    completion_steps: float | None
+    action_smoothness: float | None
+    clipped_steps: int
+
+
+class ChainPartJson(TypedDict, total=False):  # chain protocols only
+    chain: ChainScoresJson
+    average_length: EstimateJson  # chain.average_length again
+
+
+class TaskScoresJson(TaskScoresHeadJson, ChainPartJson):
+    primary: float | None
+
+
+class AggregateJson(TypedDict):
+    metric: Metric
+    n_tasks: int
+    n_tasks_planned: int
+    n_episodes: int
+    n_errors: int
+    mean: EstimateJson | None
+    iqm: EstimateJson | None
+    n_runs: int
+    interval_method: str | None
+    iqm_note: str | None
+
+
+class ScoresJson(TypedDict):
+    """The ``scores`` block as plain JSON, as ``scoring.scores.compute_scores`` builds it (:class:`Scores` is
+    its model): what the server stores and compares a bundle's claim with."""
+
+    primary_metric: Metric
+    tasks: dict[str, TaskScoresJson]
+    aggregate: AggregateJson
+
+
+def task_estimate(task: TaskScoresJson, metric: str) -> EstimateJson | None:
+    """``task``'s estimate of ``metric`` (``None`` where it has none, or for a name that is no metric)."""
+    estimates: dict[str, EstimateJson | None] = {
+        "normalized_score": task["normalized_score"], "success_rate": task["success_rate"],
+        "mean_return": task["mean_return"], "average_length": task.get("average_length")}
+    return estimates.get(metric)
+
+
+# --- the models ----------------------------------------------------------------------------------------------
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
 
 METRIC_LABELS = {"normalized_score": "normalized score", "success_rate": "success rate", "mean_return": "return"}
 
@@ -36,11 +35,14 @@ def fmt_interval(ci95: Sequence[float | None] | None, metric: str = "") -> str:
     return f"[{fmt_value(ci95[0], metric)}, {fmt_value(ci95[1], metric)}]"
 
 
-def fmt_estimate(estimate: dict[str, Any] | None, metric: str = "") -> str:
-    if not estimate or estimate.get("mean") is None:
+def fmt_estimate(estimate: Mapping[str, object] | None, metric: str = "") -> str:
+    """``{"mean": m, "ci95": [low, high]}`` (a stored estimate: JSON read back) as "m [low, high]"."""
+    mean = estimate.get("mean") if estimate else None
+    if estimate is None or not isinstance(mean, int | float):
         return "–"
-    interval = fmt_interval(estimate.get("ci95"), metric)
-    return f"{fmt_value(estimate['mean'], metric)} {interval}".strip()
+    ci95 = estimate.get("ci95")
+    interval = fmt_interval(ci95 if isinstance(ci95, list | tuple) else None, metric)
+    return f"{fmt_value(mean, metric)} {interval}".strip()
 
 
 def fmt_signed(value: float | None, metric: str = "") -> str:

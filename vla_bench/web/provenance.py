@@ -12,7 +12,9 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import overload
+
+from pydantic import JsonValue
 
 WITHHELD = "(local path withheld)"
 # A path starts a token (after a space, '=', a quote or a bracket), never inside a word: "mujoco/hopper@v1",
@@ -60,7 +62,11 @@ def shorten_paths(text: str) -> str:
     return LOCAL_PATH.sub(last, text)
 
 
-def withhold_json(value: Any) -> Any:
+@overload
+def withhold_json(value: dict[str, JsonValue]) -> dict[str, JsonValue]: ...
+@overload
+def withhold_json(value: JsonValue) -> JsonValue: ...
+def withhold_json(value: JsonValue) -> JsonValue:
     """A JSON value with local paths withheld in every string (for the API's copy of the provenance)."""
     if isinstance(value, str):
         return withhold_paths(value)
@@ -71,7 +77,7 @@ def withhold_json(value: Any) -> Any:
     return value
 
 
-def scalar_text(value: Any) -> str:
+def scalar_text(value: object) -> str:
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -83,7 +89,7 @@ def scalar_text(value: Any) -> str:
     return withhold_paths(json.dumps(value, sort_keys=True, default=str))
 
 
-def flatten(value: Any, prefix: str = "", depth: int = 0) -> list[Row]:
+def flatten(value: object, prefix: str = "", depth: int = 0) -> list[Row]:
     """Key/value rows of a JSON value: objects become dotted keys, lists of objects numbered keys."""
     if isinstance(value, Mapping) and value and depth < MAX_DEPTH:
         return [row for key, item in value.items()
@@ -95,18 +101,18 @@ def flatten(value: Any, prefix: str = "", depth: int = 0) -> list[Row]:
     return [Row(prefix or "value", scalar_text(value))]
 
 
-def command_text(command: Any) -> str:
+def command_text(command: object) -> str:
     """The command line, its arguments joined by spaces, local paths withheld argument by argument."""
     if isinstance(command, list):
         return " ".join(scalar_text(part) for part in command)
     return scalar_text(command)
 
 
-def _mapping(value: Any) -> Mapping[str, Any]:
+def _mapping(value: object) -> Mapping[str, object]:
     return value if isinstance(value, Mapping) else {}
 
 
-def _git_text(git: Any) -> str | None:
+def _git_text(git: object) -> str | None:
     git = _mapping(git)
     revision = git.get("revision")
     if not isinstance(revision, str) or not revision:
@@ -114,8 +120,7 @@ def _git_text(git: Any) -> str | None:
     return f"git {revision[:12]}" + (" (dirty tree)" if git.get("dirty") is True else "")
 
 
-def provenance_tables(*, agent: Mapping[str, Any], provenance: Mapping[str, Any], run: Mapping[str, Any],
-                      record: Mapping[str, Any]) -> list[Table]:
+def provenance_tables(*, agent: object, provenance: object, run: object, record: Mapping[str, object]) -> list[Table]:
     """The tables, most useful first. ``record``: fields the server stored (spec, kind, sha256, protocol…)
     used where the bundle's own blocks lack them."""
     agent, provenance, run = _mapping(agent), _mapping(provenance), _mapping(run)
@@ -150,7 +155,7 @@ def provenance_tables(*, agent: Mapping[str, Any], provenance: Mapping[str, Any]
     return tables
 
 
-def _tables(title: str, parts: Iterable[tuple[str | None, Any]]) -> list[Table]:
+def _tables(title: str, parts: Iterable[tuple[str | None, object]]) -> list[Table]:
     tables = []
     for name, value in parts:
         rows = flatten(value)

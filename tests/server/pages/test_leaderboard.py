@@ -15,6 +15,7 @@ from collections.abc import Iterator
 import pytest
 from leaderboard_testing import TestClient, make_server
 from markupsafe import escape
+from pydantic import JsonValue
 from web_testing import synthetic_bundle
 
 from vla_bench import protocols
@@ -37,8 +38,9 @@ def _with_safety(protocol: Protocol, name: str) -> AcceptedBundle:
     """Episode i records ``_safety(i)``; the summary claims something else, which must be ignored."""
     accepted = synthetic_bundle(protocol, name, lambda task, i: float(i % 2))
     records = [dataclasses.replace(r, safety=_safety(r.episode_index)) for r in accepted.records]
-    summary = {**accepted.summary, "safety": {"collisions": 0.0, "peak_ee_speed": 0.0}}
-    return dataclasses.replace(accepted, summary=summary, records=records, episodes=[r.to_json() for r in records])
+    summary_json: dict[str, JsonValue] = {**accepted.summary_json, "safety": {"collisions": 0.0, "peak_ee_speed": 0.0}}
+    return dataclasses.replace(accepted, summary_json=summary_json, records=records,
+                               episodes=[r.to_json() for r in records])
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from typing import Any
 
 from fastapi import APIRouter, Response
 from sqlalchemy.orm import Session
@@ -31,11 +30,12 @@ FIELDS = ("position", "rank", "rank_best", "rank_worst", "submission_id", "agent
           "score_high", "iqm_mean", "iqm_low", "iqm_high", "n_episodes", "n_errors", "submitted_by", "baseline",
           "verification", "submitted_at", "url")
 # Boards whose simulator records safety: the server's means per episode (web.safety), empty where an entry has none.
+Cell = str | int | float | None  # a value of a board row (bool is an int)
 SAFETY_FIELDS = ("safety_episodes", *(f"safety_{c.key}" for c in SAFETY_COLUMNS), "safety_max_peak_ee_speed")
 
 
 def _entry(position: int, entry: crud.RankedEntry, rank_range: tuple[int, int] | None,
-           base_url: str) -> dict[str, Any]:
+           base_url: str) -> dict[str, Cell]:
     s = entry.submission
     return {
         "position": position, "rank": entry.rank, "rank_best": rank_range[0] if rank_range else None,
@@ -48,7 +48,8 @@ def _entry(position: int, entry: crud.RankedEntry, rank_range: tuple[int, int] |
     }
 
 
-def _task_values(protocol: Protocol, scores: Any) -> dict[str, float | None]:
+def _task_values(protocol: Protocol, scores: object) -> dict[str, float | None]:
+    """An entry's per-task columns from its stored scores (``None`` where it has none)."""
     tasks = scores.get("tasks") if isinstance(scores, dict) else None
     values: dict[str, float | None] = {}
     for name in protocol.task_names:
@@ -68,7 +69,7 @@ def _safety_values(safety: dict[str, float] | None) -> dict[str, float | None]:
 
 
 def board_rows(session: Session, protocol: Protocol, *, verified_only: bool, base_url: str,
-               safety: bool = False) -> list[dict[str, Any]]:
+               safety: bool = False) -> list[dict[str, Cell]]:
     """The whole board, best first, as flat rows (``safety``: with the safety fields)."""
     total, _ = crud.leaderboard(session=session, protocol_id=protocol.id, limit=1, verified_only=verified_only)
     ranks = board_ranks(session=session, protocol=protocol, n_entries=total, verified_only=verified_only) \
@@ -89,7 +90,7 @@ def board_rows(session: Session, protocol: Protocol, *, verified_only: bool, bas
     return rows
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: Cell) -> str | int:
     """A CSV cell: floats in full precision, None empty; text that a spreadsheet would run as a formula
     (an agent named "=HYPERLINK(…)") is quoted with a leading apostrophe."""
     if value is None:
@@ -125,7 +126,7 @@ def board_csv(protocol_id: str, session: SessionDep, base_url: BaseUrlDep, verif
 def board_json(protocol_id: str, session: SessionDep, base_url: BaseUrlDep, verified: bool = False) -> Response:
     protocol = protocol_or_404(protocol_id)
     safety = crud.board_records_safety(session=session, protocol_id=protocol.id, verified_only=verified)
-    document: dict[str, Any] = {
+    document: dict[str, object] = {
         "protocol": protocol.id, "protocol_sha256": protocol.sha256(), "metric": protocol.primary_metric,
         "tasks": protocol.task_names, "verified_only": verified,
         "entries": board_rows(session, protocol, verified_only=verified, base_url=base_url, safety=safety)}

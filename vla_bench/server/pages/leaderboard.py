@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, HTTPException, Query, status
@@ -80,7 +80,8 @@ class BoardEntry:
         return str(best) if best == worst else f"{best}\u2013{worst}"
 
 
-def _task_cells(protocol: Protocol, scores: dict[str, Any] | None) -> tuple[TaskCell, ...]:
+def _task_cells(protocol: Protocol, scores: object) -> tuple[TaskCell, ...]:
+    """The board's per-task cells from an entry's stored scores (``None`` where it has none)."""
     tasks = scores.get("tasks") if isinstance(scores, dict) else None
     cells: list[TaskCell] = []
     for name in protocol.task_names:

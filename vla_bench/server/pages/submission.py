@@ -3,8 +3,6 @@ videos, provenance, history, episodes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException, status
 from fastapi.responses import HTMLResponse
 from sqlalchemy.orm import Session
@@ -16,6 +14,7 @@ from vla_bench.server.pages.common import page, tick_format
 from vla_bench.server.services import media
 from vla_bench.server.verification.jobs import latest_job
 from vla_bench.spec import EpisodeRecord
+from vla_bench.spec.summary import ScoresJson, task_estimate
 from vla_bench.web.charts import ChartPair, chart_pair
 from vla_bench.web.curves import CurvePanel, curve_panels
 from vla_bench.web.format import fmt_datetime, fmt_estimate, fmt_value
@@ -32,13 +31,13 @@ def _visible_submission(session: Session, submission_id: int) -> Submission:
     return submission
 
 
-def _task_chart(submission: Submission, scores: dict[str, Any]) -> ChartPair:
+def _task_chart(submission: Submission, scores: ScoresJson) -> ChartPair:
     metric = submission.primary_metric
     rows = []
     for name, task in scores["tasks"].items():
-        estimate = task.get(metric) or {}
-        low, high = (estimate.get("ci95") or [None, None])
-        rows.append((name, estimate.get("mean"), low, high, fmt_estimate(estimate, metric)))
+        estimate = task_estimate(task, metric)
+        low, high = estimate["ci95"] if estimate else (None, None)
+        rows.append((name, estimate["mean"] if estimate else None, low, high, fmt_estimate(estimate, metric)))
     include = (0.0, 1.0) if metric == "success_rate" else ((0.0,) if metric == "normalized_score" else ())
     return chart_pair(rows, include=include, tick_format=tick_format(metric))
 
