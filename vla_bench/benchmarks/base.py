@@ -132,7 +132,7 @@ def info_flag_success(rule: SuccessRule, info: Mapping[str, object]) -> bool:
     return bool(float(value) >= 1.0) if isinstance(value, (int, float, np.number)) else bool(value)
 
 
-def exact_env_kwargs(benchmark: str, task: TaskDef, expected: frozenset[str]) -> dict[str, Any]:
+def exact_env_kwargs(benchmark: str, task: TaskDef, expected: frozenset[str]) -> dict[str, object]:
     """The task's ``env_kwargs`` when they hold exactly ``expected`` (every option is written out in the
     protocol, so its hash covers it); raises ValueError naming what is missing or unknown."""
     options = dict(task.env_kwargs)

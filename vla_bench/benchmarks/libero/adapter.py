@@ -32,12 +32,12 @@ positions. Rendering uses libero's scene as it is (shadows and reflections on, l
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, TypedDict
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession, StepResult, exact_env_kwargs, make_task_spec
 from vla_bench.benchmarks.libero.runtime import ASSET_PACKAGES
@@ -53,6 +53,9 @@ from vla_bench.benchmarks.perturbations.scene import quat_multiply
 from vla_bench.benchmarks.rendering import ensure_headless_gl
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
 from vla_bench.spec.perturbation import PerturbationLevel
+
+if TYPE_CHECKING:
+    import mujoco
 
 TASK_OPTIONS = frozenset({"settle_steps", "settle_action", "image_transform", "state"})
 IMAGE_TRANSFORMS = ("rotate180",)
@@ -70,7 +73,16 @@ def parse_env_id(env_id: str) -> tuple[str, str]:
     return suite, name
 
 
-def task_options(task: TaskDef) -> dict[str, Any]:
+class LiberoOptions(TypedDict):
+    """A LIBERO task's ``env_kwargs``, checked by :func:`task_options`."""
+
+    settle_steps: int
+    settle_action: list[float]
+    image_transform: str
+    state: str
+
+
+def task_options(task: TaskDef) -> LiberoOptions:
     """The task's ``env_kwargs``, checked: every option present, none unknown, values of the right form."""
     options = exact_env_kwargs("libero", task, TASK_OPTIONS)
     steps = options["settle_steps"]
@@ -80,11 +92,12 @@ def task_options(task: TaskDef) -> dict[str, Any]:
     if (not isinstance(action, list) or len(action) != ACTION_DIM
             or not all(isinstance(a, (int, float)) and -1.0 <= a <= 1.0 for a in action)):
         raise ValueError(f"settle_action must be {ACTION_DIM} numbers in [-1, 1], not {action!r}")
-    if options["image_transform"] not in IMAGE_TRANSFORMS:
-        raise ValueError(f"image_transform must be one of {IMAGE_TRANSFORMS}, not {options['image_transform']!r}")
-    if options["state"] not in STATES:
-        raise ValueError(f"state must be one of {STATES}, not {options['state']!r}")
-    return options
+    image_transform, state = options["image_transform"], options["state"]
+    if not isinstance(image_transform, str) or image_transform not in IMAGE_TRANSFORMS:
+        raise ValueError(f"image_transform must be one of {IMAGE_TRANSFORMS}, not {image_transform!r}")
+    if not isinstance(state, str) or state not in STATES:
+        raise ValueError(f"state must be one of {STATES}, not {state!r}")
+    return LiberoOptions(settle_steps=steps, settle_action=action, image_transform=image_transform, state=state)
 
 
 def check_init_index(init_index: int | None, n_states: int) -> int:
@@ -105,7 +118,7 @@ def quat_to_axis_angle(quat_xyzw: NDArray[np.float64]) -> NDArray[np.float64]:
     return axis
 
 
-def proprio_state(raw: dict[str, Any]) -> NDArray[np.float32]:
+def proprio_state(raw: Mapping[str, ArrayLike]) -> NDArray[np.float32]:
     """openpi's ``observation/state``: eef pos (3), eef axis-angle (3), gripper qpos (2)."""
     state: NDArray[np.float32] = np.concatenate([
         np.asarray(raw["robot0_eef_pos"], dtype=np.float64),
@@ -115,7 +128,7 @@ def proprio_state(raw: dict[str, Any]) -> NDArray[np.float32]:
     return state
 
 
-def upright(frame: NDArray[np.uint8]) -> NDArray[np.uint8]:
+def upright(frame: NDArray[np.generic]) -> NDArray[np.uint8]:
     """Rotate by 180 degrees: the orientation of the policies' LIBERO training images (module docstring)."""
     return np.ascontiguousarray(frame[::-1, ::-1], dtype=np.uint8)
 
@@ -168,7 +181,7 @@ class LiberoSession(EnvSession):
         self._render = render
         self._last_frame: NDArray[np.uint8] | None = None
         self.initial_sim_state: NDArray[np.float64] | None = None  # right after set_init_state, for inspection
-        self._scene_edit: Callable[[Any], None] | None = None  # edit_scene_on_reset
+        self._scene_edit: Callable[[mujoco.MjModel], None] | None = None  # edit_scene_on_reset
         self._task_spec = make_task_spec(protocol, task, (-1.0,) * ACTION_DIM, (1.0,) * ACTION_DIM,
                                          state_dim=STATE_DIM, cameras=self._cameras)
 
@@ -176,7 +189,7 @@ class LiberoSession(EnvSession):
     def task_spec(self) -> TaskSpec:
         return self._task_spec
 
-    def _observation(self, raw: dict[str, Any]) -> Observation:
+    def _observation(self, raw: Mapping[str, NDArray[np.generic]]) -> Observation:  # robosuite's observables
         observation: Observation = {}
         if self._has_state:
             observation["state"] = proprio_state(raw)
@@ -195,14 +208,14 @@ class LiberoSession(EnvSession):
     # at every reset; the layer's edits go on the fields of that loaded model right after it is built (cameras
     # and lights do not change the physics), so set_init_state, the settle steps and the observables run as in
     # the clean episode and only the rendered pixels differ.
-    def scene(self) -> tuple[Any, Any] | None:
+    def scene(self) -> tuple[mujoco.MjModel, mujoco.MjData] | None:
         sim = self._env.env.sim
         return sim.model._model, sim.data._data
 
     def scene_rebuilt_on_reset(self) -> bool:
         return True
 
-    def edit_scene_on_reset(self, edit: Callable[[Any], None] | None) -> bool:
+    def edit_scene_on_reset(self, edit: Callable[[mujoco.MjModel], None] | None) -> bool:
         self._scene_edit = edit
         return True
 

@@ -22,8 +22,8 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -184,8 +184,9 @@ def load_init_states(path: Path) -> NDArray[np.float64]:
     if not path.is_file():
         raise FileNotFoundError(f"LIBERO init-state file {path} does not exist")
     # weights_only=True: only tensors and the numpy globals below may be reconstructed (no arbitrary code).
-    allowed: list[Any] = [np.ndarray, np.dtype, np.core.multiarray._reconstruct,  # type: ignore[attr-defined]
-                          type(np.dtype(np.float64))]
+    allowed: list[Callable[..., object] | tuple[Callable[..., object], str]] = [
+        np.ndarray, np.dtype, np.core.multiarray._reconstruct,  # type: ignore[attr-defined]
+        type(np.dtype(np.float64))]
     with torch.serialization.safe_globals(allowed):
         loaded = torch.load(path, map_location="cpu", weights_only=True)
     states = np.asarray(loaded.numpy() if hasattr(loaded, "numpy") else loaded, dtype=np.float64)

@@ -10,7 +10,7 @@ and drives only gym-hil's simulator and controller. The protocol descriptions li
 from __future__ import annotations
 
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -21,6 +21,9 @@ from vla_bench.benchmarks.rendering import disable_shadows_and_reflections, ensu
 from vla_bench.benchmarks.safety import SAFETY_KEY, SafetyMonitor, SafetySpec, descendants
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
 from vla_bench.spec.perturbation import PerturbationLevel
+
+if TYPE_CHECKING:
+    import mujoco
 
 # serl panda_pick_gym_env.py: _PANDA_HOME (gym-hil's pick env uses a lower pose beside its default block).
 SERL_HOME = np.asarray((0.0, -0.785, 0.0, -2.35, 0.0, 1.57, np.pi / 4))
@@ -71,7 +74,7 @@ class PandaPickCubeSession(EnvSession):
             raise ValueError(f"success kind {protocol.success.kind!r} is not supported; use 'lift_height'")
         height = obs.image_height or VIDEO_SIZE
         width = obs.image_width or VIDEO_SIZE
-        kwargs: dict[str, Any] = dict(task.env_kwargs)
+        kwargs: dict[str, Any] = dict(task.env_kwargs)  # forwarded to gymnasium.make
         # Forced: the session renders, places the block and computes the reward itself.
         kwargs.update(
             image_obs=False,
@@ -94,7 +97,7 @@ class PandaPickCubeSession(EnvSession):
         self._model = self._env.model
         self._data = self._env.data
         self._protocol = protocol
-        self._renderer: Any = None
+        self._renderer: mujoco.Renderer | None = None
         if obs.has_images or render:
             disable_shadows_and_reflections(self._model)
             self._renderer = mujoco.Renderer(self._model, height=height, width=width)
@@ -134,6 +137,7 @@ class PandaPickCubeSession(EnvSession):
         return state
 
     def _render(self, camera: str) -> NDArray[np.uint8]:
+        assert self._renderer is not None  # built for image protocols and recordings
         self._renderer.update_scene(self._data, camera=CAMERAS[camera])
         return np.ascontiguousarray(self._renderer.render(), dtype=np.uint8)
 
@@ -162,7 +166,7 @@ class PandaPickCubeSession(EnvSession):
         the centre is multiplied by it, so each episode's block moves outward along its own direction."""
         return self._reset(episode, level.init_range or 1.0)
 
-    def scene(self) -> tuple[Any, Any] | None:
+    def scene(self) -> tuple[mujoco.MjModel, mujoco.MjData] | None:
         return self._model, self._data
 
     def scene_cameras(self) -> dict[str, str]:

@@ -43,10 +43,10 @@ import logging
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator, Mapping, Sequence
 from importlib import metadata
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_bench.benchmarks.base import (
     BenchmarkAdapter,
@@ -64,6 +64,9 @@ from vla_bench.benchmarks.safety import SAFETY_KEY, SafetyMonitor
 from vla_bench.spec import EpisodeSpec, Observation, Protocol, TaskDef, TaskSpec
 from vla_bench.spec.perturbation import PerturbationLevel
 
+if TYPE_CHECKING:
+    import mujoco
+
 TASK_OPTIONS = frozenset({"robosuite", "state_keys"})
 # Set by this session from the protocol's observation spec, never by a protocol.
 RENDER_KEYS = frozenset({"has_renderer", "has_offscreen_renderer", "use_camera_obs", "camera_names",
@@ -79,7 +82,7 @@ VIDEO_SIZE = 256  # frame size of recordings of protocols without image observat
 ROBOSUITE_LOGGER = "robosuite_logs"
 
 
-def task_options(task: TaskDef) -> tuple[tuple[str, ...], dict[str, Any]]:
+def task_options(task: TaskDef) -> tuple[tuple[str, ...], dict[str, Any]]:  # Any: robosuite.make's keywords
     """The task's state keys and robosuite keywords, checked; raises ValueError naming what is wrong."""
     options = exact_env_kwargs("robomimic", task, TASK_OPTIONS)
     keys = options["state_keys"]
@@ -108,10 +111,10 @@ def task_options(task: TaskDef) -> tuple[tuple[str, ...], dict[str, Any]]:
     return tuple(keys), kwargs
 
 
-def _with_null_keys(config: Any, task_name: str) -> dict[str, Any]:
+def _with_null_keys(config: object, task_name: str) -> dict[str, object]:
     """robosuite's composite controller config with the keys TOML cannot hold as null restored."""
     parts = config.get("body_parts") if isinstance(config, Mapping) else None
-    if not isinstance(parts, Mapping) or not parts:
+    if not isinstance(config, Mapping) or not isinstance(parts, Mapping) or not parts:
         raise ValueError(f"robomimic task {task_name!r}: controller_configs must be a robosuite 1.5 composite "
                          "controller config with a 'body_parts' table (as in robomimic's v1.5 datasets)")
     for part in parts.values():
@@ -121,7 +124,7 @@ def _with_null_keys(config: Any, task_name: str) -> dict[str, Any]:
     return dict(config)
 
 
-def state_vector(raw: Mapping[str, Any], keys: Sequence[str]) -> NDArray[np.float32]:
+def state_vector(raw: Mapping[str, ArrayLike], keys: Sequence[str]) -> NDArray[np.float32]:
     """robomimic's low-dim keys of a robosuite observation, concatenated in ``keys`` order, as float32."""
     parts = [np.asarray(raw["object-state" if key == OBJECT_KEY else key], dtype=np.float64).ravel()
              for key in keys]
@@ -204,7 +207,8 @@ class RobomimicSession(EnvSession):
         self._task_spec = make_task_spec(protocol, task, low, high, cameras=cameras,
                                          state_dim=int(state_vector(raw, state_keys).size) if obs.has_state else None)
 
-    def _checked_observation(self, version: str, state_keys: Sequence[str], cameras: set[str]) -> dict[str, Any]:
+    def _checked_observation(self, version: str, state_keys: Sequence[str],
+                             cameras: set[str]) -> dict[str, NDArray[np.generic]]:
         """The environment's current observation (for sizes), after checking what this adapter relies on."""
         env = self._env
         if not isinstance(env.rng, np.random.Generator):
@@ -214,7 +218,7 @@ class RobomimicSession(EnvSession):
         missing = sorted(cameras - set(names))
         if missing:
             raise ValueError(f"{type(env).__name__} has no camera {missing}; its cameras: {', '.join(names)}")
-        raw: dict[str, Any] = env.observation_spec()
+        raw: dict[str, NDArray[np.generic]] = env.observation_spec()
         unknown = [key for key in state_keys if (key if key != OBJECT_KEY else "object-state") not in raw]
         if unknown:
             known = {OBJECT_KEY if key == "object-state" else key for key, value in raw.items() if np.ndim(value) == 1}
@@ -226,7 +230,7 @@ class RobomimicSession(EnvSession):
     def task_spec(self) -> TaskSpec:
         return self._task_spec
 
-    def _observation(self, raw: Mapping[str, Any]) -> Observation:
+    def _observation(self, raw: Mapping[str, NDArray[np.generic]]) -> Observation:  # robosuite's observables
         observation: Observation = {}
         if self._protocol.observation.has_state:
             observation["state"] = state_vector(raw, self._state_keys)
@@ -256,7 +260,7 @@ class RobomimicSession(EnvSession):
         return self._observation(raw)
 
     # Perturbation hooks (benchmarks/perturbations): robosuite rebuilds its model at every (hard) reset.
-    def scene(self) -> tuple[Any, Any] | None:
+    def scene(self) -> tuple[mujoco.MjModel, mujoco.MjData] | None:
         sim = self._env.sim
         return sim.model._model, sim.data._data
 
@@ -281,7 +285,7 @@ class RobomimicSession(EnvSession):
     def step(self, action: NDArray[np.float32]) -> StepResult:
         raw, reward, _done, _info = self._env.step(np.asarray(action, dtype=np.float64))
         success = bool(self._env._check_success())  # robomimic EnvRobosuite.is_success()["task"]
-        info: dict[str, Any] = {"success": float(success)}
+        info: dict[str, object] = {"success": float(success)}
         if self._safety is not None:
             info[SAFETY_KEY] = self._safety.update(end_effectors(self._env))
         return StepResult(
