@@ -10,7 +10,7 @@ import sys
 import time
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 import typer.core
@@ -22,14 +22,20 @@ from vla_bench.spec.errors import UserError, describe_exception
 from vla_bench.threads import limit_math_threads
 
 if TYPE_CHECKING:
+    from typer import _click  # typer's own (vendored) click, the type of its options' contexts
+
     from vla_bench.spec.summary import Summary  # an annotation: the models load with the command that needs them
 
 limit_math_threads()  # before numpy / torch are imported by anything below (typer and rich load neither)
 
-_APP_SETTINGS: dict[str, Any] = {
-    "no_args_is_help": True, "add_completion": False, "pretty_exceptions_enable": False,
-    "help": "Evaluate robot policies under fixed, versioned protocols; report and compare results."}
-app = typer.Typer(**_APP_SETTINGS)
+
+def _new_app() -> typer.Typer:
+    """An empty ``vla-bench`` app: the whole one below, and the one-command apps of :func:`app_for`."""
+    return typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                       help="Evaluate robot policies under fixed, versioned protocols; report and compare results.")
+
+
+app = _new_app()
 console = Console()
 errors = Console(stderr=True)
 DEBUG = {"on": False}  # --debug: unexpected errors show their traceback
@@ -37,7 +43,7 @@ EXIT_TOO_MANY_ERRORS = 3  # eval: the share of errored episodes exceeded --max-e
 _display_type = typer.core.TyperOption.display_type_rich
 
 
-def _flag_aware_type(self: typer.core.TyperOption, ctx: Any) -> str | None:
+def _flag_aware_type(self: typer.core.TyperOption, ctx: _click.Context) -> str | None:
     # Typer's help would print "<bool>" beside every on/off flag, which takes no value: show nothing instead
     return None if self.is_flag else _display_type(self, ctx)
 
@@ -334,7 +340,7 @@ def _app_for(args: list[str]) -> typer.Typer:
     own = [info for info in app.registered_commands if name is not None and info.name == name]
     if not own or _REGISTERED:
         return register_commands()
-    single = typer.Typer(**_APP_SETTINGS)
+    single = _new_app()
     single.registered_callback = app.registered_callback  # --version, --debug; keeps `vla-bench eval` a group
     single.registered_commands = own
     return single

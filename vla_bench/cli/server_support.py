@@ -20,7 +20,7 @@ DbOption = Annotated[str | None, typer.Option("--db", help="database URL [defaul
                                                             "SQLite file in the user data directory]")]
 
 
-def load_settings(db: str | None = None, **overrides: Any) -> Settings:
+def load_settings(db: str | None = None, **overrides: Any) -> Settings:  # Any: Settings' fields, validated there
     """Settings from the environment, with command-line values on top; invalid ones as a user error."""
     from pydantic import ValidationError  # noqa: PLC0415
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_bench.datasets.validation import check_sizes, checked_arrays
 
@@ -69,7 +69,7 @@ class Transitions:
     def __len__(self) -> int:
         return len(self.rewards)
 
-    def as_dict(self) -> dict[str, NDArray[Any]]:
+    def as_dict(self) -> dict[str, NDArray[np.float32] | NDArray[np.bool_]]:
         return {"observations": self.observations, "actions": self.actions,
                 "next_observations": self.next_observations, "rewards": self.rewards, "terminals": self.terminals}
 
@@ -83,12 +83,12 @@ class OfflineDataset:
     timeouts: NDArray[np.bool_]
     next_observations: NDArray[np.float32] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
-    episode_table: dict[str, NDArray[Any]] = field(default_factory=dict)  # per-episode columns, where stored
+    episode_table: dict[str, NDArray[np.generic]] = field(default_factory=dict)  # per-episode columns, where stored
     source: str = "<memory>"
 
     @classmethod
-    def from_arrays(cls, arrays: Mapping[str, Any], *, source: str = "<memory>",
-                    metadata: Mapping[str, Any] | None = None) -> OfflineDataset:
+    def from_arrays(cls, arrays: Mapping[str, ArrayLike | None], *, source: str = "<memory>",
+                    metadata: Mapping[str, object] | None = None) -> OfflineDataset:
         """Validate D4RL-layout arrays (a missing ``timeouts`` means none) and convert them to canonical dtypes."""
         checked = checked_arrays(dict(arrays), source)
         n = len(checked["observations"])
@@ -116,10 +116,10 @@ class OfflineDataset:
     def action_dim(self) -> int:
         return int(self.actions.shape[1])
 
-    def arrays(self) -> dict[str, NDArray[Any]]:
-        data: dict[str, NDArray[Any]] = {"observations": self.observations, "actions": self.actions,
-                                         "rewards": self.rewards, "terminals": self.terminals,
-                                         "timeouts": self.timeouts}
+    def arrays(self) -> dict[str, NDArray[np.float32] | NDArray[np.bool_]]:
+        data: dict[str, NDArray[np.float32] | NDArray[np.bool_]] = {
+            "observations": self.observations, "actions": self.actions, "rewards": self.rewards,
+            "terminals": self.terminals, "timeouts": self.timeouts}
         if self.next_observations is not None:
             data["next_observations"] = self.next_observations
         return data

@@ -10,20 +10,23 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_bench.datasets.d4rl_format import OfflineDataset
 from vla_bench.datasets.validation import LAYOUT, OPTIONAL_KEYS, REQUIRED_KEYS, DatasetError, check_sizes
+
+if TYPE_CHECKING:
+    import h5py
 
 METADATA_ATTR = "vla_bench"  # root attribute holding the JSON metadata written by write_d4rl
 EPISODES_GROUP = "episodes"
 INFOS_GROUP = "infos"
 
 
-def open_hdf5(path: str | os.PathLike[str]) -> tuple[Any, str]:
+def open_hdf5(path: str | os.PathLike[str]) -> tuple[h5py.File, str]:
     """An HDF5 file open for reading and its name for messages; :class:`DatasetError` if it cannot be."""
     import h5py  # noqa: PLC0415 - only when a file is read
 
@@ -48,7 +51,7 @@ def read_d4rl(path: str | os.PathLike[str], *, expected_obs_dim: int | None = No
 
     handle, source = open_hdf5(path)
     with handle:
-        arrays: dict[str, Any] = {}
+        arrays: dict[str, NDArray[np.generic]] = {}
         for key in (*REQUIRED_KEYS, *OPTIONAL_KEYS):
             if key in handle:
                 item = handle[key]
@@ -70,8 +73,8 @@ def read_d4rl(path: str | os.PathLike[str], *, expected_obs_dim: int | None = No
     return dataset
 
 
-def write_d4rl(path: str | os.PathLike[str], dataset: OfflineDataset, *, metadata: Mapping[str, Any] | None = None,
-               episode_table: Mapping[str, Any] | None = None, step_infos: Mapping[str, Any] | None = None,
+def write_d4rl(path: str | os.PathLike[str], dataset: OfflineDataset, *, metadata: Mapping[str, object] | None = None,
+               episode_table: Mapping[str, ArrayLike] | None = None, step_infos: Mapping[str, ArrayLike] | None = None,
                compression: str | None = "gzip") -> Path:
     """Write ``dataset`` as a D4RL-format HDF5 file, atomically (a partial file never has the final name).
 
@@ -106,7 +109,7 @@ def write_d4rl(path: str | os.PathLike[str], dataset: OfflineDataset, *, metadat
     return target
 
 
-def _write_group(group: Any, columns: Mapping[str, Any], rows: int | None) -> None:
+def _write_group(group: h5py.Group, columns: Mapping[str, ArrayLike], rows: int | None) -> None:
     import h5py  # noqa: PLC0415
 
     lengths = set()
@@ -121,10 +124,10 @@ def _write_group(group: Any, columns: Mapping[str, Any], rows: int | None) -> No
         raise DatasetError(f"columns of '{group.name}' have different lengths {sorted(lengths)}")
 
 
-def _read_group(group: Any) -> dict[str, NDArray[Any]]:
+def _read_group(group: h5py.Group) -> dict[str, NDArray[np.generic]]:
     import h5py  # noqa: PLC0415
 
-    table: dict[str, NDArray[Any]] = {}
+    table: dict[str, NDArray[np.generic]] = {}
     for name, item in group.items():
         if isinstance(item, h5py.Dataset):
             values = item[()]
@@ -134,7 +137,7 @@ def _read_group(group: Any) -> dict[str, NDArray[Any]]:
     return table
 
 
-def _read_metadata(attrs: Any) -> dict[str, Any]:
+def _read_metadata(attrs: h5py.AttributeManager) -> dict[str, object]:
     metadata = {key: _plain(value) for key, value in attrs.items()}
     raw = metadata.get(METADATA_ATTR)
     if isinstance(raw, str):
@@ -143,7 +146,7 @@ def _read_metadata(attrs: Any) -> dict[str, Any]:
     return metadata
 
 
-def _plain(value: Any) -> Any:
+def _plain(value: object) -> object:
     if isinstance(value, bytes):
         return value.decode("utf-8", errors="replace")
     if isinstance(value, np.generic):
@@ -153,7 +156,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _jsonable(value: Any) -> Any:
+def _jsonable(value: object) -> object:
     if isinstance(value, Mapping):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

@@ -13,10 +13,11 @@ boundaries survive the concatenation. Dict observations are flattened by :func:`
 from __future__ import annotations
 
 import os
+from collections.abc import Sized
 from pathlib import Path
-from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from vla_bench.datasets.d4rl_format import OfflineDataset
 from vla_bench.datasets.observations import flatten_observation
@@ -69,8 +70,8 @@ def read_minari(source: str | os.PathLike[str], *, expected_obs_dim: int | None 
     if not episodes:
         raise DatasetError(f"{label}: the dataset holds no episodes")
 
-    columns: dict[str, list[Any]] = {k: [] for k in ("observations", "next_observations", "actions", "rewards",
-                                                     "terminals", "timeouts")}
+    columns: dict[str, list[NDArray[np.generic]]] = {
+        k: [] for k in ("observations", "next_observations", "actions", "rewards", "terminals", "timeouts")}
     for episode in episodes:
         steps = len(episode.rewards)
         where = f"{label}, episode {episode.id}"
@@ -105,7 +106,7 @@ def read_minari(source: str | os.PathLike[str], *, expected_obs_dim: int | None 
     return result
 
 
-def _leading_lengths(observations: Any) -> set[int]:
+def _leading_lengths(observations: Sized) -> set[int]:
     if isinstance(observations, dict):
         return {n for value in observations.values() for n in _leading_lengths(value)}
     return {len(observations)}

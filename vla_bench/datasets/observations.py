@@ -11,15 +11,15 @@ evaluation agree; the rule is duplicated rather than imported because the datase
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 GOAL_DICT_ORDER = ("observation", "achieved_goal", "desired_goal")
 
 
-def flatten_observation(observation: Any, *, steps: int | None = None) -> NDArray[np.float32]:
+def flatten_observation(observation: ArrayLike | Mapping[str, object], *,
+                        steps: int | None = None) -> NDArray[np.float32]:
     """One observation (``steps=None``) or a stack of ``steps`` observations as float32 ``[D]`` / ``[steps, D]``.
 
     Arrays are taken as they are (a stack is reshaped to ``[steps, -1]``); dicts follow
@@ -38,6 +38,6 @@ def flatten_observation(observation: Any, *, steps: int | None = None) -> NDArra
     return _flat(observation, steps)
 
 
-def _flat(value: Any, steps: int | None) -> NDArray[np.float32]:
+def _flat(value: object, steps: int | None) -> NDArray[np.float32]:
     array = np.asarray(value, dtype=np.float32)
     return array.ravel() if steps is None else array.reshape(steps, -1)

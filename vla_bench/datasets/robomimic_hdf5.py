@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -29,6 +29,9 @@ from numpy.typing import NDArray
 from vla_bench.datasets.d4rl_format import OfflineDataset
 from vla_bench.datasets.d4rl_hdf5 import open_hdf5
 from vla_bench.datasets.validation import DatasetError
+
+if TYPE_CHECKING:
+    import h5py
 
 ROBOT_KEYS = ("eef_pos", "eef_quat", "gripper_qpos")  # per robot, robomimic's paper configs
 OBJECT_KEY = "object"
@@ -51,8 +54,8 @@ class RobomimicDemo:
     actions: NDArray[np.float32]
     rewards: NDArray[np.float32]
     dones: NDArray[np.bool_]
-    obs: dict[str, NDArray[Any]]
-    next_obs: dict[str, NDArray[Any]] | None = None
+    obs: dict[str, NDArray[np.generic]]  # numeric arrays, [T, ...]
+    next_obs: dict[str, NDArray[np.generic]] | None = None
     states: NDArray[np.float64] | None = None
     model_file: str | None = None
 
@@ -70,7 +73,7 @@ class RobomimicDemo:
 @dataclass
 class RobomimicDataset:
     path: str
-    env_args: dict[str, Any]
+    env_args: dict[str, object]  # the 'env_args' JSON object: env_name (a str), env_kwargs (an object), ...
     demos: list[RobomimicDemo]
     filter_keys: dict[str, list[str]] = field(default_factory=dict)  # every mask/<name> of the file
     filter_key: str | None = None  # the one the demos were selected with
@@ -80,8 +83,9 @@ class RobomimicDataset:
         return str(self.env_args["env_name"])
 
     @property
-    def env_kwargs(self) -> dict[str, Any]:
-        return dict(self.env_args.get("env_kwargs") or {})
+    def env_kwargs(self) -> dict[str, object]:
+        kwargs = self.env_args.get("env_kwargs")
+        return dict(kwargs) if isinstance(kwargs, dict) else {}
 
     @property
     def n_robots(self) -> int:
@@ -118,7 +122,7 @@ class RobomimicDataset:
             ended = bool(demo.dones[-1])
             terminals.append(last & ended)
             timeouts.append(last & (not ended))
-        arrays: dict[str, Any] = {
+        arrays: dict[str, NDArray[np.generic]] = {
             "observations": np.concatenate(observations),
             "actions": np.concatenate([demo.actions for demo in self.demos]),
             "rewards": np.concatenate([demo.rewards for demo in self.demos]),
@@ -127,7 +131,7 @@ class RobomimicDataset:
         }
         if all(nxt is not None for nxt in following):
             arrays["next_observations"] = np.concatenate([nxt for nxt in following if nxt is not None])
-        metadata: dict[str, Any] = {"source_format": "robomimic", "source": self.path, "env_name": self.env_name,
+        metadata: dict[str, object] = {"source_format": "robomimic", "source": self.path, "env_name": self.env_name,
                                     "env_version": self.env_args.get("env_version"), "state_keys": list(chosen),
                                     "demos": [demo.name for demo in self.demos], "filter_key": self.filter_key}
         if protocol_id is not None:
@@ -172,7 +176,7 @@ def read_robomimic(path: str | os.PathLike[str], *, filter_key: str | None = Non
     return RobomimicDataset(path=source, env_args=env_args, demos=demos, filter_keys=masks, filter_key=filter_key)
 
 
-def _env_args(attrs: Any, source: str) -> dict[str, Any]:
+def _env_args(attrs: h5py.AttributeManager, source: str) -> dict[str, object]:
     raw = attrs.get("env_args")
     if raw is None:
         raise DatasetError(f"{source}: 'data' has no 'env_args' attribute; robomimic stores the environment's "
@@ -191,7 +195,7 @@ def _env_args(attrs: Any, source: str) -> dict[str, Any]:
     return env_args
 
 
-def _filter_keys(handle: Any, source: str) -> dict[str, list[str]]:
+def _filter_keys(handle: h5py.File, source: str) -> dict[str, list[str]]:
     import h5py  # noqa: PLC0415
 
     group = handle.get("mask")
@@ -207,7 +211,7 @@ def _filter_keys(handle: Any, source: str) -> dict[str, list[str]]:
     return masks
 
 
-def _demo_names(data: Any, source: str) -> list[str]:
+def _demo_names(data: h5py.Group, source: str) -> list[str]:
     """The demos in robomimic's order (by their integer index, as robomimic sorts them)."""
     names = list(data.keys())
     bad = [name for name in names if not _DEMO_NAME.match(name)]
@@ -216,7 +220,7 @@ def _demo_names(data: Any, source: str) -> list[str]:
     return sorted(names, key=lambda name: int(name[5:]))
 
 
-def _read_demo(group: Any, name: str, obs_keys: list[str] | None, with_next: bool, source: str) -> RobomimicDemo:
+def _read_demo(group: h5py.Group, name: str, obs_keys: list[str] | None, with_next: bool, source: str) -> RobomimicDemo:
     import h5py  # noqa: PLC0415
 
     where = f"{source}: data/{name}"
@@ -252,7 +256,7 @@ def _read_demo(group: Any, name: str, obs_keys: list[str] | None, with_next: boo
     )
 
 
-def _read_obs(group: Any, keys: list[str] | None, where: str, rows: int) -> dict[str, NDArray[Any]]:
+def _read_obs(group: h5py.Group, keys: list[str] | None, where: str, rows: int) -> dict[str, NDArray[np.generic]]:
     import h5py  # noqa: PLC0415
 
     if not isinstance(group, h5py.Group):
@@ -262,7 +266,7 @@ def _read_obs(group: Any, keys: list[str] | None, where: str, rows: int) -> dict
     missing = [key for key in keys if key not in group]
     if missing:
         raise DatasetError(f"{where} has no {missing}; it holds {', '.join(sorted(group)) or 'nothing'}")
-    obs: dict[str, NDArray[Any]] = {}
+    obs: dict[str, NDArray[np.generic]] = {}
     for key in keys:
         array = np.asarray(group[key][()])
         if array.ndim == 1:
@@ -276,7 +280,7 @@ def _read_obs(group: Any, keys: list[str] | None, where: str, rows: int) -> dict
     return obs
 
 
-def _array(group: Any, key: str, where: str, *, ndim: int, rows: int | None = None) -> NDArray[Any]:
+def _array(group: h5py.Group, key: str, where: str, *, ndim: int, rows: int | None = None) -> NDArray[np.generic]:
     import h5py  # noqa: PLC0415
 
     item = group[key]
@@ -294,7 +298,7 @@ def _array(group: Any, key: str, where: str, *, ndim: int, rows: int | None = No
     return array
 
 
-def _concat(obs: Mapping[str, NDArray[Any]], keys: Sequence[str], demo: str) -> NDArray[np.float32]:
+def _concat(obs: Mapping[str, NDArray[np.generic]], keys: Sequence[str], demo: str) -> NDArray[np.float32]:
     missing = [key for key in keys if key not in obs]
     if missing:
         raise DatasetError(f"{demo}: observation keys {missing} were not read or are not in the file; read: "

@@ -4,10 +4,10 @@ dtypes, 0/1 flags and finiteness (:func:`checked_arrays`), and sizes against the
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
-from numpy.typing import NDArray
+from numpy.typing import ArrayLike, NDArray
 
 from vla_bench.spec.errors import UserError
 
@@ -39,18 +39,19 @@ def check_sizes(obs_dim: int, action_dim: int, *, source: str, expected_obs_dim:
                            f"{expected_action_dim}; the data was recorded on another environment")
 
 
-def checked_arrays(arrays: dict[str, Any], source: str) -> dict[str, NDArray[Any]]:
+def checked_arrays(arrays: Mapping[str, ArrayLike | None], source: str) -> dict[str, NDArray[np.generic]]:
     """The arrays as numpy, 1-D columns squeezed, after every structural check; raises DatasetError."""
     missing = [key for key in REQUIRED_KEYS if key not in arrays or arrays[key] is None]
     if missing:
         found = ", ".join(sorted(arrays)) or "nothing"
         raise DatasetError(f"{source}: missing {' and '.join(repr(k) for k in missing)}. A D4RL-format dataset "
                            f"holds {LAYOUT}; found: {found}")
-    out: dict[str, NDArray[Any]] = {}
+    out: dict[str, NDArray[np.generic]] = {}
     for key in (*REQUIRED_KEYS, *OPTIONAL_KEYS):
-        if key not in arrays or arrays[key] is None:
+        value = arrays.get(key)
+        if value is None:
             continue
-        array = np.asarray(arrays[key])
+        array = np.asarray(value)
         if array.dtype.kind not in "biuf":
             raise DatasetError(f"{source}: '{key}' holds {array.dtype} values; it must be numeric")
         if key in ("observations", "actions", "next_observations"):

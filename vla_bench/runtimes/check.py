@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
@@ -59,6 +59,17 @@ print("\n" + MARK + json.dumps(answer))
 _MARK = "vla-bench-probe:"
 
 
+class ProbeAnswer(TypedDict):
+    """What :data:`_PROBE` prints (after the mark), as JSON."""
+
+    executable: str
+    prefix: str
+    versions: dict[str, str | None]  # distribution -> installed version (None: not installed)
+    requires: dict[str, list[str]]  # installed distribution -> its requirements (PEP 508 strings)
+    imports: dict[str, str | None]  # module -> why importing it failed (None: it imports)
+    markers: dict[str, str]  # PEP 508 marker values of the interpreter
+
+
 @dataclass(frozen=True)
 class RuntimeCheck:
     """What an interpreter lacks for a runtime (nothing: it satisfies it)."""
@@ -80,7 +91,7 @@ class RuntimeCheck:
 
 
 def probe(python: str, distributions: Sequence[str] = (), imports: Sequence[str] = (), *,
-          env: Mapping[str, str] | None = None, timeout: float = 120.0) -> dict[str, Any]:
+          env: Mapping[str, str] | None = None, timeout: float = 120.0) -> ProbeAnswer:
     """Ask ``python`` for its version, installed distributions' versions and which modules import."""
     try:
         done = subprocess.run([python, "-c", _PROBE, json.dumps([list(distributions), list(imports)]), _MARK],
@@ -94,7 +105,7 @@ def probe(python: str, distributions: Sequence[str] = (), imports: Sequence[str]
     try:
         # imported modules may print (LIBERO prompts without a newline): the answer is the marked line
         line = next(x for x in reversed(done.stdout.splitlines()) if x.startswith(_MARK))
-        result: dict[str, Any] = json.loads(line[len(_MARK):])
+        result: ProbeAnswer = json.loads(line[len(_MARK):])
     except (ValueError, StopIteration) as exc:
         raise UserError(f"the interpreter {python} answered the probe with {done.stdout[-200:]!r}") from exc
     return result
@@ -149,7 +160,7 @@ def check_runtime(spec: RuntimeSpec, python: str = sys.executable, *, env: Mappi
                         versions=versions)
 
 
-def _extras_requirements(requirements: list[Requirement], found: dict[str, Any],
+def _extras_requirements(requirements: list[Requirement], found: ProbeAnswer,
                          markers: dict[str, str]) -> list[Requirement]:
     """What the requested extras of installed distributions require (one level), as requirements to check."""
     needed = []

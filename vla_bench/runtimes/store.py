@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import platformdirs
 
@@ -41,11 +42,23 @@ def venv_python(directory: Path) -> Path:
     return directory / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
 
 
-def built_marker(spec: RuntimeSpec) -> dict[str, Any] | None:
+class BuiltMarker(TypedDict, total=False):
+    """The completion record of a built runtime (``COMPLETE_MARKER``, JSON), as ``build.setup`` writes it."""
+
+    python: str
+    install_seconds: float
+    size_bytes: int
+    requirements: list[str]
+    built_at: str  # UTC, ISO 8601
+    key: str  # the RuntimeSpec.key() it was built for
+    name: str
+
+
+def built_marker(spec: RuntimeSpec) -> BuiltMarker | None:
     """The completion record of the built runtime of ``spec``, or ``None`` when it is absent or half-built."""
     marker = runtime_dir(spec) / COMPLETE_MARKER
     try:
-        data: dict[str, Any] = json.loads(marker.read_text(encoding="utf-8"))
+        data: BuiltMarker = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if data.get("key") == spec.key() and venv_python(runtime_dir(spec)).exists() else None
@@ -63,7 +76,7 @@ def _adopted_path() -> Path:
     return config_dir() / ADOPTED_FILE
 
 
-def _read_adopted() -> dict[str, Any]:
+def _read_adopted() -> dict[str, object]:
     path = _adopted_path()
     if not path.exists():
         return {}
@@ -85,7 +98,7 @@ def adopted(name: str) -> Adopted | None:
                    problems=tuple(entry.get("problems", ())))
 
 
-def _write_json(path: Path, data: dict[str, Any]) -> None:
+def _write_json(path: Path, data: Mapping[str, object]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     with os.fdopen(handle, "w", encoding="utf-8") as stream:
@@ -110,5 +123,5 @@ def forget_adopted(name: str) -> bool:
     return True
 
 
-def write_marker(spec: RuntimeSpec, info: dict[str, Any]) -> None:
+def write_marker(spec: RuntimeSpec, info: BuiltMarker) -> None:
     _write_json(runtime_dir(spec) / COMPLETE_MARKER, {**info, "key": spec.key(), "name": spec.name})
