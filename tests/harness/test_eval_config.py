@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
+from typing import Any, get_type_hints
 
 import pytest
 
-from vla_bench.harness.eval_config import EvalConfig
-from vla_bench.harness.executor_config import ExecutorConfig
+from vla_bench.harness.eval_config import EvalConfig, EvalOptions
+from vla_bench.harness.executor_config import ExecutorConfig, ExecutorOptions
 from vla_bench.spec.errors import UserError
 
 
@@ -56,10 +57,18 @@ def test_an_unknown_option_names_the_closest_one() -> None:
 def test_the_python_api_validates_its_keyword_options() -> None:
     from vla_bench import evaluate
 
+    misspelt: dict[str, Any] = {"limit_episode": 1}  # an untyped caller's (mypy refuses it in typed code)
     with pytest.raises(UserError, match="did you mean 'limit_episodes'"):
-        evaluate("baseline:zero", "mujoco/hopper@v1", limit_episode=1)
+        evaluate("baseline:zero", "mujoco/hopper@v1", **misspelt)
     with pytest.raises(UserError, match="--policy-timeout"):
         evaluate("baseline:zero", "mujoco/hopper@v1", policy_timeout=0)
+
+
+def test_the_keyword_options_are_the_config_fields_with_their_types() -> None:
+    fields = get_type_hints(EvalConfig)
+    assert get_type_hints(EvalOptions) == fields and not EvalOptions.__required_keys__
+    assert list(fields) == [field.name for field in dataclasses.fields(EvalConfig)]
+    assert get_type_hints(ExecutorOptions) == get_type_hints(ExecutorConfig) and not ExecutorOptions.__required_keys__
 
 
 def test_the_executor_config_extends_the_run_options() -> None:

@@ -12,6 +12,7 @@ from vla_bench.harness.plots import task_bars, write_plots
 from vla_bench.protocols.plan import episode_spec
 from vla_bench.scoring.scores import compute_scores
 from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec.summary import Scores
 
 BAR_RGB = np.array([0x48, 0x78, 0xA8]) / 255
 
@@ -34,7 +35,7 @@ def test_task_bars_draw_one_bar_per_task_with_intervals(tmp_path: Path) -> None:
     tasks = [{"name": f"task-{i}", "env_id": "fake"} for i in range(7)]
     protocol = fake_protocol(episodes=10, success=True, tasks=tasks, max_steps=30)
     records = _records(protocol, {f"task-{i}": 2 + i for i in range(7)}, 10)
-    scores = compute_scores(protocol, records)
+    scores = Scores.model_validate(compute_scores(protocol, records))
     assert task_bars(protocol, scores, tmp_path / "tasks.png") == 7
     assert (tmp_path / "tasks.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert _bars_in(tmp_path / "tasks.png") == 7
@@ -43,7 +44,7 @@ def test_task_bars_draw_one_bar_per_task_with_intervals(tmp_path: Path) -> None:
 def test_every_plot_of_a_run_is_a_valid_png(tmp_path: Path) -> None:
     protocol = fake_protocol(episodes=6, success=True, max_steps=30)
     records = _records(protocol, {"a": 3, "b": 5}, 6)
-    written = write_plots(tmp_path, protocol, compute_scores(protocol, records), records)
+    written = write_plots(tmp_path, protocol, Scores.model_validate(compute_scores(protocol, records)), records)
     assert [p.name for p in written] == ["tasks.png", "returns.png", "lengths.png", "success_by_step.png"]
     for path in written:
         image = matplotlib.image.imread(path)  # decodes: a valid PNG

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
 from vla_bench.agents.loaders import agent_from_object, load_agent
 from vla_bench.agents.policy import TrainingRun
-from vla_bench.harness.eval_config import EvalConfig
+from vla_bench.harness.eval_config import EvalConfig, EvalOptions
 from vla_bench.harness.runner import EvalResult, run_evaluation
 from vla_bench.protocols import get_protocol, load_protocol
 from vla_bench.spec import Protocol
@@ -24,7 +24,7 @@ def evaluate(
     out: str | Path | None = None,
     training: TrainingRun | None = None,
     config: EvalConfig | None = None,
-    **options: Any,
+    **options: Unpack[EvalOptions],
 ) -> EvalResult:
     """Run ``policy`` under ``protocol`` and return its scores and per-episode records.
 

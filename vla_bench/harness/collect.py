@@ -21,6 +21,7 @@ episode index), whatever the number of workers, so the same command writes the s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,9 @@ from typing import TYPE_CHECKING, Any
 from vla_bench.spec.errors import UserError
 
 if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
+
     from vla_bench.agents.policy import LoadedAgent
     from vla_bench.harness.trajectory import Trajectory
     from vla_bench.spec import EpisodeRecord, Protocol
@@ -43,7 +47,7 @@ class CollectResult:
     n_episodes: int
     n_steps: int
     n_failed: int
-    metadata: dict[str, Any] = field(default_factory=dict)
+    metadata: dict[str, Any] = field(default_factory=dict)  # the file's JSON metadata, read by the CLI
 
 
 def collection_protocol(protocol: Protocol, episodes: int, *, max_steps: int | None = None, seed: int = 0,
@@ -153,7 +157,7 @@ def collect(
 def _write(target: Path, source: Protocol, derived: Protocol, agent: LoadedAgent,
            records: dict[tuple[str, int], EpisodeRecord],
            kept: dict[tuple[str, int], tuple[EpisodeRecord, Trajectory]], noise: float,
-           summary: dict[str, Any]) -> CollectResult:
+           summary: Mapping[str, object]) -> CollectResult:
     import numpy as np  # noqa: PLC0415
 
     from vla_bench.datasets import OfflineDataset, write_d4rl  # noqa: PLC0415
@@ -171,9 +175,9 @@ def _write(target: Path, source: Protocol, derived: Protocol, agent: LoadedAgent
     if len(dims) > 1:
         raise UserError(f"the tasks of {source.id} observe states of different sizes {sorted(dims)}; one D4RL "
                         "file holds one size: collect one task at a time (--task NAME)")
-    columns: dict[str, list[Any]] = {k: [] for k in ("observations", "actions", "rewards", "next_observations",
-                                                     "terminals", "timeouts")}
-    episode_of_step: list[Any] = []
+    columns: dict[str, list[NDArray[np.generic]]] = {
+        k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")}
+    episode_of_step: list[NDArray[np.int32]] = []
     for number, record in enumerate(good):
         trajectory = kept[record.key][1]
         steps = len(trajectory)
@@ -191,7 +195,7 @@ def _write(target: Path, source: Protocol, derived: Protocol, agent: LoadedAgent
     arrays = {key: np.concatenate(parts) for key, parts in columns.items()}
     dataset = OfflineDataset.from_arrays(arrays, source=str(target))
     prov = provenance.collect()
-    metadata: dict[str, Any] = {
+    metadata: dict[str, object] = {
         "kind": KIND,
         "official": False,
         "notice": "vla-bench dataset collection - not an official evaluation; its returns are not leaderboard scores",

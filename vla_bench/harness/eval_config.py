@@ -12,8 +12,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import Any, Literal, TypedDict, Unpack, get_args
 
 from vla_bench.harness.trajectory import TrajectorySink
 from vla_bench.spec.errors import UserError
@@ -22,6 +23,28 @@ ExecutorName = Literal["local", "ray"]
 Placement = Literal["auto", "worker", "central"]  # where the policy runs (harness/placement.py)
 EXECUTOR_NAMES: tuple[str, ...] = get_args(ExecutorName)
 PLACEMENTS: tuple[str, ...] = get_args(Placement)
+
+
+class EvalOptions(TypedDict, total=False):
+    """The run options as keywords (``vla_bench.evaluate(**options)``, :meth:`EvalConfig.replace`): one key per
+    field of :class:`EvalConfig` (checked by the tests)."""
+
+    workers: int
+    envs_per_worker: int
+    limit_episodes: int | None
+    resume: bool
+    record: int
+    policy_timeout: float | None
+    env_timeout: float
+    progress: bool
+    schedule_seed: int | None
+    executor: ExecutorName
+    ray_address: str | None
+    shard: tuple[int, int] | None
+    trajectory_sink: TrajectorySink | None
+    action_noise: float
+    policy_placement: Placement
+    started_at: float | None
 
 
 @dataclass(frozen=True)
@@ -48,18 +71,21 @@ class EvalConfig:
         if problems:
             raise UserError("invalid run options: " + "; ".join(problems))
 
-    def replace(self, **changes: Any) -> EvalConfig:
+    def replace(self, **changes: Unpack[EvalOptions]) -> EvalConfig:
         """A copy with ``changes`` (validated; an unknown option is named, with the closest known one)."""
         _check_names(changes, type(self))
         return dataclasses.replace(self, **changes)
 
     @classmethod
     def from_options(cls, base: EvalConfig | None = None, **options: Any) -> EvalConfig:
-        """``base`` (default: the defaults) with ``options`` set: how the Python API takes keyword options."""
+        """``base`` (default: the defaults) with ``options`` set: how the Python API takes keyword options.
+
+        Untyped on purpose: the CLI passes its flags as given (``--executor`` a plain string), and a value or name
+        outside :class:`EvalOptions` is refused here at run time, with the option named."""
         return (base or cls()).replace(**options)
 
 
-def _check_names(changes: dict[str, Any], kind: type[EvalConfig]) -> None:
+def _check_names(changes: Mapping[str, object], kind: type[EvalConfig]) -> None:
     known = [field.name for field in dataclasses.fields(kind)]
     for name in changes:
         if name not in known:

@@ -7,9 +7,20 @@ import dataclasses
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Unpack
 
-from vla_bench.harness.eval_config import EvalConfig
+from vla_bench.harness.eval_config import EvalConfig, EvalOptions
+
+
+class ExecutorOptions(EvalOptions, total=False):
+    """:class:`ExecutorConfig`'s own fields as keywords, besides the run options."""
+
+    start_timeout: float
+    record_keys: frozenset[tuple[str, int]]
+    video_dir: Path | None
+    python: str
+    isolated: bool
+    worker_env: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -24,8 +35,8 @@ class ExecutorConfig(EvalConfig):
     worker_env: dict[str, str] = field(default_factory=dict)  # extra environment variables of the workers
 
     @classmethod
-    def from_run(cls, run: EvalConfig, **resolved: Any) -> ExecutorConfig:
+    def from_run(cls, run: EvalConfig, **resolved: Unpack[ExecutorOptions]) -> ExecutorConfig:
         """The run's options with what the runner resolved (``resolved`` may override a run option, e.g. the
         worker count a stateful policy forces to 1)."""
         values = {option.name: getattr(run, option.name) for option in dataclasses.fields(EvalConfig)}
-        return cls(**{**values, **resolved})
+        return dataclasses.replace(cls(**values), **resolved)

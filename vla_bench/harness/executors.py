@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Protocol
+
+from pydantic import JsonValue
 
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.harness.executor_config import ExecutorConfig
@@ -18,7 +20,7 @@ __all__ = ["EXECUTORS", "Executor", "ExecutorConfig", "make_executor"]
 
 class Executor(Protocol):
     @property
-    def simulator(self) -> dict[str, Any]: ...  # versions reported by the env workers, for provenance
+    def simulator(self) -> dict[str, JsonValue]: ...  # versions reported by the env workers, for provenance
 
     @property
     def placement(self) -> str: ...  # where the policy ran: "worker" or "central" (known once run() started)

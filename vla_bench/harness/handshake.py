@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import sys
 from pathlib import Path
-from typing import Any
 
 from vla_bench.harness.provenance import harness_version
 
@@ -39,7 +38,7 @@ def source_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def identity() -> dict[str, Any]:
+def identity() -> dict[str, str | int]:
     """What one side tells the other about itself."""
     return {
         "worker_protocol": WORKER_PROTOCOL,
@@ -50,14 +49,19 @@ def identity() -> dict[str, Any]:
     }
 
 
-def mismatch(orchestrator: Any, worker: Any) -> str | None:
+def _unversioned(side: str) -> str:
+    return (f"env worker version mismatch: the {side} sent no version (an older vla_bench without the "
+            f"version handshake); install the same vla_bench where the workers run "
+            f"(e.g. on every Ray node)")
+
+
+def mismatch(orchestrator: object, worker: object) -> str | None:
     """Why this worker cannot serve this orchestrator (``None`` when it can); either side may be what a peer
     sent, so anything is accepted."""
-    for side, peer in (("orchestrator", orchestrator), ("env worker", worker)):
-        if not isinstance(peer, dict) or "worker_protocol" not in peer:
-            return (f"env worker version mismatch: the {side} sent no version (an older vla_bench without the "
-                    f"version handshake); install the same vla_bench where the workers run "
-                    f"(e.g. on every Ray node)")
+    if not isinstance(orchestrator, dict) or "worker_protocol" not in orchestrator:
+        return _unversioned("orchestrator")
+    if not isinstance(worker, dict) or "worker_protocol" not in worker:
+        return _unversioned("env worker")
     if (orchestrator["worker_protocol"], orchestrator.get("fingerprint")) == (
             worker["worker_protocol"], worker.get("fingerprint")):
         return None

@@ -23,7 +23,8 @@ import selectors
 import sys
 import time
 from collections.abc import Callable, Iterable
-from typing import Any
+
+from pydantic import JsonValue
 
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.harness.central_policies import CentralPolicies
@@ -67,7 +68,7 @@ class LocalExecutor:
         self.first_step_at: float | None = None  # epoch seconds of the run's first env step (start-up time)
 
     @property
-    def simulator(self) -> dict[str, Any]:
+    def simulator(self) -> dict[str, JsonValue]:
         return self.pool.simulator
 
     # ----------------------------------------------------------------------------------------------- run

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import NoReturn, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.agents.policy import Policy, is_batched
+from vla_bench.agents.policy import Action, Policy, is_batched
 from vla_bench.spec import Observation
 from vla_bench.spec.errors import describe_exception
+
+T = TypeVar("T")
+
+
+def _raise(exc: BaseException) -> NoReturn:
+    raise exc
 
 
 class PolicyFault(Exception):
@@ -42,46 +49,49 @@ class TimedCaller:
     """
 
     def __init__(self) -> None:
-        self._requests: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]] | None = None
+        # jobs for the thread; None: close(), the run is over
+        self._requests: queue.SimpleQueue[Callable[[], None] | None] | None = None
 
-    def _start(self) -> queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]]:
-        requests: queue.SimpleQueue[tuple[Callable[[], Any], queue.SimpleQueue[Any]]] = queue.SimpleQueue()
+    def _start(self) -> queue.SimpleQueue[Callable[[], None] | None]:
+        requests: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
 
         def loop() -> None:
-            while True:
-                function, replies = requests.get()
-                if replies is None:  # close(): the run is over
-                    return
-                try:
-                    replies.put((True, function()))
-                except BaseException as exc:  # noqa: BLE001 - handed back to the caller
-                    replies.put((False, exc))
+            while (job := requests.get()) is not None:
+                job()
 
         threading.Thread(target=loop, name="vla-bench-policy", daemon=True).start()
         return requests
 
-    def call(self, function: Callable[[], Any], timeout: float | None) -> Any:
+    def call(self, function: Callable[[], T], timeout: float | None) -> T:
         if self._requests is None:
             self._requests = self._start()
-        replies: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._requests.put((function, replies))
+        # the reply: a thunk that returns the value, or raises what the call raised, in the caller's thread
+        replies: queue.SimpleQueue[Callable[[], T]] = queue.SimpleQueue()
+
+        def job() -> None:
+            try:
+                value = function()
+            except BaseException as exc:  # noqa: BLE001 - handed back to the caller
+                replies.put(functools.partial(_raise, exc))
+                return
+            replies.put(lambda: value)
+
+        self._requests.put(job)
         try:
-            ok, value = replies.get(timeout=timeout)
+            reply = replies.get(timeout=timeout)
         except queue.Empty:
             self._requests = None  # abandon the stuck thread
             raise TimeoutError from None
-        if not ok:
-            raise value
-        return value
+        return reply()
 
     def close(self) -> None:
         """End the idle thread (an abandoned, stuck one cannot be ended: it is a daemon)."""
         if self._requests is not None:
-            self._requests.put((lambda: None, None))  # type: ignore[arg-type]
+            self._requests.put(None)
             self._requests = None
 
 
-def as_chunk(raw: Any, action_dim: int) -> list[NDArray[np.float32]]:
+def as_chunk(raw: object, action_dim: int) -> list[NDArray[np.float32]]:
     """A policy output as a list of actions ``[A]``; raises PolicyFault('invalid_action') with the reason."""
     try:
         array = np.asarray(raw, dtype=np.float32)
@@ -113,6 +123,8 @@ class PolicyRequest:
 
 
 Outcome = list[NDArray[np.float32]] | PolicyFault
+# what one call gave: act_batch's actions (or act's, as a list of one), or the exception it raised
+GroupOutput = Action | Sequence[Action] | BaseException
 
 
 def _groups(requests: Sequence[PolicyRequest]) -> list[list[int]]:
@@ -124,7 +136,7 @@ def _groups(requests: Sequence[PolicyRequest]) -> list[list[int]]:
     return list(groups.values())
 
 
-def call_group(requests: Sequence[PolicyRequest], indices: list[int]) -> Any:
+def call_group(requests: Sequence[PolicyRequest], indices: list[int]) -> GroupOutput:
     """The raw outputs of one call (``act_batch`` or ``act``), or what it raised.
 
     Any exception - SystemExit and KeyboardInterrupt included - is a fault of the policy, returned to fail
@@ -162,7 +174,7 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
     ``on_timeout`` runs before the calls after a hung one (e.g. to kill the process the hung call is in).
     """
     pending = _groups(requests)
-    raw: dict[int, Any] = {}  # group position -> outputs, or the exception the call raised
+    raw: dict[int, GroupOutput] = {}  # group position -> outputs, or the exception the call raised
     while len(raw) < len(pending):
         first = len(raw)
         lock = threading.Lock()
@@ -171,7 +183,7 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
         def run_groups(first: int = first, lock: threading.Lock = lock, cancelled: list[bool] = cancelled) -> None:
             for position in range(first, len(pending)):
                 started = time.perf_counter()
-                value = call_group(requests, pending[position])
+                value: GroupOutput = call_group(requests, pending[position])
                 if timeout is not None and time.perf_counter() - started > timeout:
                     value = TimeoutError()
                 with lock:
@@ -194,7 +206,7 @@ def compute_actions(requests: Sequence[PolicyRequest], caller: TimedCaller, time
     return [r for r in results if r is not None]
 
 
-def _outcomes(output: Any, indices: list[int], requests: Sequence[PolicyRequest], timeout: float | None
+def _outcomes(output: GroupOutput, indices: list[int], requests: Sequence[PolicyRequest], timeout: float | None
               ) -> list[Outcome]:
     if isinstance(output, TimeoutError):
         fault = PolicyFault("policy_timeout", f"policy took longer than the per-step limit of {timeout or 0:g} s")

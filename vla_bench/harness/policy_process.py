@@ -17,8 +17,8 @@ import signal
 import socket
 import subprocess
 import sys
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from vla_bench.harness.framing import PeerClosed, recv_message, send_message
 from vla_bench.harness.policy_calls import PolicyLost, RemoteCallError
@@ -26,6 +26,9 @@ from vla_bench.spec import Observation, TaskSpec
 from vla_bench.spec.errors import UserError, describe_exception
 from vla_bench.spec.messages import PolicyAnswer, PolicyCall
 from vla_bench.spec.wire import WireError
+
+if TYPE_CHECKING:
+    from vla_bench.agents.policy import Policy
 
 
 class PolicyProcess:
@@ -128,8 +131,8 @@ def serve(sock: socket.socket) -> None:
     from vla_bench.agents.loaders import load_agent  # noqa: PLC0415 - after sys.path is set
     from vla_bench.agents.policy import is_batched  # noqa: PLC0415
 
-    factory: Any = None
-    instances: dict[int, Any] = {}
+    factory: Callable[[], Policy] | None = None
+    instances: dict[int, Policy] = {}
     while True:
         try:
             call = recv_message(sock)
@@ -137,20 +140,27 @@ def serve(sock: socket.socket) -> None:
             return
         if not isinstance(call, PolicyCall):
             return
-        value: Any = None
+        value: object = None
         try:
             if call.op == "load":
                 sys.path[:0] = [p for p in call.sys_path if p not in sys.path]
                 factory = load_agent(str(call.spec)).factory
             elif call.op == "make":
+                if factory is None:
+                    raise RuntimeError("make before load")
                 instances[call.handle] = factory()
                 value = is_batched(instances[call.handle])
             elif call.op == "reset":
+                if call.task is None:
+                    raise ValueError("reset without a task")
                 instances[call.handle].reset(call.task)
             elif call.op == "act":
                 value = instances[call.handle].act(call.observations[0])
             else:
-                value = instances[call.handle].act_batch(call.observations)
+                policy = instances[call.handle]
+                if not is_batched(policy):
+                    raise AttributeError(f"{type(policy).__name__!r} object has no attribute 'act_batch'")
+                value = policy.act_batch(call.observations)
             answer = PolicyAnswer(value)
         except BaseException as exc:  # noqa: BLE001 - user code: described, and the process lives on
             answer = PolicyAnswer(error=describe_exception(exc))

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+
+from pydantic import JsonValue
 
 # Packages whose versions can change a number; recorded when installed.
 TRACKED_PACKAGES = (
@@ -24,7 +25,7 @@ def harness_version() -> str:
         return "0+unknown"
 
 
-def git_revision() -> dict[str, Any]:
+def git_revision() -> dict[str, JsonValue]:
     """The revision of the vla-bench checkout the code runs from (None when installed from a wheel)."""
     root = Path(__file__).resolve().parents[2]
     try:
@@ -47,7 +48,7 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def machine() -> dict[str, Any]:
+def machine() -> dict[str, JsonValue]:
     return {
         "platform": platform.platform(),
         "processor": platform.machine(),
@@ -57,13 +58,13 @@ def machine() -> dict[str, Any]:
     }
 
 
-def collect(simulator: dict[str, Any] | None = None) -> dict[str, Any]:
+def collect(simulator: dict[str, JsonValue] | None = None) -> dict[str, JsonValue]:
     return {
         "harness_version": harness_version(),
         "git": git_revision(),
-        "packages": package_versions(),
+        "packages": {**package_versions()},
         "renderer": os.environ.get("MUJOCO_GL"),
         "machine": machine(),
         "simulator": simulator or {},
-        "command": sys.argv,
+        "command": [*sys.argv],
     }

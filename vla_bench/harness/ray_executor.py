@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import ray
+from pydantic import JsonValue
 
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.harness.executor_config import ExecutorConfig
@@ -332,7 +333,7 @@ class RayExecutor:
         self.config = config
 
     @property
-    def simulator(self) -> dict[str, Any]:
+    def simulator(self) -> dict[str, JsonValue]:
         return self._executor.simulator
 
     @property

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from collections.abc import Mapping
 
 from rich.console import Console
 from rich.measure import Measurement
@@ -122,7 +122,7 @@ def markdown(summary: Summary, provenance_line: bool = True) -> str:
     return "\n".join(lines) + "\n"
 
 
-def as_json(document: Summary | dict[str, Any]) -> str:
+def as_json(document: Summary | Mapping[str, object]) -> str:
     if isinstance(document, Summary):
         document = document.to_json()
     return json.dumps(document, indent=2)

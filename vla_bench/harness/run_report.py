@@ -72,7 +72,7 @@ def write_run_report(directory: Path, protocol: Protocol, summary: Summary,
         if summary.scores is not None and records:
             from vla_bench.harness.plots import write_plots  # noqa: PLC0415 - matplotlib only when writing
 
-            written = write_plots(directory / PLOTS_DIR, protocol, summary.scores.to_json(), records)
+            written = write_plots(directory / PLOTS_DIR, protocol, summary.scores, records)
             plots = [str(p.relative_to(directory)) for p in written]
     except Exception as exc:  # noqa: BLE001 - see the docstring
         sys.stderr.write(f"warning: the plots could not be drawn ({type(exc).__name__}: {exc})\n")

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import JsonValue
+
 from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.harness import provenance
 from vla_bench.harness.abort import AbortWatch
@@ -125,10 +127,11 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         raise UserError(f"--resume: {out_dir} holds episodes outside this run's plan")
     pending = [spec for spec in plan if spec.key not in done_keys]
 
-    run_info: dict[str, Any] = {"executor": options.executor, "workers": workers, "envs_per_worker": envs_per_worker,
-                "limit_episodes": options.limit_episodes, "policy_timeout_s": options.policy_timeout,
-                "env_timeout_s": options.env_timeout, "action_noise": options.action_noise,
-                "shard": list(options.shard) if options.shard else None}
+    run_info: dict[str, JsonValue] = {
+        "executor": options.executor, "workers": workers, "envs_per_worker": envs_per_worker,
+        "limit_episodes": options.limit_episodes, "policy_timeout_s": options.policy_timeout,
+        "env_timeout_s": options.env_timeout, "action_noise": options.action_noise,
+        "shard": list(options.shard) if options.shard else None}
     run_info["runtime"] = {"kind": runtime.kind, "python": runtime.python}
     config = ExecutorConfig.from_run(
         options, python=runtime.python, isolated=runtime.isolated, worker_env=runtime.worker_env(),
@@ -137,7 +140,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
         video_dir=(out_dir / "videos") if out_dir is not None and options.record else None,
     )
     executor = make_executor(options.executor, protocol, agent, config, ray_address=options.ray_address)
-    prov: dict[str, Any] = {}
+    prov: dict[str, JsonValue] = {}
 
     def summary_now(final: bool) -> Summary:
         prov["simulator"] = executor.simulator
@@ -181,7 +184,7 @@ def run_evaluation(protocol: Protocol, agent: LoadedAgent, out_dir: Path | None,
             log.close()
         if abort.reason is not None:
             run_info["aborted"] = abort.reason
-        run_info["timings"] = _timings(started_at, executor.first_step_at)
+        run_info["timings"] = {**_timings(started_at, executor.first_step_at)}
         summary = summary_now(final=True)
         if abort.reason is not None:
             summary = summary.model_copy(update={"status": "aborted"})

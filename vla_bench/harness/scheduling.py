@@ -10,7 +10,18 @@ from __future__ import annotations
 import math
 import os
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from vla_bench.harness.episode import Episode
+
+
+class Host(Protocol):
+    """What the queue reads of a worker: whether it hosts a retried episode alone, and how many run there."""
+
+    exclusive: bool
+
+    def live(self) -> int: ...
 
 
 def envs_per_worker(episodes: int, workers: int, requested: int, *, env_memory_gb: float | None = None,
@@ -43,14 +54,14 @@ def available_memory_gb() -> float | None:
 class EpisodeQueue:
     """The episodes not started yet, and the ones to retry alone."""
 
-    def __init__(self, episodes: list[Any]) -> None:
-        self.pending: deque[Any] = deque(episodes)
-        self.retries: deque[Any] = deque()
+    def __init__(self, episodes: list[Episode]) -> None:
+        self.pending: deque[Episode] = deque(episodes)
+        self.retries: deque[Episode] = deque()
 
     def __bool__(self) -> bool:
         return bool(self.pending or self.retries)
 
-    def take(self, worker: Any) -> Any | None:
+    def take(self, worker: Host) -> Episode | None:
         """The next episode for a free slot of ``worker`` (its ``exclusive`` flag and ``live()`` count)."""
         if worker.exclusive:
             return None
@@ -62,9 +73,9 @@ class EpisodeQueue:
             return None
         return self.pending.popleft() if self.pending else None
 
-    def retry_alone(self, episode: Any) -> None:
+    def retry_alone(self, episode: Episode) -> None:
         self.retries.append(episode)
 
-    def put_back(self, episode: Any) -> None:
+    def put_back(self, episode: Episode) -> None:
         """An episode interrupted through no fault of its own: it runs again first, normally."""
         self.pending.appendleft(episode)

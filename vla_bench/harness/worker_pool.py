@@ -22,7 +22,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Protocol
+
+from pydantic import JsonValue
 
 from vla_bench.harness import prestart
 from vla_bench.harness.executor_config import ExecutorConfig
@@ -33,6 +35,9 @@ from vla_bench.harness.worker_path import worker_sys_path
 from vla_bench.spec import Protocol as EvalProtocol
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.messages import AgentRef, Close, Hello, Ready
+
+if TYPE_CHECKING:
+    from vla_bench.harness.lanes import Lane
 
 
 class WorkerStartError(UserError):
@@ -126,12 +131,12 @@ def _tail(path: Path, lines: int) -> str:
 class Worker:
     index: int
     launched: Launched
-    lanes: list[Any] = field(default_factory=list)  # the executor's lanes of this worker's slots
-    in_flight: deque[Any] = field(default_factory=deque)
+    lanes: list[Lane] = field(default_factory=list)  # the executor's lanes of this worker's slots
+    in_flight: deque[Lane] = field(default_factory=deque)
     busy_since: float = 0.0
     exclusive: bool = False  # hosting a retried episode alone
     pid: int | None = None  # the worker process's id, as it reported it in the handshake
-    identity: dict[str, Any] = field(default_factory=dict)  # what the hello told the worker about us
+    identity: dict[str, str | int] = field(default_factory=dict)  # what the hello told the worker about us
 
     @property
     def sock(self) -> socket.socket:
@@ -157,7 +162,7 @@ class WorkerPool:
     def __init__(self, protocol: EvalProtocol, config: ExecutorConfig, launcher: Launcher) -> None:
         self.protocol, self.config, self.launcher = protocol, config, launcher
         self.agent: AgentRef | None = None  # set when the policy is placed in the workers
-        self.simulator: dict[str, Any] = {}
+        self.simulator: dict[str, JsonValue] = {}
         self.env_memory_gb: float | None = None  # the benchmark's declared cost per environment
 
     def start(self, index: int) -> Worker:
