@@ -101,8 +101,8 @@ def reward_wrapper(venv: Any, disc: Discriminator, *, deferred: bool = False) ->
 
     ``deferred``: ``step`` returns zeros and :func:`deferred_reward_buffer`'s buffer adds the whole rollout's
     rewards in one batched forward pass before PPO computes its advantages (the discriminator does not change
-    within a rollout, so the rewards are the per-step ones). Only where nothing between this wrapper and PPO's
-    buffer reads the reward (no VecNormalize reward normalization, which needs each step's reward in turn)."""
+    within a rollout, so the rewards are the per-step ones). Nothing between this wrapper and PPO's buffer may
+    read the reward, except :func:`deferred_normalize`'s VecNormalize, which normalizes them at the buffer."""
     from stable_baselines3.common.vec_env import VecEnvWrapper  # noqa: PLC0415
 
     class _Wrapper(VecEnvWrapper):
@@ -112,6 +112,7 @@ def reward_wrapper(venv: Any, disc: Discriminator, *, deferred: bool = False) ->
             self.actions: NDArray[np.float32] | None = None
             self.states: list[NDArray[np.float32]] = []
             self.taken: list[NDArray[np.float32]] = []
+            self.ends: list[NDArray[np.bool_]] = []
             self.paid = 0  # steps whose deferred rewards the buffer has taken
 
         def reset(self) -> Any:
@@ -129,17 +130,21 @@ def reward_wrapper(venv: Any, disc: Discriminator, *, deferred: bool = False) ->
             rewards = np.zeros(len(state), np.float32) if deferred else disc.reward(state, self.actions)
             self.states.append(state)
             self.taken.append(self.actions)
+            self.ends.append(np.asarray(dones, dtype=bool))
             self.last_obs = obs
             return obs, rewards, dones, infos
 
         def clear(self) -> None:
-            self.states, self.taken, self.paid = [], [], 0
+            self.states, self.taken, self.ends, self.paid = [], [], [], 0
 
-        def unpaid_rewards(self) -> NDArray[np.float32]:
-            """Rewards of the steps since the last call, ``(steps, n_envs)``, in one forward pass."""
+        def unpaid(self) -> tuple[NDArray[np.float32], NDArray[np.bool_]]:
+            """Rewards of the steps since the last call, ``(steps, n_envs)``, in one forward pass, and which of
+            those steps ended an episode."""
             states, actions = self.states[self.paid:], self.taken[self.paid:]
+            ends = np.stack(self.ends[self.paid:])
             self.paid = len(self.states)
-            return disc.reward(np.concatenate(states), np.concatenate(actions)).reshape(len(states), -1)
+            rewards = disc.reward(np.concatenate(states), np.concatenate(actions)).reshape(len(states), -1)
+            return rewards, ends
 
         def transitions(self) -> dict[str, torch.Tensor]:
             return {"obs": torch.as_tensor(np.concatenate(self.states)),
@@ -148,14 +153,51 @@ def reward_wrapper(venv: Any, disc: Discriminator, *, deferred: bool = False) ->
     return _Wrapper()
 
 
-def deferred_reward_buffer(wrapper: Any) -> type[Any]:
-    """SB3 ``RolloutBuffer`` (PPO's ``rollout_buffer_class``) that adds ``wrapper``'s deferred rewards to what
-    the rollout stored (zeros, plus SB3's ``gamma * V(terminal)`` at truncations) before computing advantages."""
+def deferred_normalize(venv: Any, *, norm_obs: bool, gamma: float) -> Any:
+    """``VecNormalize(venv, norm_obs, norm_reward=True, gamma)`` over a deferred :func:`reward_wrapper`: while
+    stepping, its reward statistics stay as they are (the steps' rewards are still zeros); at the rollout's end
+    :func:`deferred_reward_buffer` hands it the rollout's rewards and episode ends, and ``normalize_rollout``
+    replays VecNormalize's own per-step sequence on them - discounted return ``returns * gamma + r`` (zeroed
+    where an episode ended), ``ret_rms`` updated with it, ``r / sqrt(ret_rms.var + epsilon)`` clipped to
+    ``clip_reward`` - through VecNormalize's own methods, so statistics and rewards are the per-step path's."""
+    from stable_baselines3.common.vec_env import VecNormalize  # noqa: PLC0415
+
+    class _Normalize(VecNormalize):
+        def step_wait(self) -> Any:
+            # the discounted return is advanced (and reset at episode ends) when the rewards are known
+            kept, self.returns = self.returns, np.zeros(self.num_envs)
+            try:
+                return super().step_wait()
+            finally:
+                self.returns = kept
+
+        def _update_reward(self, reward: NDArray[np.float64]) -> None:
+            pass  # while stepping: the reward is a placeholder zero
+
+        def normalize_rollout(self, rewards: NDArray[np.float32], ends: NDArray[np.bool_]) -> NDArray[np.float32]:
+            """``rewards``/``ends`` ``(steps, n_envs)`` in step order -> normalized rewards, as ``step_wait``
+            would have returned them one step at a time."""
+            out = np.empty(rewards.shape, dtype=np.float32)
+            for t in range(len(rewards)):
+                if self.training:
+                    VecNormalize._update_reward(self, rewards[t])
+                out[t] = self.normalize_reward(rewards[t])
+                self.returns[ends[t]] = 0
+            return out
+
+    return _Normalize(venv, norm_obs=norm_obs, norm_reward=True, gamma=gamma)
+
+
+def deferred_reward_buffer(wrapper: Any, normalizer: Any = None) -> type[Any]:
+    """SB3 ``RolloutBuffer`` (PPO's ``rollout_buffer_class``) that adds ``wrapper``'s deferred rewards (through
+    ``normalizer.normalize_rollout`` if given: :func:`deferred_normalize`) to what the rollout stored (zeros,
+    plus SB3's ``gamma * V(terminal)`` at truncations) before computing advantages."""
     from stable_baselines3.common.buffers import RolloutBuffer  # noqa: PLC0415
 
     class _Buffer(RolloutBuffer):
         def compute_returns_and_advantage(self, last_values: torch.Tensor, dones: NDArray[np.bool_]) -> None:
-            self.rewards += wrapper.unpaid_rewards()
+            rewards, ends = wrapper.unpaid()
+            self.rewards += rewards if normalizer is None else normalizer.normalize_rollout(rewards, ends)
             super().compute_returns_and_advantage(last_values, dones)
 
     return _Buffer

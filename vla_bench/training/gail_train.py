@@ -31,6 +31,7 @@ from vla_bench.training.export import TorchPolicy, export_onnx, write_manifest
 from vla_bench.training.gail import (
     Discriminator,
     GAILConfig,
+    deferred_normalize,
     deferred_reward_buffer,
     discriminator_step,
     reward_wrapper,
@@ -130,17 +131,19 @@ def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, 
     disc = Discriminator(obs_dim, action_dim, config.disc_hidden)
     disc.fit(demos.observations, demos.actions)
     disc_optimizer = torch.optim.Adam(disc.parameters(), lr=config.disc_lr)
-    # rewards in one forward pass per rollout unless VecNormalize normalizes them step by step
-    wrapped = reward_wrapper(base, disc, deferred=not config.normalize_reward)
+    # rewards in one forward pass per rollout, normalized (if asked) as VecNormalize would have step by step
+    wrapped = reward_wrapper(base, disc, deferred=True)
     venv: Any = wrapped
-    if config.normalize_obs or config.normalize_reward:
-        venv = VecNormalize(wrapped, norm_obs=config.normalize_obs, norm_reward=config.normalize_reward,
-                            gamma=config.gamma)
+    normalizer = None
+    if config.normalize_reward:
+        venv = normalizer = deferred_normalize(wrapped, norm_obs=config.normalize_obs, gamma=config.gamma)
+    elif config.normalize_obs:
+        venv = VecNormalize(wrapped, norm_obs=True, norm_reward=False, gamma=config.gamma)
     values = {f.name: getattr(config, f.name) for f in fields(config) if f.name in GENERATOR_KEYS}
     model = PPO("MlpPolicy", venv, seed=opts.seed, device="cpu",
                 policy_kwargs={"net_arch": {"pi": [config.hidden] * 2, "vf": [config.hidden] * 2},
                                "optimizer_kwargs": dict(GENERATOR_ADAM)},
-                rollout_buffer_class=None if config.normalize_reward else deferred_reward_buffer(wrapped), **values)
+                rollout_buffer_class=deferred_reward_buffer(wrapped, normalizer), **values)
     expert = {"obs": torch.as_tensor(demos.observations), "actions": torch.as_tensor(demos.actions)}
     expert_sampler = torch.Generator().manual_seed(opts.seed)
     round_ = 0
