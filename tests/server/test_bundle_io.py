@@ -88,6 +88,8 @@ def test_an_exported_agents_log_is_found_beside_its_model_and_a_bad_one_is_left_
 def test_the_committed_baselines_send_their_training_logs() -> None:
     results = Path(__file__).resolve().parents[2] / "results"
     document = read_bundle_document(results / "mujoco-hopper--baseline-bc-hopper-medium", agents_dir=results / "agents")
-    assert document["training_log"]["csv"].startswith("step,loss,action_mse,steps_per_s\n500,")
+    log = document["training_log"]
+    assert isinstance(log, dict) and isinstance(log["csv"], str)
+    assert log["csv"].startswith("step,loss,action_mse,steps_per_s\n500,")
     assert "training_log" not in read_bundle_document(results / "mujoco-hopper--baseline-random",
                                                       agents_dir=results / "agents")

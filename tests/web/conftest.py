@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from leaderboard_testing import Bundles, LiveServer, TestClient, bundles, make_server, register_markers
+from pydantic import JsonValue
 from web_testing import ConstantPolicy, Site
 
 import vla_bench
@@ -49,7 +50,7 @@ def site(tmp_path_factory: pytest.TempPathFactory, bundles: Bundles) -> Iterator
     server.db.dispose()
 
 
-def _document(directory: Path) -> dict[str, object]:
+def _document(directory: Path) -> dict[str, JsonValue]:
     from vla_bench.server.bundle_io import read_bundle_document
 
     return read_bundle_document(directory)

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from pydantic import JsonValue
 
 from vla_bench.server.bundle_limits import MAX_TRAINING_LOG_CHARS, Refusal
 from vla_bench.server.training_log import parse_training_log
@@ -32,7 +34,7 @@ def default_agents_dir() -> Path:
     return Path(os.environ.get("VLA_BENCH_AGENTS_DIR") or AGENTS_DIR)
 
 
-def read_bundle_document(directory: Path, *, agents_dir: Path | None = None) -> dict[str, Any]:
+def read_bundle_document(directory: Path, *, agents_dir: Path | None = None) -> dict[str, JsonValue]:
     """The POST body of the bundle in ``directory``; ``agents_dir`` holds the bundled ``baseline:NAME`` exports
     (default: ``VLA_BENCH_AGENTS_DIR`` or the checkout's ``results/agents``)."""
     if not is_bundle_dir(directory):
@@ -41,7 +43,7 @@ def read_bundle_document(directory: Path, *, agents_dir: Path | None = None) -> 
     summary = load_summary_json(directory / SUMMARY_FILE)  # as on disk: the server validates what it receives
     episodes_path = directory / EPISODES_FILE
     episodes = [value for _, value in jsonl_lines(episodes_path, episodes_path.read_bytes())]
-    document: dict[str, Any] = {"summary": summary, "episodes": episodes}
+    document: dict[str, JsonValue] = {"summary": summary, "episodes": episodes}
     agent = summary.get("agent") if isinstance(summary, dict) else None
     log = training_log_file(agent, agents_dir or default_agents_dir()) if isinstance(agent, dict) else None
     if log is not None:
@@ -49,7 +51,7 @@ def read_bundle_document(directory: Path, *, agents_dir: Path | None = None) -> 
     return document
 
 
-def training_log_file(agent: dict[str, Any], agents_dir: Path) -> Path | None:
+def training_log_file(agent: Mapping[str, object], agents_dir: Path) -> Path | None:
     """The training CSV of the export that produced the bundle: ``baseline:NAME`` -> ``agents_dir/NAME``, a model
     path -> its directory; only when that directory's manifest names the model the bundle ran (same sha256)
     and the log passes the server's checks (a log that would not is left out, not a reason to refuse the

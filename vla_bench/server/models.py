@@ -240,7 +240,7 @@ class VerificationJob(Base):
     endpoint_url: Mapped[str | None] = mapped_column(Text, default=None)
     endpoint_key: Mapped[str | None] = mapped_column(Text, default=None)  # encrypted with the server secret
     sample: Mapped[list[list[str | int]]] = mapped_column(JSON)  # [[task, episode_index], ...]
-    sampling: Mapped[dict[str, JsonValue]] = mapped_column(JSON)  # fraction, power, population, size, guarantee
+    sampling: Mapped[dict[str, object]] = mapped_column(JSON)  # fraction, power, population, size, guarantee
     lease_owner: Mapped[str | None] = mapped_column(String(200), default=None)
     lease_expires_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     claims: Mapped[int] = mapped_column(Integer, default=0)
@@ -249,7 +249,7 @@ class VerificationJob(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     outcome: Mapped[str | None] = mapped_column(String(24), default=None)
     message: Mapped[str | None] = mapped_column(Text, default=None)
-    evidence: Mapped[dict[str, JsonValue] | None] = mapped_column(JSON, default=None)
+    evidence: Mapped[dict[str, object] | None] = mapped_column(JSON, default=None)  # verification/worker.py's
     requested_by: Mapped[str | None] = mapped_column(String(64), default=None)
 
 

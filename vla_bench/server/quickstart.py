@@ -71,8 +71,8 @@ def bundle_is_complete(directory: Path) -> bool:
     if not (directory / SUMMARY_FILE).is_file():
         return False
     try:
-        status: object = read_bundle_document(directory)["summary"].get("status")
-        return status == "complete"
+        summary = read_bundle_document(directory)["summary"]
+        return isinstance(summary, dict) and summary.get("status") == "complete"
     except UserError:
         return False
 

@@ -14,7 +14,9 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
+
+from pydantic import JsonValue
 
 from vla_bench.server.bundle_limits import MAX_ABS_VALUE, MAX_TRAINING_LOG_CHARS, Refusal
 
@@ -29,16 +31,23 @@ INTEGER = re.compile(r"^-?[0-9]{1,18}$")
 Cell = int | float | None
 
 
+class TrainingLogJson(TypedDict):
+    """How a log is stored: its columns and rows as JSON lists."""
+
+    columns: list[str]
+    rows: list[list[Cell]]
+
+
 @dataclass(frozen=True)
 class TrainingLog:
     columns: tuple[str, ...]  # the first is "step"
     rows: tuple[tuple[Cell, ...], ...]
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self) -> TrainingLogJson:
         return {"columns": list(self.columns), "rows": [list(row) for row in self.rows]}
 
     @classmethod
-    def from_json(cls, stored: dict[str, Any]) -> TrainingLog:
+    def from_json(cls, stored: TrainingLogJson) -> TrainingLog:
         return cls(tuple(stored["columns"]), tuple(tuple(row) for row in stored["rows"]))
 
     def to_csv(self) -> str:
@@ -54,7 +63,7 @@ class TrainingLog:
                 if (cell := row[index]) is not None and row[0] is not None]
 
 
-def parse_training_log(value: Any) -> TrainingLog:
+def parse_training_log(value: JsonValue) -> TrainingLog:
     """The body's ``training_log`` object as a :class:`TrainingLog`; :class:`Refusal` naming what is wrong."""
     if not isinstance(value, dict) or set(value) != {"csv"} or not isinstance(value["csv"], str):
         raise Refusal('training_log must be an object {"csv": "<the training CSV as text>"} and nothing else', FIELD)

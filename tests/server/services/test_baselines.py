@@ -94,12 +94,12 @@ def test_every_committed_results_bundle_is_accepted_and_its_agent_loads(director
 
     document = read_bundle_document(directory)
     accepted = validate_bundle(document, rel_tol=Settings().score_rel_tol, allow_deprecated=True)
-    agent = document["summary"]["agent"]
-    trained = REPOSITORY_RESULTS / "agents" / agent["spec"].removeprefix("baseline:") / "train.csv"
+    agent = accepted.summary.agent
+    trained = REPOSITORY_RESULTS / "agents" / agent.spec.removeprefix("baseline:") / "train.csv"
     assert (accepted.training_log is not None) == trained.is_file(), "a trained baseline's curve would be missing"
-    loaded = load_agent(agent["spec"])  # a bundled baseline loads without the trainer's code
-    if agent.get("sha256"):
-        assert loaded.sha256 == agent["sha256"], "the committed model is not the one that produced the bundle"
+    loaded = load_agent(agent.spec)  # a bundled baseline loads without the trainer's code
+    if agent.sha256:
+        assert loaded.sha256 == agent.sha256, "the committed model is not the one that produced the bundle"
 
 
 def test_baselines_loaded_before_training_logs_get_them_at_the_next_start(databases: DatabaseFactory,

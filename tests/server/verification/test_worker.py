@@ -197,7 +197,8 @@ def test_two_worker_processes_share_the_queue_without_verifying_a_job_twice(
     with server.db.session() as session:
         jobs = session.scalars(select(VerificationJob)).all()
         assert len(jobs) == 4 and all(j.state == "done" and j.claims == 1 for j in jobs)
-        owners = {j.evidence["worker"]["id"] for j in jobs if j.evidence}
+        workers_seen = [j.evidence["worker"] for j in jobs if j.evidence]
+        owners = {worker["id"] for worker in workers_seen if isinstance(worker, dict)}
         events = session.scalar(select(func.count()).select_from(SubmissionEvent)
                                 .where(SubmissionEvent.state == "verified"))
     assert events == 4 and len(owners) == 2, [(j.outcome, j.message) for j in jobs]  # each verified once

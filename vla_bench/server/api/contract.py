@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from vla_bench.server.bundle_limits import MAX_INT, STRING_LIMITS
 from vla_bench.server.training_log import MAX_COLUMNS, MAX_ROWS
+from vla_bench.server.validation import RefusalJson
 from vla_bench.spec.schemas import load_schema
 
 ERROR_REF = {"$ref": "#/components/schemas/ErrorPublic"}
@@ -30,7 +31,7 @@ _STATUS_TEXT = {400: "the body is not valid JSON",
                 503: "the server is busy; retry after the Retry-After header's seconds"}
 
 
-def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
+def validation_error_body(exc: RequestValidationError) -> RefusalJson:
     """FastAPI's validation errors in the ErrorPublic shape: the first problem as ``detail``, all of them as
     strings in ``errors`` and the first one's location as ``field``."""
     problems = [f"{'.'.join(str(p) for p in error['loc'])}: {error['msg']}" for error in exc.errors()]
@@ -39,13 +40,13 @@ def validation_error_body(exc: RequestValidationError) -> dict[str, Any]:
             "field": ".".join(str(p) for p in first["loc"]) or None, "errors": problems}
 
 
-def bundle_body_schemas() -> dict[str, Any]:
+def bundle_body_schemas() -> dict[str, object]:
     """components/schemas entries of the POST body: the bundle's own JSON Schemas, with their ``$defs`` lifted
     into components (OpenAPI resolves references from the document root) and the server's length limits, and
     the optional training log."""
     summary = copy.deepcopy(load_schema("summary"))
     episode = copy.deepcopy(load_schema("episode"))
-    components: dict[str, Any] = {}
+    components: dict[str, object] = {}
     for name, definition in summary.pop("$defs", {}).items():
         components[f"BundleSummary_{name}"] = definition
     _retarget(summary)
@@ -80,7 +81,7 @@ def bundle_body_schemas() -> dict[str, Any]:
     return components
 
 
-def _retarget(node: Any) -> None:
+def _retarget(node: object) -> None:
     """``#/$defs/X`` -> ``#/components/schemas/BundleSummary_X``, everywhere in ``node``."""
     if isinstance(node, dict):
         ref = node.get("$ref")

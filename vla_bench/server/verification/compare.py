@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from scipy.stats import binom
 
@@ -44,27 +44,61 @@ class Tolerance:
         return abs(rerun - claimed) <= self.rel * abs(claimed) + self.abs
 
 
+class EpisodeRow(TypedDict):
+    """One re-run episode beside its claim, as the evidence shows it."""
+
+    task: str
+    episode_index: int
+    claimed_return: float | None
+    rerun_return: float | None
+    abs_diff: float | None
+    claimed_success: bool | None
+    rerun_success: bool | None
+    claimed_length: int
+    rerun_length: int
+    rerun_error_kind: str | None
+    rerun_error: str | None
+    matches: bool
+    differs_in: list[str]
+
+
+class SignTests(TypedDict):
+    """The stochastic comparison: each test's counts and ``p_value`` at a Bonferroni level."""
+
+    kind: str
+    alpha: float
+    level_per_test: float
+    tests: dict[str, dict[str, float]]
+
+
+Versions = dict[str, list[object]]  # {name: [bundle's, verifier's]}: versions are whatever JSON each side wrote
+
+
 @dataclass
 class Verdict:
     outcome: str  # verified | verification_failed | inconclusive
     message: str
-    episodes: list[dict[str, Any]] = field(default_factory=list)
+    episodes: list[EpisodeRow] = field(default_factory=list)
     mismatched: list[tuple[str, int]] = field(default_factory=list)
     max_abs_return_diff: float | None = None
-    version_differences: dict[str, list[Any]] = field(default_factory=dict)
-    test: dict[str, Any] | None = None
+    version_differences: Versions = field(default_factory=dict)
+    test: SignTests | None = None
 
 
-def version_differences(claimed: Mapping[str, Any], verifier: Mapping[str, Any]) -> dict[str, list[Any]]:
+def _mapping(value: object) -> Mapping[str, object]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def version_differences(claimed: Mapping[str, object], verifier: Mapping[str, object]) -> Versions:
     """{name: [bundle's, verifier's]} for the simulator versions and outcome-relevant packages that differ."""
-    out: dict[str, list[Any]] = {}
-    claimed_sim, verifier_sim = claimed.get("simulator") or {}, verifier.get("simulator") or {}
+    out: Versions = {}
+    claimed_sim, verifier_sim = _mapping(claimed.get("simulator")), _mapping(verifier.get("simulator"))
     for name in sorted(set(claimed_sim) | set(verifier_sim)):
         if isinstance(claimed_sim.get(name), dict) or isinstance(verifier_sim.get(name), dict):
             continue  # where the env worker ran (interpreter path ...), not a version of anything
         if claimed_sim.get(name) != verifier_sim.get(name):
             out[f"simulator:{name}"] = [claimed_sim.get(name), verifier_sim.get(name)]
-    claimed_pkg, verifier_pkg = claimed.get("packages") or {}, verifier.get("packages") or {}
+    claimed_pkg, verifier_pkg = _mapping(claimed.get("packages")), _mapping(verifier.get("packages"))
     for name in OUTCOME_PACKAGES:
         if name in claimed_pkg and claimed_pkg.get(name) != verifier_pkg.get(name):
             out[name] = [claimed_pkg.get(name), verifier_pkg.get(name)]
@@ -75,7 +109,7 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _row(claimed: EpisodeRecord, rerun: EpisodeRecord, tolerance: Tolerance) -> dict[str, Any]:
+def _row(claimed: EpisodeRecord, rerun: EpisodeRecord, tolerance: Tolerance) -> EpisodeRow:
     c_ret, r_ret = _finite(claimed.total_return), _finite(rerun.total_return)
     diff = abs(r_ret - c_ret) if c_ret is not None and r_ret is not None else None
     same_return = (c_ret is None and r_ret is None) or (diff is not None and tolerance.allows(c_ret, r_ret))  # type: ignore[arg-type]
@@ -106,7 +140,7 @@ def _names(keys: list[tuple[str, int]], limit: int = 10) -> str:
 
 
 def compare(claimed: Mapping[tuple[str, int], EpisodeRecord], rerun: list[EpisodeRecord], *,
-            claimed_provenance: Mapping[str, Any], verifier_provenance: Mapping[str, Any],
+            claimed_provenance: Mapping[str, object], verifier_provenance: Mapping[str, object],
             stochastic: bool = False, tolerance: Tolerance | None = None, alpha: float = 0.01) -> Verdict:
     """The verdict on a submission from its re-run sample."""
     tolerance = tolerance or Tolerance()
@@ -131,7 +165,7 @@ def compare(claimed: Mapping[tuple[str, int], EpisodeRecord], rerun: list[Episod
     return _judge(verdict, what, versions)
 
 
-def _judge(verdict: Verdict, what: str, versions: dict[str, list[Any]]) -> Verdict:
+def _judge(verdict: Verdict, what: str, versions: Versions) -> Verdict:
     if versions:
         listed = "; ".join(f"{name} {a} (bundle) vs {b} (verifier)" for name, (a, b) in versions.items())
         verdict.outcome = "inconclusive"
@@ -149,9 +183,9 @@ def sign_test(wins: int, losses: int) -> float:
 
 
 def _stochastic(verdict: Verdict, claimed: Mapping[tuple[str, int], EpisodeRecord], rerun: list[EpisodeRecord],
-                alpha: float, versions: dict[str, list[Any]]) -> Verdict:
+                alpha: float, versions: Versions) -> Verdict:
     pairs = [(claimed[r.key], r) for r in rerun]
-    tests: dict[str, Any] = {}
+    tests: dict[str, dict[str, float]] = {}  # test -> its counts and p_value
     if any(c.success is not None for c, _ in pairs):
         b = sum(1 for c, r in pairs if c.success and not r.success)
         c_ = sum(1 for c, r in pairs if not c.success and r.success)

@@ -45,7 +45,7 @@ def enqueue(session: Session, submission: Submission, *, source: str, secret: by
     job = VerificationJob(
         submission_id=submission.id, attempt=attempt, state="queued", source=source,
         artifact_sha256=artifact_sha256, endpoint_url=endpoint_url, endpoint_key=endpoint_key,
-        sample=[list(key) for key in sample], sampling=describe(len(keys), size, policy), claims=0,
+        sample=[list(key) for key in sample], sampling=dict(describe(len(keys), size, policy)), claims=0,
         created_at=utcnow(), requested_by=requested_by,
     )
     session.add(job)
@@ -120,7 +120,7 @@ def renew(db: Database, claim_: Claim, lease_s: float) -> bool:
     return done == 1
 
 
-def finish(db: Database, claim_: Claim, outcome: str, message: str, evidence: dict[str, Any] | None) -> bool:
+def finish(db: Database, claim_: Claim, outcome: str, message: str, evidence: dict[str, object] | None) -> bool:
     """Record the outcome, if this worker still holds the job (else nothing is written: False)."""
     with db.write() as session:
         job = session.scalar(select(VerificationJob).where(
@@ -133,7 +133,7 @@ def finish(db: Database, claim_: Claim, outcome: str, message: str, evidence: di
 
 
 def _close(session: Session, job: VerificationJob, outcome: str, message: str,
-           evidence: dict[str, Any] | None) -> None:
+           evidence: dict[str, object] | None) -> None:
     job.state, job.outcome, job.message, job.evidence = "done", outcome, message, evidence
     job.finished_at, job.lease_owner = utcnow(), None
     submission = session.get(Submission, job.submission_id)

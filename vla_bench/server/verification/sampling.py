@@ -20,11 +20,22 @@ import hmac
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 from scipy.stats import hypergeom
 
 EpisodeKey = tuple[str, int]
+
+
+class SampleDescription(TypedDict):
+    """What a sample guarantees (stored with its job as ``sampling``)."""
+
+    population: int
+    size: int
+    fraction: float
+    power: float
+    achieved_power: float
+    guarantee: str
 
 
 @dataclass(frozen=True)
@@ -82,7 +93,7 @@ def choose_sample(secret: bytes, submission_id: int, attempt: int, keys: Iterabl
     return sorted(ranked[:size])
 
 
-def describe(population: int, size: int, policy: SamplingPolicy) -> dict[str, Any]:
+def describe(population: int, size: int, policy: SamplingPolicy) -> SampleDescription:
     """What a sample guarantees, as stored with the job and shown with the evidence."""
     fabricated = max(1, math.ceil(policy.fraction * population - 1e-9))
     achieved = catch_probability(population, fabricated, size)

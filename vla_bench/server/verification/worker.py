@@ -79,7 +79,7 @@ def _load(db: Database, claim: jobs.Claim) -> tuple[VerificationJob, Submission,
 
 
 def verify_job(db: Database, settings: Settings, claim: jobs.Claim, options: WorkerOptions) -> tuple[str, str,
-                                                                                                    dict[str, Any]]:
+                                                                                                    dict[str, object]]:
     """(outcome, message, evidence) of one claimed job."""
     from vla_bench.server.verification import rerun  # noqa: PLC0415 - the harness, in the worker only
 
@@ -104,7 +104,7 @@ def verify_job(db: Database, settings: Settings, claim: jobs.Claim, options: Wor
                       verifier_provenance=result.provenance, stochastic=stochastic, tolerance=options.tolerance,
                       alpha=options.alpha)
     claimed_wall = sum(float(claimed[k].timings.get("wall_s", 0.0)) for k in keys if k in claimed)
-    evidence = {
+    evidence: dict[str, object] = {
         "rerun": [list(k) for k in keys], "episodes": verdict.episodes,
         "mismatched": [list(k) for k in verdict.mismatched], "max_abs_return_diff": verdict.max_abs_return_diff,
         "version_differences": verdict.version_differences, "stochastic": stochastic, "test": verdict.test,

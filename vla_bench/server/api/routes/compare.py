@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, HTTPException
 
 from vla_bench.server.api.deps import BaseUrlDep, OptionalUser, QueryId, SessionDep
@@ -15,7 +13,7 @@ router = APIRouter(tags=["compare"])
 
 @router.get("/compare", response_model=ComparisonPublic,
             responses={404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
-def compare(a: QueryId, b: QueryId, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
+def compare(a: QueryId, b: QueryId, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> ComparisonPublic:
     """Per-task and overall paired difference B - A of the primary metric (paired-bootstrap 95% CI), and
     McNemar's exact test on success where the protocol has success."""
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
@@ -25,7 +25,7 @@ MAX_OFFSET = 10**9  # a 64-bit OFFSET with room to spare; larger is refused with
 
 
 @router.get("", response_model=list[BoardPublic])
-def list_leaderboards(session: SessionDep, base_url: BaseUrlDep, benchmark: str | None = None) -> Any:
+def list_leaderboards(session: SessionDep, base_url: BaseUrlDep, benchmark: str | None = None) -> list[BoardPublic]:
     """Every protocol's board (of one benchmark with ``?benchmark=``): number of entries and the best one."""
     summaries = crud.board_summaries(session=session)
     boards = []
@@ -47,7 +47,7 @@ def read_leaderboard(
     offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=500)] = None,
     verified: Annotated[bool, Query(description="only entries verified by re-running a secret sample")] = False,
-) -> Any:
+) -> LeaderboardPage:
     """Published, visible entries of one protocol. ``sort``: score (the primary metric's mean over tasks),
     iqm, date, agent or episodes; ``order`` defaults to the natural one (best / newest first). Each entry
     carries its tie-aware rank range (``rank_low``..``rank_high``, the same as the board page's), the page

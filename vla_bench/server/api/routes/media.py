@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.concurrency import run_in_threadpool
@@ -51,7 +51,7 @@ def _video(video: SubmissionVideo, base_url: str) -> VideoPublic:
 
 @router.get("/{submission_id}/training-log", response_model=TrainingLogPublic,
             responses={404: {"model": ErrorPublic}})
-def read_training_log(submission_id: SubmissionKey, session: SessionDep, user: OptionalUser) -> Any:
+def read_training_log(submission_id: SubmissionKey, session: SessionDep, user: OptionalUser) -> TrainingLogPublic:
     """The submission's training log (the trainer's CSV as numbers); 404 when none was submitted."""
     _visible(session, submission_id, user)
     log = media.training_log(session, submission_id)
@@ -62,7 +62,8 @@ def read_training_log(submission_id: SubmissionKey, session: SessionDep, user: O
 
 
 @router.get("/{submission_id}/videos", response_model=list[VideoPublic], responses={404: {"model": ErrorPublic}})
-def list_videos(submission_id: SubmissionKey, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
+def list_videos(submission_id: SubmissionKey, session: SessionDep, user: OptionalUser,
+                base_url: BaseUrlDep) -> list[VideoPublic]:
     """The submission's episode videos, in upload order."""
     _visible(session, submission_id, user)
     return [_video(v, base_url) for v in media.videos(session, submission_id)]
@@ -87,7 +88,7 @@ def read_video(submission_id: SubmissionKey, video_id: VideoId, session: Session
             openapi_extra={"requestBody": {"required": True, "content": {  # sent as video/mp4 or octet-stream
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload_video(submission_id: SubmissionKey, name: Annotated[str, Path(max_length=104)], request: Request,
-                       user: CurrentUser, db: DatabaseDep, settings: SettingsDep, base_url: BaseUrlDep) -> Any:
+                       user: CurrentUser, db: DatabaseDep, settings: SettingsDep, base_url: BaseUrlDep) -> JSONResponse:
     """Add an episode video (an MP4 file, the body, as video/mp4 or application/octet-stream) to your submission,
     named like the bundle's ``videos/hopper-0003.mp4``. Checked by its bytes (an ftyp box with an MP4 brand),
     bounded in size (VLA_BENCH_MAX_VIDEO_BYTES) and in number per submission."""

@@ -86,7 +86,8 @@ def _visible(session: SessionDep, submission_id: int, user: User | None) -> Subm
 
 
 @router.get("/{submission_id}", response_model=SubmissionPublic, responses={404: {"model": ErrorPublic}})
-def read_submission(submission_id: SubmissionId, session: SessionDep, user: OptionalUser, base_url: BaseUrlDep) -> Any:
+def read_submission(submission_id: SubmissionId, session: SessionDep, user: OptionalUser,
+                    base_url: BaseUrlDep) -> SubmissionPublic:
     """A submission with its recomputed scores, provenance and state history (hidden ones: admins only)."""
     return _full(session, _visible(session, submission_id, user), base_url)
 
@@ -121,7 +122,7 @@ def download_bundle(submission_id: SubmissionId, session: SessionDep, user: Opti
 @router.patch("/{submission_id}", response_model=SubmissionPublic,
               responses={403: {"model": ErrorPublic}, 404: {"model": ErrorPublic}, 422: {"model": ErrorPublic}})
 def update_submission(submission_id: SubmissionId, update: SubmissionUpdate, admin: AdminUser, db: DatabaseDep,
-                      base_url: BaseUrlDep) -> Any:
+                      base_url: BaseUrlDep) -> SubmissionPublic:
     """Admin: hide or unhide, publish, reject (with a reason), or mark host-verified."""
     actions: list[tuple[moderation.Action, str | None]] = []
     if update.hidden is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 from sqlalchemy import text
 
@@ -14,11 +12,11 @@ router = APIRouter(tags=["utils"])
 
 
 @router.get("/health")
-def health(session: SessionDep, db: DatabaseDep) -> dict[str, Any]:
+def health(session: SessionDep, db: DatabaseDep) -> dict[str, object]:
     session.execute(text("SELECT 1"))
     return {"status": "ok", "database": db.backend}
 
 
 @router.get("/users/me", response_model=UserPublic, responses={401: {"model": ErrorPublic}})
-def read_me(user: CurrentUser) -> Any:
+def read_me(user: CurrentUser) -> UserPublic:
     return UserPublic(name=user.name, role=user.role)

@@ -57,7 +57,7 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             responses=_ERRORS, openapi_extra={"requestBody": {"required": True, "content": {
                 "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}}})
 async def upload_artifact(submission_id: int, request: Request, user: CurrentUser, db: DatabaseDep,
-                          settings: SettingsDep) -> Any:
+                          settings: SettingsDep) -> QueuedPublic:
     """Upload the ONNX model that produced the submission (the body is the file). Its sha256 must be the
     bundle's agent sha256. The server then picks a secret sample of episodes for a worker to re-run."""
     data = await _read_limited(request, settings.max_artifact_bytes)
@@ -71,7 +71,7 @@ async def upload_artifact(submission_id: int, request: Request, user: CurrentUse
 @router.put("/{submission_id}/endpoint", status_code=status.HTTP_202_ACCEPTED, response_model=QueuedPublic,
             responses=_ERRORS)
 def set_endpoint(submission_id: int, body: EndpointBody, user: CurrentUser, db: DatabaseDep,
-                 settings: SettingsDep) -> Any:
+                 settings: SettingsDep) -> QueuedPublic:
     """Name a policy server for the verifier to call instead of uploading a model (API key stored encrypted)."""
     try:
         queued = service.attach_endpoint(db, settings, submission_id, user, body.url, body.api_key)
@@ -82,7 +82,8 @@ def set_endpoint(submission_id: int, body: EndpointBody, user: CurrentUser, db: 
 
 @router.post("/{submission_id}/verification", status_code=status.HTTP_202_ACCEPTED, response_model=QueuedPublic,
              responses=_ERRORS)
-def requeue_verification(submission_id: int, admin: AdminUser, db: DatabaseDep, settings: SettingsDep) -> Any:
+def requeue_verification(submission_id: int, admin: AdminUser, db: DatabaseDep,
+                         settings: SettingsDep) -> QueuedPublic:
     """Admin: verify again (a fresh secret sample, the same policy)."""
     try:
         queued = service.requeue(db, settings, submission_id, admin.name)
@@ -91,7 +92,7 @@ def requeue_verification(submission_id: int, admin: AdminUser, db: DatabaseDep, 
     return _answer(submission_id, queued)
 
 
-def evidence_of(submission: Submission, job: VerificationJob | None) -> dict[str, Any]:
+def evidence_of(submission: Submission, job: VerificationJob | None) -> dict[str, object]:
     """The public evidence: the sample and per-episode differences only once the job is done."""
     if job is None:
         return {"submission_id": submission.id, "verification": submission.verification, "job": None}
