@@ -175,12 +175,12 @@ Message = Hello | Ready | Batch | Close | Reply | PolicyCall | PolicyAnswer
 
 
 # ------------------------------------------------------------------------------------------------ encoding
-def _episode(spec: EpisodeSpec) -> dict[str, Any]:
+def _episode(spec: EpisodeSpec) -> dict[str, object]:
     return {"task": spec.task, "task_index": spec.task_index, "episode_index": spec.episode_index,
             "seed": spec.seed, "init_index": spec.init_index}
 
 
-def _item(item: Item) -> dict[str, Any]:
+def _item(item: Item) -> dict[str, object]:
     if isinstance(item, ActionItem):
         return {"s": item.slot, "a": item.action}
     if isinstance(item, ResetItem):
@@ -190,7 +190,7 @@ def _item(item: Item) -> dict[str, Any]:
     return {"s": item.slot, "end": True}
 
 
-def _result(result: Result) -> dict[str, Any]:
+def _result(result: Result) -> dict[str, object]:
     if isinstance(result, StepResult):
         return {"s": result.slot, "o": result.observation, "r": result.reward, "te": result.terminated,
                 "tr": result.truncated, "su": result.success, "i": result.info}
@@ -205,7 +205,7 @@ def _result(result: Result) -> dict[str, Any]:
 
 def encode(message: Message) -> bytes:
     """The bytes of one frame's payload."""
-    data: dict[str, Any]
+    data: dict[str, object]
     if isinstance(message, Batch):
         data = {"t": "batch", "items": [_item(i) for i in message.items]}
     elif isinstance(message, Reply):

@@ -16,7 +16,6 @@ generators: the same episode gets the same perturbation in any worker, and the c
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -184,7 +183,7 @@ def perturbed_task_name(base_task: str, axis: str, level: int) -> str:
     return f"{base_task}{PERTURBED_TASK_SEPARATOR}{axis}{PERTURBED_TASK_SEPARATOR}{level}"
 
 
-def expand_tasks(data: dict[str, Any]) -> dict[str, Any]:
+def expand_tasks(data: dict[str, object]) -> dict[str, object]:
     """Raw protocol data with a ``perturbation`` section and clean tasks only -> the same with the perturbed
     tasks appended (clean tasks first, then axis by axis, level by level, task by task). Data whose tasks
     already carry perturbations (a protocol dumped after loading) is returned unchanged."""

@@ -148,7 +148,7 @@ class Protocol(_Frozen):
 
     @model_validator(mode="before")
     @classmethod
-    def _expand_perturbed_tasks(cls, data: Any) -> Any:
+    def _expand_perturbed_tasks(cls, data: object) -> object:
         return expand_tasks(data) if isinstance(data, dict) else data
 
     @field_validator("id")
@@ -271,6 +271,6 @@ class Protocol(_Frozen):
         return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
 
 
-def canonical_json(value: Any) -> str:
+def canonical_json(value: object) -> str:
     """Key-sorted, whitespace-free JSON: the form that is hashed."""
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)

@@ -28,7 +28,7 @@ def _check_dtype(dtype: np.dtype[Any]) -> None:
         raise WireError(f"refusing numpy dtype {dtype.str!r} (object, void and complex arrays are not allowed)")
 
 
-def _encode_default(obj: Any) -> Any:
+def _encode_default(obj: object) -> object:
     if isinstance(obj, np.ndarray):
         _check_dtype(obj.dtype)
         return {_ND: True, b"data": np.ascontiguousarray(obj).tobytes(), b"dtype": obj.dtype.str, b"shape": obj.shape}
@@ -60,11 +60,11 @@ def _decode_hook(obj: dict[Any, Any]) -> Any:
     return obj
 
 
-def _as_str(value: Any) -> str:
+def _as_str(value: object) -> str:
     return value.decode("ascii") if isinstance(value, bytes) else str(value)
 
 
-def packb(obj: Any) -> bytes:
+def packb(obj: object) -> bytes:
     try:
         packed: bytes = msgpack.packb(obj, default=_encode_default, use_bin_type=True)  # msgpack has no stubs
         return packed

@@ -27,19 +27,19 @@ def _validator(name: str) -> jsonschema.protocols.Validator:
     return validator_class(schema)
 
 
-def schema_errors(name: str, document: Any) -> list[str]:
+def schema_errors(name: str, document: object) -> list[str]:
     """Every violation as ``path: message`` (``$`` is the document root), most specific first."""
     errors = sorted(_validator(name).iter_errors(document), key=lambda e: (-len(e.absolute_path), str(e.path)))
     return [f"{e.json_path}: {e.message}" for e in errors]
 
 
-def validate_summary(summary: Any) -> None:
+def validate_summary(summary: object) -> None:
     errors = schema_errors("summary", summary)
     if errors:
         raise ValueError("summary.json does not match its schema: " + "; ".join(errors[:5]))
 
 
-def validate_episode(record: Any) -> None:
+def validate_episode(record: object) -> None:
     errors = schema_errors("episode", record)
     if errors:
         raise ValueError("episode record does not match its schema: " + "; ".join(errors[:5]))
