@@ -82,7 +82,7 @@ def test_the_shipped_chains_are_a_recomputation() -> None:
 
 def test_start_state_matches_calvins_layout() -> None:
     # calvin utils.get_env_state_for_initial_condition for this state, computed with CALVIN's code
-    state = {"led": 0, "lightbulb": 0, "slider": "right", "drawer": "closed", "red_block": "table",
+    state: dict[str, int | str] = {"led": 0, "lightbulb": 0, "slider": "right", "drawer": "closed", "red_block": "table",
              "blue_block": "slider_left", "pink_block": "slider_right", "grasped": 0}
     robot, scene = start_observation(state)
     assert robot.shape == (15,) and robot[-1] == 1.0

@@ -237,5 +237,6 @@ def test_state_matches_the_robomimic_adapter_on_a_real_rollout(tmp_path: Path) -
     data = read_robomimic(write_robomimic(tmp_path / "rollout.hdf5", demos, env_args=env_args))
     assert data.state_keys() == keys  # the reader's default order is the protocol's
     np.testing.assert_array_equal(np.concatenate([demo.state(keys) for demo in data.demos]), np.array(observed))
-    assert data.env_kwargs["controller_configs"]["body_parts"]["right"]["type"] == "OSC_POSE"
+    controller = data.env_kwargs["controller_configs"]
+    assert isinstance(controller, dict) and controller["body_parts"]["right"]["type"] == "OSC_POSE"
     assert data.demos[0].states is not None and data.demos[0].states.shape[0] == 6

@@ -69,6 +69,7 @@ def test_dt_improves_on_its_start_and_follows_the_return_it_is_asked_for(mixed: 
     trained = train(mixed, tmp_path / "trained", 500, protocol=protocol)
     assert start.last_eval is not None and trained.last_eval is not None
     before, after = start.last_eval["mean_return"], trained.last_eval["mean_return"]
+    assert before is not None and after is not None
     history = trained.history
     factory = load_agent(str(tmp_path / "trained" / "model.onnx")).factory
 

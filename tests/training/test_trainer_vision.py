@@ -47,6 +47,7 @@ def test_vision_ppo_export_matches_sb3_predict(tmp_path: Path) -> None:
                 policy_kwargs={"net_arch": {"pi": [16, 16], "vf": [16, 16]}})
     model.learn(32)  # moves the weights and the state's statistics away from their initial values
     space = venv.observation_space
+    assert vision.is_dict_space(space)
     assert vision.input_names(space) == ["image_front", "image_wrist", "state"]
     path = export_onnx_inputs(_exported_module("ppo", model, venv), vision.example_inputs(space), tmp_path / "m.onnx")
 

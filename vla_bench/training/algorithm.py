@@ -7,13 +7,18 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 from torch import nn
 
 from vla_bench.datasets import OfflineDataset
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+ConfigT = TypeVar("ConfigT", bound="DataclassInstance")  # a trainer's config dataclass
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class OfflineAlgorithm(ABC):
     @abstractmethod
     def optimizers(self) -> dict[str, torch.optim.Optimizer]: ...
 
-    def schedulers(self) -> dict[str, Any]:
+    def schedulers(self) -> dict[str, torch.optim.lr_scheduler.LRScheduler]:
         return {}
 
     def extra_state(self) -> dict[str, torch.Tensor]:
@@ -89,24 +94,24 @@ class OfflineAlgorithm(ABC):
         """``data = "sequence"``: keep what the algorithm needs of the dataset, return the rows to sample."""
         raise NotImplementedError(f"{self.name} does not train on sequences")
 
-    def acting_policy(self, normalizer: nn.Module) -> Any:
+    def acting_policy(self, normalizer: nn.Module) -> object:
         """A policy (or factory) for periodic evaluation, or None: the stateless :meth:`policy` behind the
         normalizer."""
         return None
 
-    def export(self, normalizer: nn.Module, directory: Path) -> dict[str, Any] | None:
+    def export(self, normalizer: nn.Module, directory: Path) -> dict[str, object] | None:
         """Write ``directory/model.onnx`` itself and return extra manifest entries, or None: the standard
         one-input export of :meth:`policy`."""
         return None
 
 
-def config_from_dict(config_class: type[Any], values: Mapping[str, Any]) -> Any:
+def config_from_dict(config_class: type[ConfigT], values: Mapping[str, object]) -> ConfigT:
     """A config dataclass from a mapping, refusing unknown keys with the list of known ones."""
     known = {f.name: f for f in fields(config_class)}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise ValueError(f"{config_class.__name__} has no option {', '.join(unknown)}; known: {', '.join(known)}")
-    converted: dict[str, Any] = {}
+    converted: dict[str, object] = {}
     defaults = config_class()
     for key, raw in values.items():
         default, value = getattr(defaults, key), raw

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 
@@ -17,10 +17,17 @@ from vla_bench.training.replay import TensorReplay
 CHECKPOINT_DIR = "checkpoint"
 
 
-def optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], Any]:
+class OptimizerMeta(TypedDict):
+    """An optimizer's state besides its tensors, as JSON in ``state.json`` (``optimizers.<name>``)."""
+
+    param_groups: list[dict[str, object]]  # torch's param_groups (lr, betas, ... and the param indices)
+    scalars: dict[str, dict[str, object]]  # param index -> non-tensor slots (e.g. Adam's step as a float)
+
+
+def optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], OptimizerMeta]:
     state = optimizer.state_dict()
     tensors: dict[str, torch.Tensor] = {}
-    scalars: dict[str, dict[str, Any]] = {}
+    scalars: dict[str, dict[str, object]] = {}
     for index, slots in state["state"].items():
         for slot, value in slots.items():
             if isinstance(value, torch.Tensor):
@@ -31,8 +38,8 @@ def optimizer_tensors(name: str, optimizer: torch.optim.Optimizer) -> tuple[dict
 
 
 def load_optimizer(name: str, optimizer: torch.optim.Optimizer, tensors: Mapping[str, torch.Tensor],
-                    meta: Mapping[str, Any]) -> None:
-    state: dict[int, dict[str, Any]] = {}
+                    meta: OptimizerMeta) -> None:
+    state: dict[int, dict[str, object]] = {}
     prefix = f"optim.{name}."
     for key, value in tensors.items():
         if key.startswith(prefix):
@@ -44,7 +51,7 @@ def load_optimizer(name: str, optimizer: torch.optim.Optimizer, tensors: Mapping
 
 
 def save_checkpoint(directory: Path, algorithm: OfflineAlgorithm, replay: TensorReplay, step: int,
-                    info: Mapping[str, Any]) -> Path:
+                    info: Mapping[str, object]) -> Path:
     """Write ``directory/checkpoint/{weights.safetensors,state.json}`` atomically (the old one stays valid
     until the new one is complete)."""
     from safetensors.torch import save_file  # noqa: PLC0415
@@ -55,7 +62,7 @@ def save_checkpoint(directory: Path, algorithm: OfflineAlgorithm, replay: Tensor
             tensors[f"module.{name}.{key}"] = value.detach().clone().contiguous()
     for key, value in algorithm.extra_state().items():
         tensors[f"extra.{key}"] = value.detach().clone().contiguous()
-    optim_meta: dict[str, Any] = {}
+    optim_meta: dict[str, OptimizerMeta] = {}
     for name, optimizer in algorithm.optimizers().items():
         more, optim_meta[name] = optimizer_tensors(name, optimizer)
         tensors.update(more)

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -35,7 +35,7 @@ from vla_bench.training.checkpoints import load_checkpoint, read_checkpoint_stat
 from vla_bench.training.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
 from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
 from vla_bench.training.networks import ObsNormalizer
-from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.offline import EvalPoint, TrainOptions, TrainResult, evaluate_policy
 from vla_bench.training.replay import TensorReplay
 from vla_bench.training.seeding import seed_everything
 
@@ -59,6 +59,15 @@ class DAggerConfig:
     task_one_hot: bool = False
     """append a one-hot of the episode's instruction to the state (multi-task protocols with language, e.g.
     MetaWorld MT10): one policy for all tasks; the instruction list goes into the manifest"""
+
+
+class DataSpec(TypedDict):
+    """What the learner is built from, fixed by the first round's data (checkpointed as ``data_spec``)."""
+
+    mean: list[float]  # the observation normalizer's
+    std: list[float]
+    low: list[float]  # the action box
+    high: list[float]
 
 
 class _Recorder:
@@ -117,8 +126,8 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
     expert_agent = load_agent(expert) if isinstance(expert, str) else agent_from_object(expert)
     directory = Path(out).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
-    run: dict[str, Any] = {"algo": "dagger", "protocol": resolved.id, "expert": expert_agent.spec, "seed": opts.seed,
-           "config": asdict(config)}
+    run: dict[str, object] = {"algo": "dagger", "protocol": resolved.id, "expert": expert_agent.spec,
+                              "seed": opts.seed, "config": asdict(config)}
     saved = read_checkpoint_state(directory)
     if saved is not None and saved.get("run") != run:
         raise UserError(f"{directory} holds a checkpoint of another run; choose another --out")
@@ -130,7 +139,7 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
                         f"task; {resolved.id} has language={resolved.observation.language}")
     instruction_index = {text: i for i, text in enumerate(instructions)} if instructions is not None else None
 
-    def as_policy(module: torch.nn.Module) -> Any:
+    def as_policy(module: torch.nn.Module) -> TorchPolicy | InstructionOneHot:
         policy = TorchPolicy(module)
         return InstructionOneHot(policy, instructions) if instructions is not None else policy
 
@@ -142,16 +151,16 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
     start_round = 0
     eval_log = CsvLog(directory / "eval.csv", resume_step=saved["step"] if saved else None)
     train_log = CsvLog(directory / "train.csv", resume_step=saved["step"] if saved else None)
-    last_eval: dict[str, Any] | None = None
+    last_eval: EvalPoint | None = None
     history: list[dict[str, float]] = []
     bc_config = BCConfig(hidden=config.hidden, layers=config.layers, lr=config.lr, batch_size=config.batch_size)
 
-    def build(obs: NDArray[np.float32], acts: NDArray[np.float32], spec: dict[str, Any]) -> None:
+    def build(obs: NDArray[np.float32], acts: NDArray[np.float32], spec: DataSpec) -> None:
         nonlocal algorithm, normalizer
         normalizer = ObsNormalizer(torch.as_tensor(spec["mean"]), torch.as_tensor(spec["std"]))
         algorithm = BC(bc_config, Problem(obs.shape[1], acts.shape[1], tuple(spec["low"]), tuple(spec["high"])))
 
-    spec: dict[str, Any] = {}
+    spec: DataSpec | None = None
     if saved is not None:
         from safetensors.torch import load_file  # noqa: PLC0415
 
@@ -173,7 +182,8 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
             specs: list[TaskSpec] = []
             learner = ExportedPolicy(normalizer, algorithm.policy()).eval() if algorithm and normalizer else None
 
-            def factory(learner: Any = learner, beta: float = beta, index: int = round_index, sink: Any = sink,
+            def factory(learner: torch.nn.Module | None = learner, beta: float = beta, index: int = round_index,
+                        sink: dict[tuple[int, int], tuple[NDArray[np.float32], NDArray[np.float32]]] = sink,
                         specs: list[TaskSpec] = specs) -> _Recorder:
                 return _Recorder(expert_agent.factory(), learner, beta, index, sink, specs, instruction_index)
 
@@ -225,7 +235,7 @@ def train_dagger(expert: str | Callable[[], Policy], protocol: str | Protocol, o
                               seed=opts.seed, obs_dim=algorithm.problem.obs_dim,
                               action_dim=algorithm.problem.action_dim, chunk=1,
                               action_low=algorithm.problem.action_low, action_high=algorithm.problem.action_high,
-                              config=run["config"], extra={"expert": expert_agent.spec, "last_eval": last_eval,
+                              config=asdict(config), extra={"expert": expert_agent.spec, "last_eval": last_eval,
                                                            "aggregate_size": len(observations), **conditioning})
     plot_curves(directory / "train.csv", directory / "eval.csv", directory / "curve.png",
                 f"DAgger on {resolved.id} (seed {opts.seed})")

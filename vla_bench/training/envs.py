@@ -20,7 +20,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.benchmarks.base import BenchmarkAdapter, EnvSession
-from vla_bench.spec import EpisodeSpec, Protocol
+from vla_bench.spec import EpisodeSpec, Observation, Protocol
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.registry import import_target
 
@@ -79,7 +79,7 @@ class SessionEnv(gym.Env):
         self.episodes, self.t = self.episodes + 1, 0
         return self._state(obs), {"episode_seed": episode_seed}
 
-    def step(self, action: NDArray[np.floating[Any]]) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+    def step(self, action: NDArray[np.float32]) -> tuple[Any, float, bool, bool, dict[str, object]]:
         clipped = np.clip(np.asarray(action, np.float32), self.action_space.low, self.action_space.high)
         result = self.session.step(clipped)
         self.t += 1
@@ -88,11 +88,11 @@ class SessionEnv(gym.Env):
         return self._state(result.observation), float(result.reward), terminated, truncated, {
             "success": bool(result.success), "is_success": bool(result.success)}
 
-    def _state(self, observation: Any) -> Any:
+    def _state(self, observation: Observation) -> NDArray[np.float32] | dict[str, NDArray[np.generic]]:
         if not self.cameras:
             return np.asarray(observation["state"], dtype=np.float32)
         images = observation["images"]
-        found: dict[str, NDArray[Any]] = {f"image_{camera}": np.asarray(images[camera], dtype=np.uint8)
+        found: dict[str, NDArray[np.generic]] = {f"image_{camera}": np.asarray(images[camera], dtype=np.uint8)
                                           for camera in self.cameras}
         if "state" in observation:
             found["state"] = np.asarray(observation["state"], dtype=np.float32)

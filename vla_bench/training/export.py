@@ -15,7 +15,6 @@ import warnings
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -88,10 +87,10 @@ def export_onnx_inputs(module: nn.Module, examples: Mapping[str, torch.Tensor], 
     return path
 
 
-def write_manifest(directory: Path, *, algo: str, protocol: str | None, dataset: Mapping[str, Any] | None,
+def write_manifest(directory: Path, *, algo: str, protocol: str | None, dataset: Mapping[str, object] | None,
                    steps: int, seed: int, obs_dim: int, action_dim: int, chunk: int,
-                   action_low: Sequence[float], action_high: Sequence[float], config: Mapping[str, Any],
-                   extra: Mapping[str, Any] | None = None, inputs: Sequence[str] = ("state",)) -> Path:
+                   action_low: Sequence[float], action_high: Sequence[float], config: Mapping[str, object],
+                   extra: Mapping[str, object] | None = None, inputs: Sequence[str] = ("state",)) -> Path:
     model = directory / MODEL
     manifest = {
         "format": MANIFEST_FORMAT,

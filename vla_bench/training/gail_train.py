@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, fields
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +38,7 @@ from vla_bench.training.gail import (
     unchecked_distributions,
 )
 from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
-from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.offline import EvalPoint, TrainOptions, TrainResult, evaluate_policy
 from vla_bench.training.online import (
     _exported_module,
     load_online_checkpoint,
@@ -95,9 +95,10 @@ def train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, *
 
 def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, *,
                 options: TrainOptions | None) -> TrainResult:
+    from gymnasium import spaces  # noqa: PLC0415
     from stable_baselines3 import PPO  # noqa: PLC0415
     from stable_baselines3.common.callbacks import BaseCallback  # noqa: PLC0415
-    from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize  # noqa: PLC0415
+    from stable_baselines3.common.vec_env import DummyVecEnv, VecEnv, VecMonitor, VecNormalize  # noqa: PLC0415
 
     from vla_bench.agents.digest import file_sha256  # noqa: PLC0415
     from vla_bench.datasets import read_d4rl  # noqa: PLC0415
@@ -111,9 +112,9 @@ def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, 
     demos = read_d4rl(dataset)
     directory = Path(out).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
-    run: dict[str, Any] = {"algo": "gail", "protocol": resolved.id, "protocol_sha256": resolved.sha256(),
-                           "seed": opts.seed, "config": asdict(config),
-                           "dataset": {"path": str(dataset), "sha256": file_sha256(dataset), "n_steps": len(demos)}}
+    dataset_info = {"path": str(dataset), "sha256": file_sha256(dataset), "n_steps": len(demos)}
+    run: dict[str, object] = {"algo": "gail", "protocol": resolved.id, "protocol_sha256": resolved.sha256(),
+                              "seed": opts.seed, "config": asdict(config), "dataset": dataset_info}
     state_path = directory / "checkpoint" / "state.json"
     saved = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
     if saved is not None and _comparable(saved.get("run", {})) != _comparable(run):
@@ -133,7 +134,7 @@ def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, 
     disc_optimizer = torch.optim.Adam(disc.parameters(), lr=config.disc_lr)
     # rewards in one forward pass per rollout, normalized (if asked) as VecNormalize would have step by step
     wrapped = reward_wrapper(base, disc, deferred=True)
-    venv: Any = wrapped
+    venv: VecEnv = wrapped
     normalizer = None
     if config.normalize_reward:
         venv = normalizer = deferred_normalize(wrapped, norm_obs=config.normalize_obs, gamma=config.gamma)
@@ -154,7 +155,7 @@ def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, 
     train_log = CsvLog(directory / "train.csv", resume_step=start if saved else None)
     eval_log = CsvLog(directory / "eval.csv", resume_step=start if saved else None)
     history: list[dict[str, float]] = []
-    last_eval: dict[str, Any] | None = None
+    last_eval: EvalPoint | None = None
     returns: list[float] = []
 
     class Returns(BaseCallback):  # the environment's own return of finished training episodes (logging only)
@@ -169,7 +170,9 @@ def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, 
         while model.num_timesteps < stop:
             tick, round_ = time.perf_counter(), round_ + 1
             venv.seed(int(np.random.default_rng([opts.seed, round_]).integers(2**31 - 1)))
-            model._last_obs = venv.reset()  # each round from a seeded reset (exact resume)
+            first = venv.reset()  # each round from a seeded reset (exact resume)
+            assert not isinstance(first, tuple)  # a Box observation space: one array
+            model._last_obs = first
             model._last_episode_starts = np.ones((venv.num_envs,), dtype=bool)
             wrapped.clear()
             returns.clear()
@@ -203,10 +206,11 @@ def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, 
         last_eval = evaluate_policy(TorchPolicy(module), resolved, opts.eval_episodes, steps)
         eval_log.write(last_eval)
     model_path = export_onnx(module, obs_dim, directory / "model.onnx")
-    space: Any = model.action_space
-    manifest = write_manifest(directory, algo="gail", protocol=resolved.id, dataset=run["dataset"], steps=steps,
+    space = model.action_space
+    assert isinstance(space, spaces.Box)  # MuJoCo's continuous actions (make_env)
+    manifest = write_manifest(directory, algo="gail", protocol=resolved.id, dataset=dataset_info, steps=steps,
                               seed=opts.seed, obs_dim=obs_dim, action_dim=action_dim, chunk=1,
-                              action_low=space.low.tolist(), action_high=space.high.tolist(), config=run["config"],
+                              action_low=space.low.tolist(), action_high=space.high.tolist(), config=asdict(config),
                               extra={"generator": "stable-baselines3 PPO", "rounds": round_, "last_eval": last_eval})
     plot_curves(directory / "train.csv", directory / "eval.csv", directory / "curve.png",
                 f"gail on {resolved.id} (seed {opts.seed})")
@@ -214,7 +218,8 @@ def _train_gail(dataset: str | Path, protocol: str | Protocol, out: str | Path, 
     return TrainResult(directory, model_path, manifest, steps, last_eval, history)
 
 
-def _comparable(run: dict[str, Any]) -> dict[str, Any]:
+def _comparable(run: Mapping[str, object]) -> dict[str, object]:
     """A run's identity for resuming: everything but where the demonstrations file lies (its hash counts)."""
-    dataset = {k: v for k, v in dict(run.get("dataset") or {}).items() if k != "path"}
+    given = run.get("dataset")
+    dataset = {k: v for k, v in given.items() if k != "path"} if isinstance(given, dict) else {}
     return {**run, "dataset": dataset}

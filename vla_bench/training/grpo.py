@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -178,5 +178,5 @@ class GRPO(OfflineAlgorithm):
     def optimizers(self) -> dict[str, torch.optim.Optimizer]:
         return {"actor": self.optimizer}
 
-    def extra_state(self) -> dict[str, Any]:
+    def extra_state(self) -> dict[str, torch.Tensor]:
         return {}

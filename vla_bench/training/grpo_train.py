@@ -13,10 +13,11 @@ import json
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
@@ -26,14 +27,21 @@ from vla_bench.training.envs import SessionEnv
 from vla_bench.training.export import ExportedPolicy, TorchPolicy, export_onnx, write_manifest
 from vla_bench.training.grpo import GRPO, GRPOConfig, group_advantages
 from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
-from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.offline import EvalPoint, TrainOptions, TrainResult, evaluate_policy
 from vla_bench.training.replay import TensorReplay
 from vla_bench.training.seeding import seed_everything
 
+# One episode of the current policy; "return" and "success" (1.0 where the protocol's rule fired) are the outcomes
+# GRPOConfig.outcome picks from.
+Rollout = TypedDict("Rollout", {"states": list[NDArray[np.float32]], "actions": list[NDArray[np.float32]],
+                                "return": float, "success": float})
 
-def rollout(algorithm: GRPO, env: SessionEnv, episode_seed: int, generator: torch.Generator) -> dict[str, Any]:
+
+def rollout(algorithm: GRPO, env: SessionEnv, episode_seed: int, generator: torch.Generator) -> Rollout:
     state, _ = env.reset(seed=episode_seed)
-    states, actions, total, success = [], [], 0.0, False
+    states: list[NDArray[np.float32]] = []
+    actions: list[NDArray[np.float32]] = []
+    total, success = 0.0, False
     while True:
         action = algorithm.sample(state, generator)
         states.append(state)
@@ -54,7 +62,7 @@ def collect_batch(algorithm: GRPO, env: SessionEnv, seeds: list[int], generator:
         dict[str, torch.Tensor], dict[str, float]]:
     c = algorithm.config
     runs = [rollout(algorithm, env, s, generator) for s in seeds for _ in range(c.group_size)]
-    outcomes = np.array([r[c.outcome] for r in runs])
+    outcomes = np.array([r["return"] if c.outcome == "return" else r["success"] for r in runs])
     advantages = group_advantages(outcomes, c.group_size, normalize_std=c.normalize_std)
     obs, acts, adv, weights = [], [], [], []
     for run, a in zip(runs, advantages, strict=True):
@@ -88,7 +96,7 @@ def train_grpo(protocol: str | Protocol, out: str | Path, *, options: TrainOptio
         raise UserError(f"--option for grpo: {exc}") from exc
     directory = Path(out).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
-    run: dict[str, Any] = {"algo": "grpo", "protocol": resolved.id, "protocol_sha256": resolved.sha256(),
+    run: dict[str, object] = {"algo": "grpo", "protocol": resolved.id, "protocol_sha256": resolved.sha256(),
                            "seed": opts.seed, "config": asdict(config)}
     saved = read_checkpoint_state(directory)
     if saved is not None and saved.get("run") != run:
@@ -107,7 +115,7 @@ def train_grpo(protocol: str | Protocol, out: str | Path, *, options: TrainOptio
     eval_log = CsvLog(directory / "eval.csv", resume_step=env_steps if saved else None)
     exported = ExportedPolicy(algorithm.normalizer, algorithm.actor)
     history: list[dict[str, float]] = []
-    last_eval: dict[str, Any] | None = None
+    last_eval: EvalPoint | None = None
     next_eval = (env_steps // opts.eval_every + 1) * opts.eval_every if opts.eval_every else None
     every = opts.checkpoint_every
     next_checkpoint = (env_steps // every + 1) * every if every else None
@@ -144,7 +152,7 @@ def train_grpo(protocol: str | Protocol, out: str | Path, *, options: TrainOptio
     model = export_onnx(exported, problem.obs_dim, directory / "model.onnx")
     manifest = write_manifest(directory, algo="grpo", protocol=resolved.id, dataset=None, steps=env_steps,
                               seed=opts.seed, obs_dim=problem.obs_dim, action_dim=problem.action_dim, chunk=1,
-                              action_low=problem.action_low, action_high=problem.action_high, config=run["config"],
+                              action_low=problem.action_low, action_high=problem.action_high, config=asdict(config),
                               extra={"iterations": iteration, "last_eval": last_eval})
     plot_curves(directory / "train.csv", directory / "eval.csv", directory / "curve.png",
                 f"grpo on {resolved.id} (seed {opts.seed})")

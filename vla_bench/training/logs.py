@@ -7,7 +7,11 @@ import csv
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, Task
+    from rich.text import Text
 
 
 class CsvLog:
@@ -27,14 +31,14 @@ class CsvLog:
                 self.columns = None
             self._rewrite(rows)
 
-    def _rewrite(self, rows: Sequence[Mapping[str, Any]]) -> None:
+    def _rewrite(self, rows: Sequence[Mapping[str, object]]) -> None:
         with self.path.open("w", newline="", encoding="utf-8") as handle:
             if self.columns:
                 writer = csv.DictWriter(handle, fieldnames=self.columns)
                 writer.writeheader()
                 writer.writerows(rows)
 
-    def write(self, row: Mapping[str, Any]) -> None:
+    def write(self, row: Mapping[str, object]) -> None:
         if self.columns is None:
             self.columns = list(row)
             self._rewrite([])
@@ -43,7 +47,7 @@ class CsvLog:
                 {k: _cell(row.get(k)) for k in self.columns})
 
 
-def _cell(value: Any) -> Any:
+def _cell(value: object) -> object:
     if isinstance(value, float):
         return f"{value:.6g}"
     return "" if value is None else value
@@ -97,7 +101,7 @@ def _float(text: str | None) -> float:
 
 
 # ---------------------------------------------------------------------------------------------- progress
-def progress_bar(enabled: bool) -> Any:
+def progress_bar(enabled: bool) -> Progress:
     """A Rich progress bar showing steps, steps/s and ETA (a no-op context when disabled)."""
     from rich.progress import (  # noqa: PLC0415
         BarColumn,
@@ -112,7 +116,7 @@ def progress_bar(enabled: bool) -> Any:
         def __init__(self) -> None:
             super().__init__("")
 
-        def render(self, task: Any) -> Any:
+        def render(self, task: Task) -> Text:
             from rich.text import Text  # noqa: PLC0415
 
             return Text(f"{task.speed:,.0f} steps/s" if task.speed else "- steps/s")

@@ -21,12 +21,27 @@ import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 
 from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
+
+
+class EvalPoint(TypedDict):
+    """One periodic evaluation of a trainer (:func:`evaluate_policy`): a row of ``eval.csv``."""
+
+    step: int
+    metric: str | None  # the protocol's primary metric
+    score: float | None  # its mean, with the 95% interval below (None: no episode finished)
+    score_low: float | None
+    score_high: float | None
+    mean_return: float | None
+    success_rate: float | None
+    episodes: int
+    errors: int
+    seconds: float
 
 
 @dataclass
@@ -44,7 +59,7 @@ class TrainOptions:
     checkpoint_every: int = 10_000
     progress: bool = True
     evaluate_at_end: bool = True
-    options: dict[str, Any] = field(default_factory=dict)
+    options: Mapping[str, object] = field(default_factory=dict)
     """algorithm config overrides, e.g. {"alpha": 2.5}"""
     snapshot_every: int = 0
     """online trainers: also export the policy every K env steps to OUT/snapshots/step_K (0: never)"""
@@ -60,7 +75,7 @@ class TrainResult:
     model: Path | None
     manifest: Path | None
     steps: int
-    last_eval: dict[str, Any] | None
+    last_eval: EvalPoint | None
     history: list[dict[str, float]]
 
 
@@ -141,7 +156,7 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
     eval_log = CsvLog(directory / "eval.csv", resume_step=start if saved else None)
     exported = ExportedPolicy(normalizer, algorithm.policy())
     history: list[dict[str, float]] = []
-    last_eval: dict[str, Any] | None = None
+    last_eval: EvalPoint | None = None
 
     def evaluate_now(step: int) -> None:
         nonlocal last_eval
@@ -194,7 +209,7 @@ def train_offline(algo: str, dataset_path: str | Path, out: str | Path, *, proto
                        last_eval=last_eval, history=history)
 
 
-def evaluate_policy(policy: object, protocol: str | Protocol, episodes: int, step: int) -> dict[str, Any]:
+def evaluate_policy(policy: object, protocol: str | Protocol, episodes: int, step: int) -> EvalPoint:
     """One evaluation point through :func:`vla_bench.harness.api.evaluate` (unofficial: limited episodes)."""
     from vla_bench.harness.api import evaluate  # noqa: PLC0415
 

@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -38,12 +39,17 @@ from vla_bench.spec import Protocol
 from vla_bench.spec.errors import UserError
 from vla_bench.training import vision
 from vla_bench.training.algorithm import config_from_dict
-from vla_bench.training.checkpoints import load_optimizer, optimizer_tensors
+from vla_bench.training.checkpoints import OptimizerMeta, load_optimizer, optimizer_tensors
 from vla_bench.training.export import TorchPolicy, export_onnx, export_onnx_inputs, write_manifest
 from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
-from vla_bench.training.offline import TrainOptions, TrainResult, evaluate_policy
+from vla_bench.training.offline import EvalPoint, TrainOptions, TrainResult, evaluate_policy
 from vla_bench.training.recording import TransitionRecorder, write_recorded
 from vla_bench.training.seeding import seed_everything
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+    from stable_baselines3 import PPO, SAC
+    from stable_baselines3.common.vec_env import VecEnv
 
 ONLINE_ADAPTERS = ("mujoco",)
 SESSION_ADAPTERS = ("pandapickcube",)  # trained on the adapter's session (training.envs)
@@ -92,7 +98,7 @@ class SACConfig:
     """rl-zoo does not normalize SAC's MuJoCo observations"""
 
 
-CONFIGS: dict[str, type[Any]] = {"ppo": PPOConfig, "sac": SACConfig}
+CONFIGS: dict[str, type[PPOConfig] | type[SACConfig]] = {"ppo": PPOConfig, "sac": SACConfig}
 
 
 def resolve_protocol(protocol: str | Protocol) -> Protocol:
@@ -162,14 +168,19 @@ class SB3Actor(nn.Module):
         return torch.maximum(torch.minimum(mean, self.high), self.low)  # SB3 predict() clips PPO's actions
 
 
-def _exported_module(algo: str, model: Any, venv: Any) -> nn.Module:
+def _exported_module(algo: str, model: PPO | SAC, venv: VecEnv) -> nn.Module:
+    from gymnasium.spaces import Box  # noqa: PLC0415
+    from stable_baselines3.common.vec_env import VecNormalize  # noqa: PLC0415
+
     from vla_bench.training.export import ExportedPolicy  # noqa: PLC0415
 
     space = model.action_space
+    assert isinstance(space, Box)  # continuous actions (the adapters' action boxes)
     actor = SB3Actor(algo, model.policy, space.low, space.high)
-    if vision.is_dict_space(venv.observation_space):  # the env's own (HWC) space, before SB3's transpose
-        return vision.exported_dict_module(actor, venv.observation_space, venv, VecNormalizeObs)
-    if getattr(venv, "norm_obs", False):
+    observation_space = venv.observation_space
+    if vision.is_dict_space(observation_space):  # the env's own (HWC) space, before SB3's transpose
+        return vision.exported_dict_module(actor, observation_space, venv, VecNormalizeObs)
+    if isinstance(venv, VecNormalize) and venv.norm_obs and not isinstance(venv.obs_rms, dict):
         rms = venv.obs_rms
         normalizer: nn.Module = VecNormalizeObs(rms.mean, rms.var, venv.epsilon, venv.clip_obs)
     else:
@@ -177,29 +188,35 @@ def _exported_module(algo: str, model: Any, venv: Any) -> nn.Module:
     return ExportedPolicy(normalizer, actor).eval()
 
 
-def _optimizers(algo: str, model: Any) -> dict[str, torch.optim.Optimizer]:
+def _optimizers(algo: str, model: PPO | SAC) -> dict[str, torch.optim.Optimizer]:
+    from stable_baselines3 import SAC  # noqa: PLC0415
+
     if algo == "ppo":
         return {"policy": model.policy.optimizer}
+    assert isinstance(model, SAC)
     found = {"actor": model.actor.optimizer, "critic": model.critic.optimizer}
-    if getattr(model, "ent_coef_optimizer", None) is not None:
+    if model.ent_coef_optimizer is not None:
         found["ent_coef"] = model.ent_coef_optimizer
     return found
 
 
-def save_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any, run: dict[str, Any]) -> None:
+def save_online_checkpoint(directory: Path, algo: str, model: PPO | SAC, venv: VecEnv,
+                           run: Mapping[str, object]) -> None:
     from safetensors.torch import save_file  # noqa: PLC0415
+    from stable_baselines3 import SAC  # noqa: PLC0415
+    from stable_baselines3.common.vec_env import VecNormalize  # noqa: PLC0415
 
     target = directory / "checkpoint"
     target.mkdir(parents=True, exist_ok=True)
     tensors = {f"policy.{k}": v.detach().clone().contiguous() for k, v in model.policy.state_dict().items()}
-    meta: dict[str, Any] = {}
+    meta: dict[str, OptimizerMeta] = {}
     for name, optimizer in _optimizers(algo, model).items():
         more, meta[name] = optimizer_tensors(name, optimizer)
         tensors.update(more)
-    if getattr(model, "log_ent_coef", None) is not None:
+    if isinstance(model, SAC) and model.log_ent_coef is not None:
         tensors["extra.log_ent_coef"] = model.log_ent_coef.detach().clone()
-    norm: dict[str, Any] = {}
-    if hasattr(venv, "obs_rms"):
+    norm: dict[str, object] = {}
+    if isinstance(venv, VecNormalize):
         norm = {"ret_mean": float(venv.ret_rms.mean), "ret_var": float(venv.ret_rms.var),
                 "ret_count": float(venv.ret_rms.count)}
         if isinstance(venv.obs_rms, dict):  # Dict observations: one RunningMeanStd per normalized key
@@ -214,8 +231,10 @@ def save_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any, ru
     (target / "state.json").write_text(json.dumps(state, indent=2, sort_keys=True, default=str), encoding="utf-8")
 
 
-def load_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any) -> int:
+def load_online_checkpoint(directory: Path, algo: str, model: PPO | SAC, venv: VecEnv) -> int:
     from safetensors.torch import load_file  # noqa: PLC0415
+    from stable_baselines3 import SAC  # noqa: PLC0415
+    from stable_baselines3.common.vec_env import VecNormalize  # noqa: PLC0415
 
     state = json.loads((directory / "checkpoint" / "state.json").read_text(encoding="utf-8"))
     tensors = load_file(str(directory / "checkpoint" / "weights.safetensors"))
@@ -223,17 +242,19 @@ def load_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any) ->
     for name, optimizer in _optimizers(algo, model).items():
         load_optimizer(name, optimizer, tensors, state["optimizers"][name])
     if "extra.log_ent_coef" in tensors:
+        assert isinstance(model, SAC) and model.log_ent_coef is not None  # only SAC saves one
         with torch.no_grad():
             model.log_ent_coef.copy_(tensors["extra.log_ent_coef"])
     norm = state.get("vecnormalize") or {}
-    if norm and hasattr(venv, "obs_rms"):
-        if "obs_keys" in norm:
+    if norm and isinstance(venv, VecNormalize):
+        obs_rms = venv.obs_rms
+        if isinstance(obs_rms, dict):  # Dict observations: saved per normalized key ("obs_keys")
             for key, saved in norm["obs_keys"].items():
-                rms = venv.obs_rms[key]
+                rms = obs_rms[key]
                 rms.mean, rms.var, rms.count = np.array(saved["mean"]), np.array(saved["var"]), saved["count"]
         else:
-            venv.obs_rms.mean, venv.obs_rms.var = np.array(norm["obs_mean"]), np.array(norm["obs_var"])
-            venv.obs_rms.count = norm["obs_count"]
+            obs_rms.mean, obs_rms.var = np.array(norm["obs_mean"]), np.array(norm["obs_var"])
+            obs_rms.count = norm["obs_count"]
         venv.ret_rms.mean, venv.ret_rms.var, venv.ret_rms.count = norm["ret_mean"], norm["ret_var"], norm["ret_count"]
     model.num_timesteps = int(state["step"])
     return int(state["step"])
@@ -242,6 +263,7 @@ def load_online_checkpoint(directory: Path, algo: str, model: Any, venv: Any) ->
 def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
                  options: TrainOptions | None = None) -> TrainResult:
     """Train PPO or SAC for ``options.steps`` environment steps under ``protocol``'s environment."""
+    from gymnasium.spaces import Box  # noqa: PLC0415
     from stable_baselines3 import PPO, SAC  # noqa: PLC0415
     from stable_baselines3.common.callbacks import BaseCallback  # noqa: PLC0415
     from stable_baselines3.common.vec_env import DummyVecEnv, VecMonitor, VecNormalize  # noqa: PLC0415
@@ -258,7 +280,7 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
         raise UserError(f"--option for {algo}: {exc}") from exc
     directory = Path(out).expanduser()
     directory.mkdir(parents=True, exist_ok=True)
-    run: dict[str, Any] = {"algo": algo, "protocol": resolved.id, "protocol_sha256": resolved.sha256(),
+    run: dict[str, object] = {"algo": algo, "protocol": resolved.id, "protocol_sha256": resolved.sha256(),
                            "seed": opts.seed, "config": asdict(config)}
     state_path = directory / "checkpoint" / "state.json"
     saved = json.loads(state_path.read_text(encoding="utf-8")) if state_path.is_file() else None
@@ -280,12 +302,14 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
             return recorders[-1]
         return env
 
-    venv: Any = VecMonitor(DummyVecEnv([build_env]))
+    venv: VecEnv = VecMonitor(DummyVecEnv([build_env]))
     normalize_reward = bool(getattr(config, "normalize_reward", False))
-    dict_obs = vision.is_dict_space(venv.observation_space)
-    if dict_obs:
-        vision.check_images(venv.observation_space)
-    norm_keys = vision.normalize_keys(venv.observation_space) if dict_obs else None
+    observation_space = venv.observation_space  # also VecNormalize's below (it keeps its env's)
+    dict_space = observation_space if vision.is_dict_space(observation_space) else None
+    dict_obs = dict_space is not None
+    if dict_space is not None:
+        vision.check_images(dict_space)
+    norm_keys = vision.normalize_keys(dict_space) if dict_space is not None else None
     normalize_obs = bool(config.normalize_obs and (norm_keys is None or norm_keys))
     if normalize_obs or normalize_reward:
         venv = VecNormalize(venv, norm_obs=normalize_obs, norm_reward=normalize_reward, gamma=config.gamma,
@@ -293,10 +317,10 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     values = {f.name: getattr(config, f.name) for f in fields(config)
               if f.name not in ("hidden", "normalize_obs", "normalize_reward", "cnn_features")}
     if algo == "ppo":
-        kwargs: dict[str, Any] = {"net_arch": {"pi": [config.hidden] * 2, "vf": [config.hidden] * 2}}
+        kwargs: dict[str, object] = {"net_arch": {"pi": [config.hidden] * 2, "vf": [config.hidden] * 2}}
         if dict_obs:
             kwargs["features_extractor_kwargs"] = {"cnn_output_dim": getattr(config, "cnn_features", 256)}
-        model: Any = PPO("MultiInputPolicy" if dict_obs else "MlpPolicy", venv, seed=opts.seed, device="cpu",
+        model: PPO | SAC = PPO("MultiInputPolicy" if dict_obs else "MlpPolicy", venv, seed=opts.seed, device="cpu",
                          policy_kwargs=kwargs, **values)
     else:
         model = SAC("MlpPolicy", venv, seed=opts.seed, device="cpu", policy_kwargs={"net_arch": [config.hidden] * 2},
@@ -304,29 +328,32 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
     start = load_online_checkpoint(directory, algo, model, venv) if saved is not None else 0
     train_log = CsvLog(directory / "train.csv", resume_step=start if saved else None)
     eval_log = CsvLog(directory / "eval.csv", resume_step=start if saved else None)
-    last_eval: dict[str, Any] | None = None
+    last_eval: EvalPoint | None = None
     history: list[dict[str, float]] = []
 
-    inputs = vision.input_names(venv.observation_space) if dict_obs else ["state"]
+    inputs = vision.input_names(dict_space) if dict_space is not None else ["state"]
 
     def export(target: Path) -> tuple[Path, Path]:
         target.mkdir(parents=True, exist_ok=True)
         module = _exported_module(algo, model, venv)
-        if dict_obs:
-            obs_dim = int(venv.observation_space["state"].shape[0]) if "state" in inputs else 0
-            onnx_path = export_onnx_inputs(module, vision.example_inputs(venv.observation_space),
-                                           target / "model.onnx")
+        if dict_space is not None:
+            state_shape = dict_space["state"].shape if "state" in inputs else None
+            obs_dim = int(state_shape[0]) if state_shape is not None else 0
+            onnx_path = export_onnx_inputs(module, vision.example_inputs(dict_space), target / "model.onnx")
         else:
-            obs_dim = int(model.observation_space.shape[0])
+            obs_shape = model.observation_space.shape
+            assert obs_shape is not None  # a state Box
+            obs_dim = int(obs_shape[0])
             onnx_path = export_onnx(module, obs_dim, target / "model.onnx")
         space = model.action_space
-        extra: dict[str, Any] = {"library": "stable-baselines3", "last_eval": last_eval}
+        assert isinstance(space, Box)  # continuous actions
+        extra: dict[str, object] = {"library": "stable-baselines3", "last_eval": last_eval}
         if dict_obs:
             extra["policy"] = "MultiInputPolicy (NatureCNN per camera + state)"
         manifest = write_manifest(target, algo=algo, protocol=resolved.id, dataset=None,
                                   steps=int(model.num_timesteps), seed=opts.seed, obs_dim=obs_dim,
                                   action_dim=int(space.shape[0]), chunk=1, action_low=space.low.tolist(),
-                                  action_high=space.high.tolist(), config=run["config"], extra=extra,
+                                  action_high=space.high.tolist(), config=asdict(config), extra=extra,
                                   inputs=inputs)
         return onnx_path, manifest
 
@@ -337,7 +364,7 @@ def train_online(algo: str, protocol: str | Protocol, out: str | Path, *,
         eval_log.write(last_eval)
 
     class Hooks(BaseCallback):
-        def __init__(self, bar: Any, task: Any) -> None:
+        def __init__(self, bar: Progress, task: TaskID) -> None:
             super().__init__()
             self.bar, self.task = bar, task
             self.returns: list[float] = []

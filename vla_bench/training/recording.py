@@ -9,6 +9,7 @@ at the medium snapshot's step is how ``scripts/make_baselines.py`` makes ``mediu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,8 @@ class TransitionRecorder(gym.Wrapper[Any, Any, Any, Any]):
     def __init__(self, env: gym.Env[Any, Any]) -> None:
         super().__init__(env)
         self._obs: NDArray[np.float32] | None = None
-        self.columns: dict[str, list[Any]] = {k: [] for k in ("observations", "actions", "rewards",
-                                                               "next_observations", "terminals", "timeouts")}
+        self.columns: dict[str, list[NDArray[np.float32] | float | bool]] = {
+            k: [] for k in ("observations", "actions", "rewards", "next_observations", "terminals", "timeouts")}
 
     def reset(self, **kwargs: Any) -> tuple[Any, dict[str, Any]]:
         obs, info = self.env.reset(**kwargs)
@@ -62,6 +63,6 @@ class TransitionRecorder(gym.Wrapper[Any, Any, Any, Any]):
         return OfflineDataset.from_arrays({k: np.asarray(v) for k, v in self.columns.items()}, source="<recorded>")
 
 
-def write_recorded(recorder: TransitionRecorder, path: str | Path, *, metadata: dict[str, Any]) -> Path:
+def write_recorded(recorder: TransitionRecorder, path: str | Path, *, metadata: Mapping[str, object]) -> Path:
     return write_d4rl(path, recorder.dataset(), metadata={**metadata, "kind": "training-rollouts",
                                                                "official": False})

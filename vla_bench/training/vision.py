@@ -13,40 +13,45 @@ and raw ``state`` ``[batch, dim]``, each an ONNX input of that name (``agents.te
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeGuard
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 from torch import nn
+
+if TYPE_CHECKING:
+    from gymnasium import spaces
+    from stable_baselines3.common.vec_env import VecEnv
 
 IMAGE_PREFIX = "image_"
 STATE = "state"
 MIN_IMAGE_SIDE = 36  # NatureCNN's three convolutions leave a 1x1 map at 36 pixels
 
 
-def is_dict_space(space: Any) -> bool:
-    import gymnasium as gym  # noqa: PLC0415
+def is_dict_space(space: spaces.Space[object]) -> TypeGuard[spaces.Dict]:
+    from gymnasium.spaces import Dict  # noqa: PLC0415
 
-    return isinstance(space, gym.spaces.Dict)
+    return isinstance(space, Dict)
 
 
-def input_names(space: Any) -> list[str]:
+def input_names(space: spaces.Dict) -> list[str]:
     """The graph's inputs, in the observation space's key order (Gymnasium sorts a Dict's keys)."""
     return list(space.spaces)
 
 
-def check_images(space: Any) -> None:
+def check_images(space: spaces.Dict) -> None:
     """Refuse images NatureCNN cannot take before SB3 fails deep inside its constructor."""
     from vla_bench.spec.errors import UserError  # noqa: PLC0415
 
     for name, box in space.spaces.items():
-        if name.startswith(IMAGE_PREFIX) and min(box.shape[:2]) < MIN_IMAGE_SIDE:
+        if name.startswith(IMAGE_PREFIX) and box.shape is not None and min(box.shape[:2]) < MIN_IMAGE_SIDE:
             raise UserError(f"{name} is {box.shape[0]}x{box.shape[1]}: PPO's NatureCNN needs images of at least "
                             f"{MIN_IMAGE_SIDE}x{MIN_IMAGE_SIDE}")
 
 
-def normalize_keys(space: Any) -> list[str]:
+def normalize_keys(space: spaces.Dict) -> list[str]:
     """``VecNormalize``'s ``norm_obs_keys``: the state, never an image (SB3 scales those by 1/255)."""
     return [name for name in space.spaces if not name.startswith(IMAGE_PREFIX)]
 
@@ -73,20 +78,25 @@ class DictObservationPolicy(nn.Module):
         return action
 
 
-def exported_dict_module(actor: nn.Module, space: Any, venv: Any, normalizer: Any) -> nn.Module:
+def exported_dict_module(actor: nn.Module, space: spaces.Dict, venv: VecEnv,
+                         normalizer: Callable[[NDArray[np.float64], NDArray[np.float64], float, float], nn.Module]
+                         ) -> nn.Module:
     """The exported policy for a Dict observation space; ``normalizer(mean, var, eps, clip)`` builds one
     key's ``VecNormalize`` transform."""
+    from stable_baselines3.common.vec_env import VecNormalize  # noqa: PLC0415
+
     normalizers: dict[str, nn.Module] = {}
-    if getattr(venv, "norm_obs", False):
+    if isinstance(venv, VecNormalize) and venv.norm_obs and isinstance(venv.obs_rms, dict):
         for key, rms in venv.obs_rms.items():
             normalizers[key] = normalizer(rms.mean, rms.var, venv.epsilon, venv.clip_obs)
     return DictObservationPolicy(input_names(space), normalizers, actor).eval()
 
 
-def example_inputs(space: Any) -> dict[str, torch.Tensor]:
+def example_inputs(space: spaces.Dict) -> dict[str, torch.Tensor]:
     """One zero observation per input, shaped and typed as the harness feeds them (batch of one)."""
     examples: dict[str, torch.Tensor] = {}
     for name, box in space.spaces.items():
+        assert box.shape is not None  # Boxes (training.envs)
         dtype = torch.uint8 if np.dtype(box.dtype) == np.uint8 else torch.float32
         examples[name] = torch.zeros((1, *box.shape), dtype=dtype)
     return examples
