@@ -23,7 +23,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.typing import NDArray
@@ -50,13 +50,16 @@ from vla_bench.spec.messages import (
     StepResult,
 )
 
+if TYPE_CHECKING:
+    from imageio.core.format import Format
+
 
 @dataclass
 class _Slot:
     session: EnvSession | None = None
     task: str | None = None
     render: bool = False
-    writer: Any = None  # imageio writer while this slot's episode is being recorded
+    writer: Format.Writer | None = None  # imageio writer while this slot's episode is being recorded
 
 
 class EnvWorker:
@@ -149,7 +152,7 @@ class EnvWorker:
             self.discard(slot_id)
 
 
-def _open_video(path: Path, fps: float) -> Any:
+def _open_video(path: Path, fps: float) -> Format.Writer:
     import imageio.v2 as imageio  # noqa: PLC0415 - only when recording
 
     path.parent.mkdir(parents=True, exist_ok=True)

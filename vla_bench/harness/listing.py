@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
@@ -28,7 +28,7 @@ class Row:
     id: str
     benchmark: str | None
     description: str
-    details: dict[str, Any]
+    details: Mapping[str, object]  # JSON (`vla-bench list --json`)
 
 
 def matches(row: Row, patterns: list[str], benchmark: str | None) -> bool:
@@ -59,22 +59,22 @@ def protocol_rows() -> list[Row]:
     return rows
 
 
-def trained_on(manifest: dict[str, Any]) -> str:
+def trained_on(manifest: Mapping[str, object]) -> str:
     """One line on how a bundled agent was trained, from its manifest."""
     algo = str(manifest.get("algo", "?"))
     name = ALGO_NAMES.get(algo, algo)
-    config = manifest.get("config") or {}
+    config = manifest.get("config")
     protocol = manifest.get("protocol")
     steps = manifest.get("steps")
     dataset = manifest.get("dataset")
-    if dataset:
+    if isinstance(dataset, dict) and dataset:
         stem = str(dataset.get("path", "")).rsplit("/", 1)[-1].removesuffix(".hdf5") or "a dataset"
         text = f"{name} on the {stem} dataset ({dataset.get('n_steps', '?'):,} transitions)"
     elif manifest.get("expert") and algo == "bc":
         text = f"{name} of {manifest.get('aggregate_size', '?'):,} demonstration steps by {manifest['expert']}"
     elif manifest.get("expert"):
         text = f"{name} imitating {manifest['expert']}"
-        if "iterations" in config:
+        if isinstance(config, dict) and "iterations" in config:
             text += f" ({config['iterations']} iterations, {manifest.get('aggregate_size', '?'):,} labelled steps)"
     else:
         text = f"{name}" + (f" ({manifest['library']})" if manifest.get("library") else "")

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+
+from pydantic import JsonValue
 
 from vla_bench.harness.bundle import (
     EPISODES_FILE,
@@ -21,7 +22,7 @@ from vla_bench.spec.errors import UserError
 from vla_bench.spec.summary import Summary
 
 
-def merge_bundles(directories: list[Path], out_dir: Path) -> dict[str, Any]:
+def merge_bundles(directories: list[Path], out_dir: Path) -> dict[str, JsonValue]:
     """:func:`merge_summary`'s summary as the summary.json document."""
     return merge_summary(directories, out_dir).to_json()
 

@@ -19,10 +19,11 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
+from pydantic import JsonValue
 
 from vla_bench.agents.policy import LoadedAgent, is_batched
 from vla_bench.datasets.d4rl_hdf5 import read_d4rl
@@ -32,6 +33,42 @@ from vla_bench.spec import Observation, Protocol, TaskSpec
 
 DEFAULT_FRACTION = 0.1
 _BATCH = 256
+ErrorName = Literal["action_mse", "action_l2", "normalized_mse"]
+_ERRORS: tuple[ErrorName, ...] = ("action_mse", "action_l2", "normalized_mse")
+
+
+class HeldOutInfo(TypedDict):
+    """How the held-out episodes were chosen from which file."""
+
+    source: str
+    format: str
+    split: str
+    episodes_total: int
+    episodes_heldout: int
+    heldout_indices: list[int]
+    protocol_id: str | None  # the protocol the dataset names in its metadata
+
+
+class Interval(TypedDict):
+    mean: float
+    ci95: list[float]
+
+
+class EpisodeErrors(TypedDict):
+    task: str | None
+    steps: int
+    action_mse: float
+    action_l2: float
+    normalized_mse: float
+
+
+class OfflineResult(TypedDict):
+    agent: dict[str, JsonValue]
+    n_episodes: int
+    n_steps: int
+    metrics: dict[str, Interval]
+    per_dimension_mse: list[float]
+    episodes: list[EpisodeErrors]
 
 
 @dataclass
@@ -53,7 +90,7 @@ def heldout_indices(n_episodes: int, fraction: float = DEFAULT_FRACTION) -> list
     return chosen or [n_episodes - 1]
 
 
-def load_heldout(path: str | Path, fraction: float = DEFAULT_FRACTION) -> tuple[list[HeldOutEpisode], dict[str, Any]]:
+def load_heldout(path: str | Path, fraction: float = DEFAULT_FRACTION) -> tuple[list[HeldOutEpisode], HeldOutInfo]:
     """The held-out episodes of a D4RL-format or robomimic HDF5 file, and a description of the split."""
     import h5py  # noqa: PLC0415 - only when a file is read
 
@@ -78,9 +115,10 @@ def load_heldout(path: str | Path, fraction: float = DEFAULT_FRACTION) -> tuple[
     held = [HeldOutEpisode(episodes[i].observations, episodes[i].actions,
                            str(tasks[i].decode() if isinstance(tasks[i], bytes) else tasks[i])
                            if tasks is not None and i < len(tasks) else None) for i in indices]
-    info = {"source": source, "format": "robomimic" if robomimic else "d4rl", "split": split,
-            "episodes_total": len(episodes), "episodes_heldout": len(held), "heldout_indices": indices,
-            "protocol_id": dataset.metadata.get("protocol_id")}
+    protocol_id = dataset.metadata.get("protocol_id")
+    info: HeldOutInfo = {"source": source, "format": "robomimic" if robomimic else "d4rl", "split": split,
+                         "episodes_total": len(episodes), "episodes_heldout": len(held), "heldout_indices": indices,
+                         "protocol_id": protocol_id if isinstance(protocol_id, str) else None}
     return held, info
 
 
@@ -113,14 +151,15 @@ def _predict(agent: LoadedAgent, task: TaskSpec, observations: Sequence[Observat
 
 
 def evaluate_offline(agent: LoadedAgent, episodes: Sequence[HeldOutEpisode],
-                     protocol: Protocol | None = None) -> dict[str, Any]:
+                     protocol: Protocol | None = None) -> OfflineResult:
     """Per-episode action errors of ``agent`` on ``episodes`` and their means with 95% intervals."""
     if not episodes:
         raise DatasetError("no held-out episodes to evaluate on")
     all_actions = np.concatenate([e.actions for e in episodes])
     variance = float(all_actions.var(axis=0).mean()) or 1.0
     max_steps = max(len(e.actions) for e in episodes)
-    per_episode, squared_sum = [], np.zeros(all_actions.shape[1])
+    per_episode: list[EpisodeErrors] = []
+    squared_sum = np.zeros(all_actions.shape[1])
     for episode in episodes:
         task = _task_spec(all_actions, episode.observations.shape[1], protocol, episode.task, max_steps)
         observations: list[Observation] = [{"state": row} for row in episode.observations]
@@ -137,9 +176,9 @@ def evaluate_offline(agent: LoadedAgent, episodes: Sequence[HeldOutEpisode],
         per_episode.append({"task": episode.task, "steps": len(error), "action_mse": mse,
                             "action_l2": float(np.linalg.norm(error, axis=1).mean()),
                             "normalized_mse": mse / variance})
-    metrics = {}
-    for name in ("action_mse", "action_l2", "normalized_mse"):
-        mean, low, high = mean_interval([float(row[name]) for row in per_episode])  # type: ignore[arg-type]
+    metrics: dict[str, Interval] = {}
+    for name in _ERRORS:
+        mean, low, high = mean_interval([float(row[name]) for row in per_episode])
         metrics[name] = {"mean": mean, "ci95": [low, high]}
     return {"agent": agent.identity(), "n_episodes": len(per_episode), "n_steps": len(all_actions),
             "metrics": metrics, "per_dimension_mse": (squared_sum / len(all_actions)).tolist(),

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hmac
+import logging
 import os
 import secrets
 import shutil
@@ -206,16 +207,15 @@ class RayLauncher:
     def _connect(self) -> None:
         if ray.is_initialized():
             return
-        options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False,
-                                   "logging_level": "WARNING"}
         try:
             if self.address:
                 _check_reachable(self.address)
-                ray.init(address=self.address, **options)
             else:
                 # a short private directory: Ray's socket paths must stay under the 107-byte limit
                 self._ray_dir = tempfile.mkdtemp(prefix="vlab-ray-", dir="/tmp" if Path("/tmp").is_dir() else None)
-                ray.init(_temp_dir=self._ray_dir, **options)
+            # one of address (a cluster) and _temp_dir (a local instance) is given, the other None: Ray's default
+            ray.init(address=self.address or None, _temp_dir=self._ray_dir, include_dashboard=False,
+                     log_to_driver=False, logging_level=logging.WARNING)
         except Exception as exc:  # noqa: BLE001 - connection refused, version mismatch, auth ...
             self._remove_ray_dir()
             where = f"the Ray cluster at {self.address}" if self.address else "a local Ray instance"

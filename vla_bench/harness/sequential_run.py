@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
 
 from vla_bench.agents.policy import LoadedAgent
 from vla_bench.harness.eval_config import EvalConfig
@@ -36,7 +35,8 @@ def ordered_pairs(protocol: Protocol, a: list[EpisodeRecord],
 
 def sequential_comparison(protocol: Protocol, agent_a: LoadedAgent, agent_b: LoadedAgent, out: Path, *,
                           alpha: float, base: EvalConfig, max_per_task: int | None = None,
-                          log: Callable[[str], object] = lambda line: sys.stderr.write(line + "\n")) -> dict[str, Any]:
+                          log: Callable[[str], object] = lambda line: sys.stderr.write(line + "\n"),
+                          ) -> dict[str, object]:
     if not protocol.has_success or protocol.primary_metric != "success_rate":
         raise UserError(f"--sequential decides between success rates; {protocol.id} scores "
                         f"{protocol.primary_metric}: compare two finished bundles instead")
@@ -57,14 +57,15 @@ def sequential_comparison(protocol: Protocol, agent_a: LoadedAgent, agent_b: Loa
                 break
         log(f"{done}/{budget} episodes per task: {test.pairs} pairs, only A {test.a_wins}, only B {test.b_wins}, "
             f"e-value {math.exp(test.log_e):.3g} (decides at {1 / alpha:g})")
-    result: dict[str, Any] = {"kind": "sequential decision (not a score)", "protocol": protocol.id,
-                              "a": agent_a.name, "b": agent_b.name, **test.as_dict(),
-                              "pairs_run": len(ordered_pairs(protocol, *records)),
-                              "max_pairs": budget * len(protocol.tasks), "bundles": [str(out / "a"), str(out / "b")]}
+    result: dict[str, object] = {"kind": "sequential decision (not a score)", "protocol": protocol.id,
+                                 "a": agent_a.name, "b": agent_b.name, **test.as_dict(),
+                                 "pairs_run": len(ordered_pairs(protocol, *records)),
+                                 "max_pairs": budget * len(protocol.tasks),
+                                 "bundles": [str(out / "a"), str(out / "b")]}
     return result
 
 
-def decision_line(result: dict[str, Any]) -> str:
+def decision_line(result: Mapping[str, object]) -> str:
     used, most = result["pairs_used"], result["max_pairs"]
     if result["decision"] == "undecided":
         return (f"undecided after {used} of {most} paired episodes: no difference shown at alpha = {result['alpha']:g} "
