@@ -82,8 +82,9 @@ def test_the_shipped_chains_are_a_recomputation() -> None:
 
 def test_start_state_matches_calvins_layout() -> None:
     # calvin utils.get_env_state_for_initial_condition for this state, computed with CALVIN's code
-    state: dict[str, int | str] = {"led": 0, "lightbulb": 0, "slider": "right", "drawer": "closed", "red_block": "table",
-             "blue_block": "slider_left", "pink_block": "slider_right", "grasped": 0}
+    state: dict[str, int | str] = {"led": 0, "lightbulb": 0, "slider": "right", "drawer": "closed",
+                                   "red_block": "table", "blue_block": "slider_left", "pink_block": "slider_right",
+                                   "grasped": 0}
     robot, scene = start_observation(state)
     assert robot.shape == (15,) and robot[-1] == 1.0
     assert scene[6:9].tolist() == [0.0500000896, -0.120000177, 0.459990009]
