@@ -27,8 +27,9 @@ def test_iqm_over_runs_by_tasks_on_a_hand_case() -> None:
     result = multirun_aggregate(protocol, runs)
     assert result["task_scores"] == [[1.0, 8.0], [2.0, 7.0], [3.0, 100.0]]
     # rliable: IQM = trim_mean of the 6 flattened scores, cutting int(0.25 * 6) = 1 at each end: mean(2, 3, 7, 8)
-    assert result["iqm"]["mean"] == pytest.approx(5.0)
-    assert result["iqm"]["mean"] == pytest.approx(stats.trim_mean([1, 8, 2, 7, 3, 100], 0.25))
+    iqm = result["iqm"]
+    assert iqm is not None and iqm["mean"] == pytest.approx(5.0)
+    assert iqm["mean"] == pytest.approx(stats.trim_mean([1, 8, 2, 7, 3, 100], 0.25))
     assert result["mean"]["mean"] == pytest.approx(121 / 6)
     assert result["n_runs"] == 3 and result["iqm_note"] is None
     low, high = result["mean"]["ci95"]

@@ -63,9 +63,11 @@ def test_drops_are_paired_on_identical_episodes() -> None:
     assert language["score"]["mean"] == 0.0 and language["drop"]["mean"] == pytest.approx(clean)
     # robustness = 100 x mean over axes of mean retention: noise (1 + r2) / 2, language 0
     r2 = (clean - lost) / clean
-    assert result["robustness"]["mean"] == pytest.approx(100 * ((1 + r2) / 2 + 0) / 2)
-    low, high = result["robustness"]["ci95"]
-    assert low <= result["robustness"]["mean"] <= high
+    score, interval = result["robustness"]["mean"], result["robustness"]["ci95"]
+    assert score == pytest.approx(100 * ((1 + r2) / 2 + 0) / 2)
+    assert score is not None and interval is not None
+    low, high = interval
+    assert low <= score <= high
     text = markdown(result)
     assert "| noise | 2 |" in text and "Robustness score" in text
 

@@ -10,7 +10,7 @@ replacement independently within each task. With one run there is nothing to res
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +26,7 @@ from vla_bench.scoring.scores import (
 )
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
+from vla_bench.spec.protocol import PrimaryMetric
 
 
 def score_matrix(protocol: Protocol, runs: Sequence[Sequence[EpisodeRecord]]) -> NDArray[np.float64]:
@@ -59,7 +60,25 @@ def stratified_run_bootstrap(matrix: NDArray[np.float64], resamples: int = BOOTS
     return out
 
 
-def multirun_aggregate(protocol: Protocol, runs: Sequence[Sequence[EpisodeRecord]]) -> dict[str, Any]:
+class RunsEstimate(TypedDict):
+    mean: float
+    ci95: list[float]
+
+
+class MultirunJson(TypedDict):
+    """A multi-run entry's score (what the board shows and the server caches)."""
+
+    metric: PrimaryMetric
+    n_runs: int
+    n_tasks: int
+    task_scores: list[list[float]]  # runs x tasks
+    mean: RunsEstimate
+    iqm: RunsEstimate | None
+    iqm_note: str | None
+    interval_method: str
+
+
+def multirun_aggregate(protocol: Protocol, runs: Sequence[Sequence[EpisodeRecord]]) -> MultirunJson:
     if len(runs) < 2:
         raise UserError("a multi-run score needs at least 2 runs; one run is scored by compute_scores")
     matrix = score_matrix(protocol, runs)

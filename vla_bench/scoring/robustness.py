@@ -19,18 +19,55 @@ it has the same bootstrap interval. The clean arm can come from a separate bundl
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.scoring.scores import CONFIDENCE, episode_score
 from vla_bench.spec import EpisodeRecord, Protocol
+from vla_bench.spec.protocol import PrimaryMetric
 
 RESAMPLES = 2000
 BOOTSTRAP_SEED = 20261204
 AGGREGATE_DEFINITION = ("100 x mean over axes of (mean over the axis's levels of perturbed score / clean score), "
                         "on paired episodes; 100 = no loss")
+
+
+class DropEstimate(TypedDict):
+    """A paired point estimate with its bootstrap 95% interval."""
+
+    mean: float
+    ci95: list[float]
+
+
+class LevelJson(TypedDict):
+    level: int
+    score: DropEstimate
+    drop: DropEstimate  # clean - perturbed, paired episode for episode
+
+
+class AxisJson(TypedDict):
+    description: str
+    levels: list[LevelJson]  # the levels that ran on every paired task
+
+
+class RobustnessAggregate(TypedDict):
+    definition: str
+    mean: float | None
+    ci95: list[float] | None
+    note: NotRequired[str]  # why there is no score
+
+
+class RobustnessJson(TypedDict):
+    """:func:`robustness_scores`' table."""
+
+    metric: PrimaryMetric
+    clean_protocol: str
+    n_pairs: dict[str, int]
+    clean: DropEstimate
+    axes: dict[str, AxisJson]
+    robustness: RobustnessAggregate
 
 
 class PairingError(ValueError):
@@ -53,7 +90,7 @@ def _scores_by_task(protocol: Protocol, records: Sequence[EpisodeRecord]) -> dic
     return found
 
 
-def _estimate(point: float, samples: NDArray[np.float64]) -> dict[str, Any]:
+def _estimate(point: float, samples: NDArray[np.float64]) -> DropEstimate:
     tail = (1.0 - CONFIDENCE) / 2.0
     finite = samples[np.isfinite(samples)]
     if finite.size == 0:
@@ -63,7 +100,7 @@ def _estimate(point: float, samples: NDArray[np.float64]) -> dict[str, Any]:
 
 
 def robustness_scores(protocol: Protocol, records: Sequence[EpisodeRecord],
-                      clean_records: Sequence[EpisodeRecord] | None = None) -> dict[str, Any]:
+                      clean_records: Sequence[EpisodeRecord] | None = None) -> RobustnessJson:
     """The robustness table of a robustness protocol's records (see the module docstring)."""
     spec = protocol.perturbation
     if spec is None:
@@ -105,12 +142,11 @@ def robustness_scores(protocol: Protocol, records: Sequence[EpisodeRecord],
         return float(np.mean(points)), np.mean(samples, axis=0)
 
     clean_point, clean_samples = arm_statistic({base: base for base in indices})
-    result: dict[str, Any] = {"metric": protocol.primary_metric, "clean_protocol": spec.clean_protocol,
-                              "n_pairs": {base: len(idx) for base, idx in indices.items()},
-                              "clean": _estimate(clean_point, clean_samples), "axes": {}}
+    axes: dict[str, AxisJson] = {}
     retention_points, retention_samples = [], []
     for axis in spec.axes:
-        levels, axis_points, axis_samples = [], [], []
+        levels: list[LevelJson] = []
+        axis_points, axis_samples = [], []
         for number in range(1, len(axis.levels) + 1):
             tasks = {protocol.task(t).perturbation.base_task: t  # type: ignore[union-attr]
                      for t in arms.get((axis.name, number), []) if t in scored}
@@ -124,32 +160,37 @@ def robustness_scores(protocol: Protocol, records: Sequence[EpisodeRecord],
                 axis_points.append(point / clean_point)
                 with np.errstate(divide="ignore", invalid="ignore"):
                     axis_samples.append(samples / clean_samples)
-        result["axes"][axis.name] = {"description": axis.description, "levels": levels}
+        axes[axis.name] = {"description": axis.description, "levels": levels}
         if axis_points:
             retention_points.append(float(np.mean(axis_points)))
             retention_samples.append(np.mean(axis_samples, axis=0))
-    result["robustness"] = _aggregate(clean_point, retention_points, retention_samples)
-    return result
+    return {"metric": protocol.primary_metric, "clean_protocol": spec.clean_protocol,
+            "n_pairs": {base: len(idx) for base, idx in indices.items()},
+            "clean": _estimate(clean_point, clean_samples), "axes": axes,
+            "robustness": _aggregate(clean_point, retention_points, retention_samples)}
 
 
-def _aggregate(clean_point: float, points: list[float], samples: list[NDArray[np.float64]]) -> dict[str, Any]:
-    base: dict[str, Any] = {"definition": AGGREGATE_DEFINITION}
+def _aggregate(clean_point: float, points: list[float], samples: list[NDArray[np.float64]]) -> RobustnessAggregate:
     if clean_point <= 0:
-        return {**base, "mean": None, "ci95": None, "note": "undefined: the clean score is not positive"}
+        return {"definition": AGGREGATE_DEFINITION, "mean": None, "ci95": None,
+                "note": "undefined: the clean score is not positive"}
     if not points:
-        return {**base, "mean": None, "ci95": None, "note": "no perturbed level ran on every paired task"}
-    return {**base, **_estimate(100.0 * float(np.mean(points)), 100.0 * np.mean(samples, axis=0))}
+        return {"definition": AGGREGATE_DEFINITION, "mean": None, "ci95": None,
+                "note": "no perturbed level ran on every paired task"}
+    score = _estimate(100.0 * float(np.mean(points)), 100.0 * np.mean(samples, axis=0))
+    return {"definition": AGGREGATE_DEFINITION, "mean": score["mean"], "ci95": score["ci95"]}
 
 
-def markdown(result: dict[str, Any]) -> str:
+def markdown(result: RobustnessJson) -> str:
     """The robustness table as Markdown (for report.md)."""
     percent = result["metric"] == "success_rate"
 
-    def fmt(estimate: dict[str, Any] | None, scale: float = 100.0 if percent else 1.0) -> str:
-        if not estimate or estimate.get("mean") is None:
+    def fmt(estimate: DropEstimate | RobustnessAggregate | None, scale: float = 100.0 if percent else 1.0) -> str:
+        mean, ci95 = (estimate["mean"], estimate["ci95"]) if estimate else (None, None)
+        if mean is None or ci95 is None:
             return "–"
-        low, high = estimate["ci95"]
-        return f"{scale * estimate['mean']:.1f} [{scale * low:.1f}, {scale * high:.1f}]"
+        low, high = ci95
+        return f"{scale * mean:.1f} [{scale * low:.1f}, {scale * high:.1f}]"
 
     unit = " (%)" if percent else ""
     lines = [f"Paired with {result['clean_protocol']} episode for episode; clean {result['metric']}{unit}: "

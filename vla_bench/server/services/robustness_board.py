@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sqlalchemy.orm import Session
 
-from vla_bench.scoring.robustness import PairingError, robustness_scores
+from vla_bench.scoring.robustness import DropEstimate, PairingError, RobustnessJson, robustness_scores
 from vla_bench.scoring.safety_summary import COLUMNS as SAFETY_COLUMNS
 from vla_bench.scoring.safety_summary import safety_summary
 from vla_bench.server import crud
@@ -32,7 +31,7 @@ MAX_TABLES = 2048  # entry tables kept in this process
 class EntryRobustness:
     """One entry's robustness table (``robustness_scores``' result) or why there is none, and its safety means."""
 
-    table: dict[str, Any] | None
+    table: RobustnessJson | None
     problem: str | None
     safety: dict[str, float]  # safety column -> mean per episode over every task that records it
 
@@ -98,11 +97,10 @@ def levels(protocol: Protocol) -> list[Level]:
             for axis in protocol.perturbation.axes for number in range(1, len(axis.levels) + 1)]
 
 
-def level_drop(table: dict[str, Any] | None, level: Level) -> dict[str, Any] | None:
+def level_drop(table: RobustnessJson | None, level: Level) -> DropEstimate | None:
     """The paired drop of one (axis, level) in an entry's table, if that level ran on every paired task."""
-    if table is None:
-        return None
-    for found in table["axes"].get(level.axis, {}).get("levels", []):
+    axis = table["axes"].get(level.axis) if table is not None else None
+    for found in axis["levels"] if axis is not None else []:
         if found["level"] == level.level:
-            return dict(found["drop"])
+            return found["drop"].copy()
     return None

@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy.orm import Session
 
-from vla_bench.scoring.multirun import multirun_aggregate
+from vla_bench.scoring.multirun import MultirunJson, multirun_aggregate
 from vla_bench.server import crud
 from vla_bench.server.core.lru import Lru
 from vla_bench.server.models import Submission
@@ -32,11 +31,11 @@ class RunGroup:
     group: str
     owner: str  # the submitting user's name, or "baseline"
     runs: list[Submission]  # one per seed, the latest, in seed order
-    aggregate: dict[str, Any] | None  # scoring.multirun's result
+    aggregate: MultirunJson | None
     problem: str | None  # why there is no aggregate (e.g. a run that misses a task)
 
 
-_RESULTS: Lru[tuple[object, ...], tuple[dict[str, Any] | None, str | None]] = Lru(MAX_GROUPS)
+_RESULTS: Lru[tuple[object, ...], tuple[MultirunJson | None, str | None]] = Lru(MAX_GROUPS)
 
 
 def clear_caches() -> None:
@@ -71,7 +70,7 @@ def run_groups(*, session: Session, protocol: Protocol, verified_only: bool = Fa
     return sorted(groups, key=lambda g: -(g.aggregate["mean"]["mean"] if g.aggregate else float("-inf")))
 
 
-def _score(session: Session, protocol: Protocol, runs: list[Submission]) -> tuple[dict[str, Any] | None, str | None]:
+def _score(session: Session, protocol: Protocol, runs: list[Submission]) -> tuple[MultirunJson | None, str | None]:
     lines = crud.episode_lines(session=session, submission_ids=[run.id for run in runs])
     records = [[EpisodeRecord.from_json(json.loads(line)) for line in lines.get(run.id, "").splitlines() if line]
                for run in runs]
