@@ -14,9 +14,9 @@ episodes), all of them sharing the two onnxruntime sessions.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -28,7 +28,25 @@ from vla_bench.spec.errors import UserError
 KIND = "decision_transformer"
 INPUTS = ("states", "actions", "returns_to_go", "timesteps", "mask")
 REWARD_INPUTS = ("state", "action", "next_state")
-Feeds = dict[str, NDArray[Any]]
+Feeds = dict[str, NDArray[np.float32] | NDArray[np.int64]]  # float32 inputs; timesteps int64
+
+
+class RewardModel(TypedDict, total=False):
+    file: str  # next to model.onnx (default reward.onnx)
+    sha256: str
+    inputs: list[str]
+
+
+class Context(TypedDict):
+    """The manifest's ``context`` block of an exported Decision Transformer."""
+
+    kind: str
+    reward_model: NotRequired[RewardModel]
+    seq_len: int
+    target_return: float
+    action_dim: int
+    episode_len: NotRequired[int]
+    inputs: NotRequired[list[str]]
 
 
 class ContextPolicy:
@@ -102,7 +120,7 @@ class OnnxCall:
         return np.asarray(out, dtype=np.float32)
 
 
-def context_factory(directory: Path, context: Mapping[str, Any], model: Path) -> Callable[[], ContextPolicy]:
+def context_factory(directory: Path, context: Context, model: Path) -> Callable[[], ContextPolicy]:
     """A factory of fresh per-episode policies over shared sessions, from the manifest's ``context``."""
     if context.get("kind") != KIND:
         raise UserError(f"{directory}: unknown context kind {context.get('kind')!r} (this version knows {KIND!r})")
