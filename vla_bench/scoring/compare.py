@@ -10,7 +10,7 @@ Holm-adjusted over the tasks (a multiple-comparison correction); ``verdict`` say
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import NotRequired, TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,6 +26,51 @@ from vla_bench.scoring.scores import (
 from vla_bench.scoring.stats import holm_adjust, newcombe_paired_interval
 from vla_bench.spec import EpisodeRecord, Protocol
 from vla_bench.spec.errors import UserError
+from vla_bench.spec.protocol import PrimaryMetric
+
+
+class IntervalJson(TypedDict):
+    mean: float
+    ci95: list[float]
+
+
+class McNemarJson(TypedDict):
+    a_only: int
+    b_only: int
+    p_value: float
+    p_holm: NotRequired[float]  # per task, Holm-adjusted over the tasks
+
+
+class SuccessTestsJson(TypedDict):
+    mcnemar: McNemarJson
+    newcombe: IntervalJson  # B - A
+
+
+class PairedJson(TypedDict):
+    """One task's (or all tasks') paired result: both arms and the difference B - A."""
+
+    n_pairs: int
+    difference: IntervalJson
+    a: IntervalJson
+    b: IntervalJson
+    mcnemar: NotRequired[McNemarJson]  # success-rate protocols
+    newcombe: NotRequired[IntervalJson]
+
+
+class ComparisonHead(TypedDict):
+    protocol: str
+    metric: PrimaryMetric
+    only_in_a: int
+    only_in_b: int
+    tasks: dict[str, PairedJson]
+    overall: PairedJson
+    multiple_comparisons: str | None
+
+
+class ComparisonJson(ComparisonHead):
+    """:func:`paired_comparison`'s result (``harness.comparison.Comparison`` is its typed model)."""
+
+    verdict: str
 
 
 def mcnemar_exact(a_only: int, b_only: int) -> float:
@@ -36,7 +81,7 @@ def mcnemar_exact(a_only: int, b_only: int) -> float:
     return float(stats.binomtest(b_only, discordant, 0.5).pvalue)
 
 
-def paired_comparison(protocol: Protocol, a: Sequence[EpisodeRecord], b: Sequence[EpisodeRecord]) -> dict[str, Any]:
+def paired_comparison(protocol: Protocol, a: Sequence[EpisodeRecord], b: Sequence[EpisodeRecord]) -> ComparisonJson:
     index_a = {r.key: r for r in a}
     index_b = {r.key: r for r in b}
     common = sorted(set(index_a) & set(index_b), key=lambda k: (protocol.task_names.index(k[0]), k[1]))
@@ -46,7 +91,7 @@ def paired_comparison(protocol: Protocol, a: Sequence[EpisodeRecord], b: Sequenc
         if index_a[key].seed != index_b[key].seed:
             raise UserError(f"episode {key} has seed {index_a[key].seed} in A but {index_b[key].seed} in B: "
                             "the runs do not follow the same episode plan")
-    per_task: dict[str, Any] = {}
+    per_task: dict[str, PairedJson] = {}
     samples = []
     for task in protocol.task_names:
         keys = [k for k in common if k[0] == task]
@@ -56,21 +101,21 @@ def paired_comparison(protocol: Protocol, a: Sequence[EpisodeRecord], b: Sequenc
         score_b = np.array([episode_score(protocol, index_b[k]) for k in keys])
         diffs = score_b - score_a
         mean, low, high = stratified_bootstrap([diffs], mean_of_task_means)
-        entry: dict[str, Any] = {"n_pairs": len(keys), "difference": {"mean": mean, "ci95": [low, high]},
-                                 "a": _arm([score_a], protocol.has_success), "b": _arm([score_b], protocol.has_success)}
+        entry: PairedJson = {"n_pairs": len(keys), "difference": {"mean": mean, "ci95": [low, high]},
+                             "a": _arm([score_a], protocol.has_success), "b": _arm([score_b], protocol.has_success)}
         if protocol.has_success:
-            entry.update(_success_tests([index_a[k] for k in keys], [index_b[k] for k in keys]))
+            _add_tests(entry, _success_tests([index_a[k] for k in keys], [index_b[k] for k in keys]))
         per_task[task] = entry
         samples.append((score_a, score_b))
     mean, low, high = stratified_bootstrap([b - a for a, b in samples], mean_of_task_means)
-    overall: dict[str, Any] = {"n_pairs": len(common), "difference": {"mean": mean, "ci95": [low, high]},
-                               "a": _arm([a for a, _ in samples], False), "b": _arm([b for _, b in samples], False)}
+    overall: PairedJson = {"n_pairs": len(common), "difference": {"mean": mean, "ci95": [low, high]},
+                           "a": _arm([a for a, _ in samples], False), "b": _arm([b for _, b in samples], False)}
     if protocol.has_success:
-        overall.update(_success_tests([index_a[k] for k in common], [index_b[k] for k in common]))
+        _add_tests(overall, _success_tests([index_a[k] for k in common], [index_b[k] for k in common]))
         adjusted = holm_adjust([e["mcnemar"]["p_value"] for e in per_task.values()])
         for entry, p_holm in zip(per_task.values(), adjusted, strict=True):
             entry["mcnemar"]["p_holm"] = p_holm
-    result = {
+    result: ComparisonHead = {
         "protocol": protocol.id,
         "metric": protocol.primary_metric,
         "only_in_a": len(index_a) - len(common),
@@ -81,11 +126,14 @@ def paired_comparison(protocol: Protocol, a: Sequence[EpisodeRecord], b: Sequenc
                                  "(p_holm); judge single tasks by those" if protocol.has_success and len(per_task) > 1
                                  else None),
     }
-    result["verdict"] = verdict(result)
-    return result
+    return {**result, "verdict": verdict(result)}
 
 
-def _arm(samples: list[NDArray[np.float64]], wilson: bool) -> dict[str, Any]:
+def _add_tests(entry: PairedJson, tests: SuccessTestsJson) -> None:
+    entry["mcnemar"], entry["newcombe"] = tests["mcnemar"], tests["newcombe"]
+
+
+def _arm(samples: list[NDArray[np.float64]], wilson: bool) -> IntervalJson:
     """One arm's score on the paired episodes: one task's success rate with its Wilson interval, else the mean of
     task means with its stratified-bootstrap interval."""
     if wilson and len(samples) == 1 and samples[0].size:
@@ -96,7 +144,7 @@ def _arm(samples: list[NDArray[np.float64]], wilson: bool) -> dict[str, Any]:
     return {"mean": mean, "ci95": [low, high]}
 
 
-def _success_tests(a: Sequence[EpisodeRecord], b: Sequence[EpisodeRecord]) -> dict[str, Any]:
+def _success_tests(a: Sequence[EpisodeRecord], b: Sequence[EpisodeRecord]) -> SuccessTestsJson:
     pairs = [(_won(x), _won(y)) for x, y in zip(a, b, strict=True)]
     both = sum(1 for x, y in pairs if x and y)
     a_only = sum(1 for x, y in pairs if x and not y)
@@ -107,7 +155,7 @@ def _success_tests(a: Sequence[EpisodeRecord], b: Sequence[EpisodeRecord]) -> di
             "newcombe": {"mean": (b_only - a_only) / len(pairs), "ci95": [low, high]}}
 
 
-def verdict(result: dict[str, Any], alpha: float = 1 - CONFIDENCE) -> str:
+def verdict(result: ComparisonHead, alpha: float = 1 - CONFIDENCE) -> str:
     """One plain sentence: which arm is better on this protocol's episodes, or that the test cannot tell."""
     overall, percent = result["overall"], result["metric"] == "success_rate"
     diff = overall["difference"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import HTMLResponse
 
+from vla_bench.scoring.compare import IntervalJson
 from vla_bench.server.api.deps import QueryId, SessionDep
 from vla_bench.server.pages.common import page, tick_format
 from vla_bench.server.services.comparison import ComparisonError, compare_submissions
@@ -21,11 +22,13 @@ def compare_page(a: QueryId, b: QueryId, session: SessionDep) -> HTMLResponse:
     except ComparisonError as exc:
         raise HTTPException(exc.status_code, str(exc)) from None
     metric = result["metric"]
-    rows = [(name, e["difference"]["mean"], *e["difference"]["ci95"],
-             f"{fmt_signed(e['difference']['mean'], metric)} {fmt_interval(e['difference']['ci95'], metric)}")
-            for name, e in result["tasks"].items()]
-    overall = result["overall"]["difference"]
-    rows.append(("all tasks", overall["mean"], *overall["ci95"],
-                 f"{fmt_signed(overall['mean'], metric)} {fmt_interval(overall['ci95'], metric)}"))
+
+    def row(name: str, difference: IntervalJson) -> tuple[str, float | None, float | None, float | None, str]:
+        low, high = difference["ci95"]
+        text = f"{fmt_signed(difference['mean'], metric)} {fmt_interval(difference['ci95'], metric)}"
+        return (name, difference["mean"], low, high, text)
+
+    rows = [row(name, e["difference"]) for name, e in result["tasks"].items()]
+    rows.append(row("all tasks", result["overall"]["difference"]))
     chart = chart_pair(rows, reference=0.0, tick_format=tick_format(metric))
     return page("compare.html", a=sub_a, b=sub_b, result=result, metric=metric, chart=chart)

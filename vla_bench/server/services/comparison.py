@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import status
 from sqlalchemy.orm import Session
 
 from vla_bench.protocols import get_protocol
-from vla_bench.scoring.compare import paired_comparison
+from vla_bench.scoring.compare import ComparisonJson, paired_comparison
 from vla_bench.server import crud
 from vla_bench.server.models import Submission
 from vla_bench.spec.errors import UserError
@@ -21,7 +19,7 @@ class ComparisonError(Exception):
 
 
 def compare_submissions(session: Session, a_id: int, b_id: int, *, show_hidden: bool = False,
-                        ) -> tuple[Submission, Submission, dict[str, Any]]:
+                        ) -> tuple[Submission, Submission, ComparisonJson]:
     """Both submissions and ``paired_comparison`` of B against A; shared by the API and the compare page."""
     found = []
     for submission_id in (a_id, b_id):
