@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.agents.policy import Action, BatchedPolicy
+from vla_bench.agents.policy import Action, Policy, is_batched
 from vla_bench.spec import Observation, TaskSpec
 
 KIND = "instruction_one_hot"
@@ -23,7 +23,10 @@ KIND = "instruction_one_hot"
 class InstructionOneHot:
     """Wraps a batched state policy: its input is the state followed by the instruction's one-hot."""
 
-    def __init__(self, inner: BatchedPolicy, instructions: Sequence[str]) -> None:
+    def __init__(self, inner: Policy, instructions: Sequence[str]) -> None:
+        if not is_batched(inner):
+            raise TypeError(f"instruction conditioning wraps a batched policy (act_batch); {type(inner).__name__} "
+                            "has none")
         self.inner = inner
         self.instructions = list(instructions)
         self._index = {text: i for i, text in enumerate(self.instructions)}
