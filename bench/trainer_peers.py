@@ -2,10 +2,21 @@
 
 - DT: gradient steps/s of ``vla_bench.training.dt`` vs d3rlpy's ``DecisionTransformer`` at equal batch
   (64 windows), context (20), width (128), depth (3 blocks, 1 head), on the same synthetic Hopper-sized
-  episodes. Ours also fits its small reward model in every step (the peer has none to fit).
+  episodes. Ours also fits its small reward model in every step (the peer has none to fit; ~4% of our step).
+  ``--d3rlpy-config parity`` (the default) sets d3rlpy to our arithmetic: exact-GELU MLPs (``activation_type``;
+  d3rlpy's default is ReLU, as in Chen et al.'s code, kzl/decision-transformer ``gym/experiment.py``; ours is
+  GELU as CORL's ``dt.py``), AdamW (weight decay 1e-4) with gradient clipping 0.25 and a 10k-step warm-up (as
+  d3rlpy's own ``reproductions/offline/decision_transformer.py`` sets them; its default is Adam without
+  clipping), a linear state embedding (``exclude_last_activation``). ``defaults`` runs its library defaults.
 - GAIL: environment steps/s of whole rounds (one PPO rollout of 2048 steps + PPO's 10 epochs + 2
   discriminator steps) of ``vla-bench train gail`` vs the ``imitation`` library's ``GAIL``, both with SB3 PPO
-  (64x64) and a 32x32 discriminator on Pendulum-v1, synthetic demonstrations.
+  (64x64) and a 32x32 discriminator on Pendulum-v1, synthetic demonstrations, observations and learned rewards
+  normalized (our trainer's defaults ``normalize_obs``/``normalize_reward``). imitation has no return-based
+  normalization of its learned reward of its own (its ``NormalizedRewardNet`` scales each reward by running
+  statistics of rewards, not of returns), so the peer's PPO gets the same SB3 ``VecNormalize(norm_obs=True,
+  norm_reward=True, gamma=0.99)`` over imitation's reward wrapper, normalizing per step; ours pays the
+  discriminator's rewards in one batched pass per rollout and replays VecNormalize's reward statistics there
+  (:func:`vla_bench.training.gail.deferred_normalize`; equal to the per-step path, tested).
 
 The peers cannot join this environment (d3rlpy pins gymnasium==1.0.0; imitation pins gymnasium~=0.29 and
 stable-baselines3~=2.2), so each runs in its own throwaway virtualenv, e.g.::
@@ -14,28 +25,35 @@ stable-baselines3~=2.2), so each runs in its own throwaway virtualenv, e.g.::
     python3 -m venv /tmp/peer-imitation && /tmp/peer-imitation/bin/pip install imitation torch==2.13.0
 
 Measured here (2-core machine shared with other agents' jobs, so absolute rates are lower bounds; the ratio
-of medians over ours and the peer run alternately is the number to read):
+of medians over ours and the peer run alternately is the number to read, and it moved by +-15% between runs
+of the same code at load average 5-8):
 
-- DT, after its attention went through ``scaled_dot_product_attention`` and its last block computes only
-  the state tokens that are read (2026-12-05, ``--dt-steps 20 --gail-rounds 0`` then ``--dt-steps 30
-  --gail-rounds 0``, 3 repeats each, load average 6-7.6 on 2 cores): ours 1.55 vs d3rlpy 2.8.1 1.20 (ratio
-  1.29), then ours 1.52 vs 1.13 (ratio 1.34) gradient steps/s. Before it: ours 0.63 vs d3rlpy 0.59-0.67
-  (load ~12, ratio ~1.0). The rest of the step is the peer's arithmetic (matmuls, exact GELU, dropout masks,
-  plus our reward model's fit); ``torch.compile`` of the model was slower here (and took 150 s to compile),
-  fused AdamW / foreach clipping gained ~1% (neither kept).
-- GAIL (2026-12-05, ``--dt-steps 0 --gail-rounds 2 --repeats 3``, load average 0.5 on 2 cores): ours 2306 vs
-  imitation 1.0.1 1386 env steps/s (ratio of medians 1.66), after the discriminator's rewards went into one
-  batched forward pass per rollout (when VecNormalize does not normalize them), SB3's Adam ran fused and
-  ``torch.distributions``' argument checks were turned off during training. Before those (same day, load
-  1.1-1.6, rounds timed the same way): ours ~1600 vs ~1240 (~1.3x). The earlier figure here (20 vs 21)
-  timed whole runs minus a one-round run, which counted imports, export and plotting;
-  ours is now timed from its rounds' own wall-clock.
+- DT (2026-12-06, ``--dt-steps 30 --gail-rounds 0 --repeats 3``, peer ``parity``). Before the dropout /
+  attention / last-token / fused-optimizer changes of this date: ours 1.37 vs d3rlpy 2.8.1 0.98 gradient
+  steps/s (ratio 1.39, load 7.8). After them: ours 2.09 vs 1.36 (ratio 1.53, load 6.3); then with
+  ``--repeats 5``: 1.65 vs 1.33 (ratio 1.24, load 5.1; per-pair ratios 1.11-1.87) and ``--dt-steps 15
+  --repeats 7``: 1.49 vs 1.16 (ratio 1.28, load 5.9). The changes alone, old vs new step in one process
+  alternately (8 steps x 7, load 2.5-3.9): 1.10x. Against the peer at its library defaults (ReLU, Adam
+  without clipping; ``--d3rlpy-config defaults``, same day, load 4.7-5.2): ours 1.45 vs 1.24 (ratio 1.17) -
+  exact GELU alone is ~18% of our step. What the step is made of (torch.profiler, one thread, noisy): the
+  MLPs' matmuls (~30%) and exact GELU (forward + backward ~18%), attention projections and products (~15%),
+  addmm's bias copies (~5%), dropout masks (~6%), LayerNorms (~4%), the reward model's fit (~4%), AdamW +
+  clipping (~2%) - the peer's arithmetic, less two thirds of the last block and the last action token.
+  2026-12-05 (peer at its library defaults; load 6-7.6): ours 1.55 vs 1.20 (1.29), 1.52 vs 1.13 (1.34);
+  before SDPA / the last-block cut: ~1.0. ``torch.compile`` of the model was slower here (and took 150 s to
+  compile).
+- GAIL with reward normalization on both sides (2026-12-06, ``--dt-steps 0 --gail-rounds 2 --repeats 3``,
+  load average 5.2): ours 405 vs imitation 1.0.1 237 env steps/s (ratio of medians 1.71). Without reward
+  normalization (2026-12-05, load 0.5): ours 2306 vs 1386 (1.66), after the discriminator's rewards went into
+  one batched forward pass per rollout, SB3's Adam ran fused and ``torch.distributions``' argument checks were
+  turned off during training; before those (load 1.1-1.6): ~1600 vs ~1240 (~1.3x).
 
-The 1.5x goal is met for GAIL (1.66x); DT (not re-measured 2026-12-05) reaches ~1.3x, so it is not met there.
+The 1.5x goal is met for GAIL (1.71x with reward normalization, 1.66x without). DT is not reliably at 1.5x:
+1.24-1.53 over three runs of the current code against the peer set to the same arithmetic.
 
 Run: ``.venv/bin/python bench/trainer_peers.py [--d3rlpy /tmp/peer-d3rlpy/bin/python]
-[--imitation /tmp/peer-imitation/bin/python] [--dt-steps N] [--gail-rounds R] [--repeats 3]``; 0 steps or
-rounds skip that trainer. One math thread everywhere.
+[--imitation /tmp/peer-imitation/bin/python] [--d3rlpy-config parity|defaults] [--dt-steps N] [--gail-rounds R]
+[--repeats 3]``; 0 steps or rounds skip that trainer. One math thread everywhere.
 """
 
 from __future__ import annotations
@@ -67,9 +85,14 @@ n = {episodes} * {length}
 terminals = np.zeros(n); terminals[{length} - 1::{length}] = 1
 dataset = d3rlpy.dataset.MDPDataset(rng.normal(size=(n, {obs})).astype(np.float32),
     rng.uniform(-1, 1, size=(n, {act})).astype(np.float32), rng.normal(size=n).astype(np.float32), terminals)
+parity = sys.argv[2] == "parity"  # ours' arithmetic: GELU MLPs, AdamW + clipping + warm-up, linear state embedding
+optim = (d3rlpy.optimizers.AdamWFactory(weight_decay=1e-4, clip_grad_norm=0.25,
+    lr_scheduler_factory=d3rlpy.optimizers.WarmupSchedulerFactory(warmup_steps=10000)) if parity
+    else d3rlpy.optimizers.AdamFactory())
 dt = d3rlpy.algos.DecisionTransformerConfig(batch_size={batch}, context_size={context}, num_heads=1,
-    num_layers={layers}, encoder_factory=d3rlpy.models.VectorEncoderFactory([{width}]), max_timestep={length},
-    learning_rate=1e-4).create(device="cpu:0")
+    num_layers={layers}, encoder_factory=d3rlpy.models.VectorEncoderFactory([{width}],
+    exclude_last_activation=parity), max_timestep={length}, learning_rate=1e-4, optim_factory=optim,
+    activation_type="gelu" if parity else "relu").create(device="cpu:0")
 dt.build_with_dataset(dataset)
 def step():
     dt.update(dataset.sample_trajectory_batch({batch}, length={context}))
@@ -85,7 +108,7 @@ from imitation.algorithms.adversarial.gail import GAIL
 from imitation.data.types import Transitions
 from imitation.rewards.reward_nets import BasicRewardNet
 from stable_baselines3 import PPO
-from stable_baselines3.common.vec_env import DummyVecEnv
+from stable_baselines3.common.vec_env import DummyVecEnv, VecNormalize
 torch.set_num_threads(1)
 rounds = int(sys.argv[1]); rng = np.random.default_rng(0); n = 4096
 venv = DummyVecEnv([lambda: gym.make("Pendulum-v1")])
@@ -95,6 +118,10 @@ ppo = PPO("MlpPolicy", venv, n_steps=2048, batch_size=64, n_epochs=10, seed=0, d
 net = BasicRewardNet(venv.observation_space, venv.action_space, hid_sizes=(32, 32))
 gail = GAIL(demonstrations=demos, demo_batch_size=2048, gen_replay_buffer_capacity=2048, n_disc_updates_per_round=2,
     venv=venv, gen_algo=ppo, reward_net=net, allow_variable_horizon=True)
+# PPO sees observations and the learned reward normalized as ours does (our trainer's defaults): SB3 VecNormalize
+# over imitation's reward wrapper, so its discriminator still sees raw states (ours too), rewards normalized per step
+gail.venv_train = VecNormalize(gail.venv_wrapped, norm_obs=True, norm_reward=True, gamma=0.99)
+gail.gen_algo.set_env(gail.venv_train)
 gail.train(2048)  # warm-up round
 t = time.perf_counter()
 gail.train(2048 * rounds)
@@ -143,7 +170,7 @@ def ours_gail(rounds: int) -> float:
     demos = OfflineDataset.from_arrays({"observations": rng.normal(size=(n, 3)).astype(np.float32),
                                         "actions": rng.uniform(-2, 2, (n, 1)).astype(np.float32),
                                         "rewards": np.zeros(n, np.float32), "terminals": terminals})
-    options = {"n_steps": 2048, "batch_size": 64, "n_epochs": 10, "normalize_obs": False, "normalize_reward": False,
+    options = {"n_steps": 2048, "batch_size": 64, "n_epochs": 10, "normalize_obs": True, "normalize_reward": True,
                "demo_batch_size": 2048}
     with tempfile.TemporaryDirectory() as tmp:
         write_d4rl(Path(tmp) / "demos.hdf5", demos)
@@ -157,10 +184,10 @@ def ours_gail(rounds: int) -> float:
     return 2048 * rounds / max(seconds, 1e-9)
 
 
-def peer(python: str | None, script: str, argument: int) -> dict[str, object] | None:
+def peer(python: str | None, script: str, *arguments: object) -> dict[str, object] | None:
     if not python or not Path(python).exists():
         return None
-    result = subprocess.run([python, "-c", script, str(argument)], capture_output=True, text=True,
+    result = subprocess.run([python, "-c", script, *map(str, arguments)], capture_output=True, text=True,
                             env={**os.environ, "OMP_NUM_THREADS": "1"}, check=False)
     if result.returncode != 0:
         print(f"peer {python} failed:\n{result.stderr[-2000:]}", file=sys.stderr)
@@ -199,6 +226,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--d3rlpy", default="/tmp/peer-d3rlpy/bin/python", help="python of d3rlpy's venv")
     parser.add_argument("--imitation", default="/tmp/peer-imitation/bin/python", help="python of imitation's venv")
+    parser.add_argument("--d3rlpy-config", choices=("parity", "defaults"), default="parity",
+                        help="parity: d3rlpy set to our DT's arithmetic (GELU, AdamW + clipping + warm-up, as its own "
+                        "reproduction script sets the optimizer); defaults: its library defaults (ReLU, Adam)")
     parser.add_argument("--dt-steps", type=int, default=100, help="0: skip DT")
     parser.add_argument("--gail-rounds", type=int, default=2, help="0: skip GAIL")
     parser.add_argument("--repeats", type=int, default=3, help="ours and the peer alternately, this many times each")
@@ -208,8 +238,9 @@ def main() -> None:
             "width": WIDTH, "layers": LAYERS}
     if args.dt_steps > 0:
         _compare(f"DT, batch {BATCH}, context {CONTEXT}, width {WIDTH}, {LAYERS} blocks", "gradient steps/s",
-                 lambda: ours_dt(args.dt_steps), lambda: peer(args.d3rlpy, D3RLPY.format(**fill), args.dt_steps),
-                 args.repeats, "d3rlpy")
+                 lambda: ours_dt(args.dt_steps),
+                 lambda: peer(args.d3rlpy, D3RLPY.format(**fill), args.dt_steps, args.d3rlpy_config),
+                 args.repeats, f"d3rlpy ({args.d3rlpy_config})")
     if args.gail_rounds > 0:
         _compare("GAIL rounds on Pendulum-v1 (PPO 2048 x 10 epochs, 2 discriminator steps)", "env steps/s",
                  lambda: ours_gail(args.gail_rounds),
