@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 from numpy.typing import NDArray
@@ -175,14 +175,28 @@ def pair_p_value(protocol: Protocol, x: Mapping[EpisodeKey, float], y: Mapping[E
     return float(pairwise_p_values(protocol.primary_metric, np.stack([a, b]))[0, 1])
 
 
+class RankJson(TypedDict):
+    score: float
+    rank: int
+    rank_range: list[int]  # [best, worst]
+    better_than: list[str]
+    worse_than: list[str]
+
+
+class RanksJson(TypedDict):
+    method: str
+    alpha: float
+    entries: dict[str, RankJson]  # best mean first
+
+
 def tie_aware_ranks(protocol: Protocol, entries: Mapping[str, Sequence[EpisodeRecord]],
-                    alpha: float = 1 - CONFIDENCE) -> dict[str, Any]:
+                    alpha: float = 1 - CONFIDENCE) -> RanksJson:
     """``{"method": ..., "entries": {name: {"score", "rank", "rank_range", "better_than", "worse_than"}}}``."""
     ranked = [entry_from_records(protocol, name, records) for name, records in entries.items()]
     separated, n_tests, n_unpaired = separations(protocol.primary_metric, ranked, alpha)
     n = len(ranked)
     means = [e.mean for e in ranked]
-    out: dict[str, dict[str, Any]] = {}
+    out: dict[str, RankJson] = {}
     for k in sorted(range(n), key=lambda k: (-means[k], str(ranked[k].key))):
         beats = [str(ranked[j].key) for j in range(n) if separated[k, j] and means[j] < means[k]]
         beaten = [str(ranked[j].key) for j in range(n) if separated[k, j] and means[j] > means[k]]

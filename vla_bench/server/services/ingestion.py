@@ -15,7 +15,7 @@ import datetime as dt
 import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Literal
 
 from fastapi.concurrency import run_in_threadpool
 
@@ -38,9 +38,13 @@ def validate_and_store(db: Database, raw: bytes, user_id: int, received_at: dt.d
 
 
 _CHILD_DATABASES: dict[str, Database] = {}
+# what a child sends back: a refusal's status, message, field and errors, or the stored submission's id,
+# whether it was created and its status
+_Outcome = (tuple[Literal["rejected"], int, str, str | None, list[str]]
+            | tuple[Literal["stored"], int, bool, str])
 
 
-def _in_child(raw: bytes, user_id: int, received_at: dt.datetime, options: IngestOptions) -> tuple[Any, ...]:
+def _in_child(raw: bytes, user_id: int, received_at: dt.datetime, options: IngestOptions) -> _Outcome:
     """The child's side: plain tuples back (an exception with extra constructor arguments does not survive
     the trip between processes)."""
     db = _CHILD_DATABASES.get(options.database_url)
@@ -68,8 +72,10 @@ class Ingestor:
         outcome = await asyncio.get_running_loop().run_in_executor(self._pool, _in_child, raw, user_id,
                                                                    received_at, self.options)
         if outcome[0] == "rejected":
-            raise BundleRejectedError(*outcome[1:])
-        return StoreResult(*outcome[1:])
+            _, status_code, message, field, errors = outcome
+            raise BundleRejectedError(status_code, message, field, errors)
+        _, submission_id, created, status = outcome
+        return StoreResult(submission_id, created, status)
 
     def close(self) -> None:
         if self._pool is not None:
