@@ -45,10 +45,11 @@ def demos(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def options(steps: int, *, stop_at: int | None = None, evaluate: bool = True,
-            normalize_reward: bool = False) -> TrainOptions:
+            normalize_reward: bool = False, normalize_obs: bool | None = None) -> TrainOptions:
+    extra = {} if normalize_obs is None else {"normalize_obs": str(normalize_obs).lower()}
     return TrainOptions(steps=steps, seed=0, eval_episodes=12, checkpoint_every=512, progress=False,
                         stop_at=stop_at, evaluate_at_end=evaluate,
-                        options={**SMALL, "normalize_reward": str(normalize_reward).lower()})
+                        options={**SMALL, "normalize_reward": str(normalize_reward).lower(), **extra})
 
 
 class Still(Expert):
@@ -83,8 +84,10 @@ def test_gail_imitates_the_expert_without_its_reward(demos: Path, tmp_path: Path
     assert manifest["algo"] == "gail" and manifest["steps"] == 3072 and manifest["dataset"]["n_steps"] > 0
 
 
-@pytest.mark.parametrize("normalize_reward", [False, True])
-def test_gail_export_matches_sb3_and_resume_is_exact(demos: Path, tmp_path: Path, normalize_reward: bool) -> None:
+# (None: the config's default for observations); rewards without observations is VecNormalize with no obs_rms
+@pytest.mark.parametrize(("normalize_reward", "normalize_obs"), [(False, None), (True, None), (True, False)])
+def test_gail_export_matches_sb3_and_resume_is_exact(demos: Path, tmp_path: Path, normalize_reward: bool,
+                                                      normalize_obs: bool | None) -> None:
     import onnxruntime as ort
     from safetensors.torch import load_file
 
@@ -92,7 +95,8 @@ def test_gail_export_matches_sb3_and_resume_is_exact(demos: Path, tmp_path: Path
 
     def train(name: str, stop_at: int | None = None) -> None:
         train_gail(demos, single_task(), tmp_path / name,
-                   options=options(1024, stop_at=stop_at, evaluate=False, normalize_reward=normalize_reward))
+                   options=options(1024, stop_at=stop_at, evaluate=False, normalize_reward=normalize_reward,
+                                   normalize_obs=normalize_obs))
 
     train("whole")
     train("pieces", stop_at=512)

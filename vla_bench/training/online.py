@@ -219,7 +219,9 @@ def save_online_checkpoint(directory: Path, algo: str, model: PPO | SAC, venv: V
     if isinstance(venv, VecNormalize):
         norm = {"ret_mean": float(venv.ret_rms.mean), "ret_var": float(venv.ret_rms.var),
                 "ret_count": float(venv.ret_rms.count)}
-        if isinstance(venv.obs_rms, dict):  # Dict observations: one RunningMeanStd per normalized key
+        if not venv.norm_obs:  # rewards only: VecNormalize then has no obs_rms at all
+            pass
+        elif isinstance(venv.obs_rms, dict):  # Dict observations: one RunningMeanStd per normalized key
             norm["obs_keys"] = {key: {"mean": rms.mean.tolist(), "var": rms.var.tolist(), "count": float(rms.count)}
                                 for key, rms in venv.obs_rms.items()}
         else:
@@ -247,8 +249,10 @@ def load_online_checkpoint(directory: Path, algo: str, model: PPO | SAC, venv: V
             model.log_ent_coef.copy_(tensors["extra.log_ent_coef"])
     norm = state.get("vecnormalize") or {}
     if norm and isinstance(venv, VecNormalize):
-        obs_rms = venv.obs_rms
-        if isinstance(obs_rms, dict):  # Dict observations: saved per normalized key ("obs_keys")
+        obs_rms = venv.obs_rms if venv.norm_obs else None
+        if obs_rms is None:  # rewards only: nothing of the observations was saved
+            pass
+        elif isinstance(obs_rms, dict):  # Dict observations: saved per normalized key ("obs_keys")
             for key, saved in norm["obs_keys"].items():
                 rms = obs_rms[key]
                 rms.mean, rms.var, rms.count = np.array(saved["mean"]), np.array(saved["var"]), saved["count"]
