@@ -27,7 +27,24 @@ class StepResult:
     info: dict[str, Any] = field(default_factory=dict)
 
 
-class EnvSession(abc.ABC):
+class SimulatorHooks:
+    """The optional hooks of anything that holds a live simulator: a plain session (:class:`EnvSession`) and a
+    chain protocol's backend (``benchmarks.chain.ChainBackend``) both have them."""
+
+    def render_frame(self) -> NDArray[np.uint8] | None:
+        """An upright RGB frame for video recording, or None where the session cannot render."""
+        return None
+
+    @property
+    def frames_per_second(self) -> float | None:
+        """Real-time frame rate of recorded videos (the control rate), where the session knows it."""
+        return None
+
+    def close(self) -> None:
+        """Release simulator resources."""
+
+
+class EnvSession(SimulatorHooks, abc.ABC):
     """One live environment for one task of one protocol. Reused across that task's episodes."""
 
     @property
@@ -43,17 +60,6 @@ class EnvSession(abc.ABC):
     def step(self, action: NDArray[np.float32]) -> StepResult:
         """Apply one action already validated and clipped to the task's bounds."""
 
-    def render_frame(self) -> NDArray[np.uint8] | None:
-        """An upright RGB frame for video recording, or None where the session cannot render."""
-        return None
-
-    @property
-    def frames_per_second(self) -> float | None:
-        """Real-time frame rate of recorded videos (the control rate), where the session knows it."""
-        return None
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release simulator resources."""
 
     # Optional hooks of the perturbation layer (benchmarks/perturbations): a session that has none of them
     # still runs every clean protocol; robustness axes that need a missing hook are refused at session build.

@@ -26,7 +26,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 from numpy.typing import NDArray
 
-from vla_bench.benchmarks.base import EnvSession, StepResult
+from vla_bench.benchmarks.base import EnvSession, SimulatorHooks, StepResult
 from vla_bench.benchmarks.generated_chain import GeneratedChain
 from vla_bench.spec import (
     CHAIN_INDEX_KEY,
@@ -107,7 +107,7 @@ class BackendStep:
     info: Mapping[str, object]
 
 
-class ChainBackend(abc.ABC):
+class ChainBackend(SimulatorHooks, abc.ABC):
     """A benchmark's simulator under a chain protocol, and its subtask-success check."""
 
     @property
@@ -130,16 +130,6 @@ class ChainBackend(abc.ABC):
     @abc.abstractmethod
     def achieved(self, subtask: str, step: BackendStep) -> bool:
         """Whether ``subtask`` counts as achieved after ``step`` (evaluated after every step of its window)."""
-
-    def render_frame(self) -> NDArray[np.uint8] | None:
-        return None
-
-    @property
-    def frames_per_second(self) -> float | None:
-        return None
-
-    def close(self) -> None:  # noqa: B027 - optional hook
-        """Release simulator resources."""
 
 
 class ChainSession(EnvSession):
