@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from vla_bench.agents.policy import Action, LoadedAgent
+from vla_bench.agents.policy import Action, LoadedAgent, StatelessBatchPolicy
 from vla_bench.agents.tensor_io import batch_input, unbatch_actions
-from vla_bench.spec import Observation, TaskSpec
+from vla_bench.spec import Observation
 from vla_bench.spec.errors import UserError
 
 
-class OnnxPolicy:
+class OnnxPolicy(StatelessBatchPolicy):
     """Stateless: one session serves every live episode; the first output is the action (or chunk)."""
 
     def __init__(self, path: Path) -> None:
@@ -31,13 +31,6 @@ class OnnxPolicy:
         # exported without a dynamic batch axis (torch.onnx.export's default): the model takes one observation
         # per call, so a batch is fed one by one instead of failing every episode
         self._batch_of_one = all(i.shape and i.shape[0] == 1 for i in self._session.get_inputs())
-
-    def reset(self, task: TaskSpec) -> None:
-        pass
-
-    def act(self, observation: Observation) -> Action:
-        action: Action = self.act_batch([observation])[0]  # a row of the batch
-        return action
 
     def act_batch(self, observations: Sequence[Observation]) -> Action:
         if self._batch_of_one and len(observations) > 1:

@@ -12,6 +12,7 @@ per-episode state freely.
 
 from __future__ import annotations
 
+import abc
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -42,6 +43,22 @@ class BatchedPolicy(Policy, Protocol):
 
 def is_batched(policy: object) -> TypeGuard[BatchedPolicy]:
     return callable(getattr(policy, "act_batch", None))
+
+
+class StatelessBatchPolicy(abc.ABC):
+    """A batched policy whose action depends on the observation alone (an exported network): ``reset`` has
+    nothing to forget and ``act`` is a batch of one."""
+
+    def reset(self, task: TaskSpec) -> None:  # noqa: B027 - deliberately nothing: no state to reset
+        """Nothing carries over between episodes."""
+
+    def act(self, observation: Observation) -> Action:
+        action: Action = self.act_batch([observation])[0]  # a row of the batch
+        return action
+
+    @abc.abstractmethod
+    def act_batch(self, observations: Sequence[Observation]) -> Action:
+        """``[B, A]`` or ``[B, T, A]`` for ``B`` observations."""
 
 
 @dataclass(frozen=True)

@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from vla_bench.agents.policy import Action, LoadedAgent
+from vla_bench.agents.policy import Action, LoadedAgent, StatelessBatchPolicy
 from vla_bench.agents.tensor_io import batch_input, unbatch_actions
-from vla_bench.spec import Observation, TaskSpec
+from vla_bench.spec import Observation
 from vla_bench.spec.errors import UserError
 
 
-class TorchScriptPolicy:
+class TorchScriptPolicy(StatelessBatchPolicy):
     """Stateless: ``forward(state[B, D]) -> actions[B, A] | [B, T, A]``."""
 
     def __init__(self, path: Path) -> None:
@@ -23,13 +23,6 @@ class TorchScriptPolicy:
         except Exception as exc:  # torch raises RuntimeError and others for bad archives
             raise UserError(f"{path} is not a TorchScript archive (save with torch.jit.save): {exc}") from exc
         self._module.eval()
-
-    def reset(self, task: TaskSpec) -> None:
-        pass
-
-    def act(self, observation: Observation) -> Action:
-        action: Action = self.act_batch([observation])[0]  # a row of the batch
-        return action
 
     def act_batch(self, observations: Sequence[Observation]) -> Action:
         state = self._torch.from_numpy(batch_input("state", observations))

@@ -22,8 +22,9 @@ from numpy.typing import NDArray
 from torch import nn
 
 from vla_bench.agents.digest import file_sha256
+from vla_bench.agents.policy import StatelessBatchPolicy
 from vla_bench.agents.tensor_io import batch_input
-from vla_bench.spec import Observation, TaskSpec
+from vla_bench.spec import Observation
 
 MANIFEST = "manifest.json"
 MODEL = "model.onnx"
@@ -44,20 +45,13 @@ class ExportedPolicy(nn.Module):
         return action
 
 
-class TorchPolicy:
+class TorchPolicy(StatelessBatchPolicy):
     """A vla-bench policy (``reset``/``act``/``act_batch``) around a module taking raw ``state`` batches (or
     the batches of ``inputs``, in that order, fed as the ONNX graph's inputs are)."""
 
     def __init__(self, module: nn.Module, inputs: Sequence[str] = ("state",)) -> None:
         self.module = module
         self.inputs = tuple(inputs)
-
-    def reset(self, task: TaskSpec) -> None:
-        pass
-
-    def act(self, observation: Observation) -> NDArray[np.float32]:
-        action: NDArray[np.float32] = self.act_batch([observation])[0]  # a row of the batch
-        return action
 
     @torch.no_grad()
     def act_batch(self, observations: Sequence[Observation]) -> NDArray[np.float32]:
