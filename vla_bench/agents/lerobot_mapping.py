@@ -21,13 +21,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Final, Literal, TypeGuard
 
 import numpy as np
 from numpy.typing import NDArray
 
 from vla_bench.spec import Observation
 
-STATE, ENV, VISUAL = "STATE", "ENV", "VISUAL"
+FeatureKind = Literal["STATE", "ENV", "VISUAL"]  # LeRobot FeatureType names vla-bench fills
+STATE: Final = "STATE"
+ENV: Final = "ENV"
+VISUAL: Final = "VISUAL"
 ALIASES: dict[str, tuple[str, ...]] = {  # LeRobot camera name -> our camera names, in order of preference
     "image": ("agentview", "corner4", "corner2", "top"),
     "image2": ("eye_in_hand", "wrist", "robot0_eye_in_hand"),
@@ -43,7 +47,7 @@ class MappingError(ValueError):
 @dataclass(frozen=True)
 class Feature:
     key: str
-    kind: str  # STATE | ENV | VISUAL (others are refused when the map is built)
+    kind: FeatureKind  # other feature types are refused when the map is built
     shape: tuple[int, ...]
 
     @property
@@ -63,6 +67,10 @@ class PolicyShape:
     n_action_steps: int | None
 
 
+def is_feature_kind(kind: object) -> TypeGuard[FeatureKind]:
+    return kind in (STATE, ENV, VISUAL)
+
+
 def read_config(config: Mapping[str, object]) -> PolicyShape:
     """The input features and action size of a LeRobot policy config (``config.json``), checked."""
     policy_type = config.get("type")
@@ -74,10 +82,10 @@ def read_config(config: Mapping[str, object]) -> PolicyShape:
     inputs = []
     for key, value in features.items():
         kind, shape = value.get("type"), tuple(int(n) for n in value.get("shape", ()))
-        if kind not in (STATE, ENV, VISUAL):
+        if not is_feature_kind(kind):
             raise MappingError(f"input feature {key!r} is of type {kind!r}; vla-bench fills STATE, ENV and VISUAL "
                                "features")
-        inputs.append(Feature(str(key), str(kind), shape))
+        inputs.append(Feature(str(key), kind, shape))
     action = outputs.get("action")
     if not isinstance(action, dict) or len(action.get("shape", ())) != 1:
         raise MappingError(f"the policy's output features {sorted(outputs)} have no 1-d 'action'")

@@ -16,7 +16,7 @@ import abc
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeGuard, runtime_checkable
+from typing import Any, Literal, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,12 +81,16 @@ class TrainingRun:
         return {"group": self.group, "seed": self.seed}
 
 
+AgentKind = Literal["baseline", "python", "object", "torchscript", "onnx", "remote", "lerobot"]
+"""How an agent was loaded: a ``baseline:`` name, a Python factory or object, an artifact file, a gateway."""
+
+
 @dataclass
 class LoadedAgent:
     """An agent ready to run: a factory of policies plus its identity for the results bundle."""
 
     spec: str  # what the user passed to --agent (or a repr of the Python object)
-    kind: str  # baseline | python | torchscript | onnx | object
+    kind: AgentKind
     factory: Callable[[], Policy]
     name: str = ""
     sha256: str | None = None  # content hash of the artifact, where there is one

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Literal
 
 from vla_bench.runtimes import store
 from vla_bench.runtimes.check import RuntimeCheck, check_runtime
@@ -36,7 +37,7 @@ Echo = Callable[[str], None]
 @dataclass(frozen=True)
 class SetupResult:
     benchmark: str
-    kind: str  # built | already-built | adopted | main
+    kind: Literal["built", "already-built", "adopted", "main"]
     python: str
     directory: Path | None = None
     seconds: float | None = None

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from importlib import metadata
+from typing import Literal
 
 from vla_bench import benchmarks
 from vla_bench.runtimes import resolve as resolving
@@ -31,7 +32,7 @@ KEY_PACKAGES = (
 @dataclass(frozen=True)
 class BenchmarkStatus:
     benchmark: str
-    runtime: str  # main | adopted | built | missing | error
+    runtime: resolving.ResolutionKind | Literal["error"]
     python: str
     ok: bool
     detail: str  # problems found and how to fix them, or a note

@@ -10,19 +10,26 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final, Literal
 
 from vla_bench.runtimes import store
 from vla_bench.runtimes.registry import runtime_spec
 from vla_bench.spec.errors import UserError
 from vla_bench.spec.runtime import RuntimeSpec
 
-MAIN, ADOPTED, BUILT, MISSING = "main", "adopted", "built", "missing"
+MAIN: Final = "main"
+ADOPTED: Final = "adopted"
+BUILT: Final = "built"
+MISSING: Final = "missing"
+
+
+ResolutionKind = Literal["main", "adopted", "built", "missing"]
 
 
 @dataclass(frozen=True)
 class Resolution:
     benchmark: str
-    kind: str  # main | adopted | built | missing
+    kind: ResolutionKind
     python: str  # the env workers' interpreter ("" when missing)
     spec: RuntimeSpec | None = None
     directory: Path | None = None  # the runtime's root: its venv, or the adopted interpreter's prefix

@@ -22,7 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypedDict
+from typing import Literal, TypedDict
 
 from scipy.stats import binom
 
@@ -74,9 +74,12 @@ class SignTests(TypedDict):
 Versions = dict[str, list[object]]  # {name: [bundle's, verifier's]}: versions are whatever JSON each side wrote
 
 
+Outcome = Literal["verified", "verification_failed", "inconclusive"]
+
+
 @dataclass
 class Verdict:
-    outcome: str  # verified | verification_failed | inconclusive
+    outcome: Outcome
     message: str
     episodes: list[EpisodeRow] = field(default_factory=list)
     mismatched: list[tuple[str, int]] = field(default_factory=list)
