@@ -48,8 +48,12 @@ of the same code at load average 5-8):
   one batched forward pass per rollout, SB3's Adam ran fused and ``torch.distributions``' argument checks were
   turned off during training; before those (load 1.1-1.6): ~1600 vs ~1240 (~1.3x).
 
-The 1.5x goal is met for GAIL (1.71x with reward normalization, 1.66x without). DT is not reliably at 1.5x:
-1.24-1.53 over three runs of the current code against the peer set to the same arithmetic.
+Quiet re-runs (2026-12-06, nothing else running, load average 1.1): DT ``--dt-steps 30 --gail-rounds 0
+--repeats 5``: ours 4.18 vs d3rlpy (parity) 3.08 gradient steps/s, **ratio 1.35**; GAIL ``--dt-steps 0
+--gail-rounds 2 --repeats 3``: ours 1105 vs imitation 711 env steps/s, **ratio 1.55**.
+
+The 1.5x goal is met for GAIL (1.55x quiet and 1.71x loaded with reward normalization, 1.66x without). DT is
+not at 1.5x: 1.35 on the quiet machine (1.24-1.53 loaded) against the peer set to the same arithmetic.
 
 Run: ``.venv/bin/python bench/trainer_peers.py [--d3rlpy /tmp/peer-d3rlpy/bin/python]
 [--imitation /tmp/peer-imitation/bin/python] [--d3rlpy-config parity|defaults] [--dt-steps N] [--gail-rounds R]
