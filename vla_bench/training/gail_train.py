@@ -39,13 +39,8 @@ from vla_bench.training.gail import (
 )
 from vla_bench.training.logs import CsvLog, plot_curves, progress_bar
 from vla_bench.training.offline import EvalPoint, TrainOptions, TrainResult, evaluate_policy
-from vla_bench.training.online import (
-    _exported_module,
-    load_online_checkpoint,
-    make_env,
-    resolve_protocol,
-    save_online_checkpoint,
-)
+from vla_bench.training.online import _exported_module, make_env, resolve_protocol
+from vla_bench.training.online_checkpoints import load_online_checkpoint, save_online_checkpoint
 from vla_bench.training.seeding import seed_everything
 
 GENERATOR_KEYS = ("learning_rate", "n_steps", "batch_size", "n_epochs", "gamma", "gae_lambda", "clip_range",
