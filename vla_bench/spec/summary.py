@@ -93,8 +93,9 @@ class ScoresJson(TypedDict):
 def task_estimate(task: TaskScoresJson, metric: str) -> EstimateJson | None:
     """``task``'s estimate of ``metric`` (``None`` where it has none, or for a name that is no metric)."""
     estimates: dict[str, EstimateJson | None] = {
-        "normalized_score": task["normalized_score"], "success_rate": task["success_rate"],
-        "mean_return": task["mean_return"], "average_length": task.get("average_length")}
+        # .get throughout: a stored row of an older server may lack a key; a page then shows "-", never a 500
+        "normalized_score": task.get("normalized_score"), "success_rate": task.get("success_rate"),
+        "mean_return": task.get("mean_return"), "average_length": task.get("average_length")}
     return estimates.get(metric)
 
 

@@ -36,7 +36,7 @@ def _task_chart(submission: Submission, scores: ScoresJson) -> ChartPair:
     rows = []
     for name, task in scores["tasks"].items():
         estimate = task_estimate(task, metric)
-        low, high = estimate["ci95"] if estimate else (None, None)
+        low, high = (estimate.get("ci95") if estimate else None) or (None, None)
         rows.append((name, estimate["mean"] if estimate else None, low, high, fmt_estimate(estimate, metric)))
     include = (0.0, 1.0) if metric == "success_rate" else ((0.0,) if metric == "normalized_score" else ())
     return chart_pair(rows, include=include, tick_format=tick_format(metric))
