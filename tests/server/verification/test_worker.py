@@ -163,12 +163,16 @@ def test_a_worker_killed_mid_job_is_replaced_after_its_lease_and_the_job_finishe
         while _job(server).state != "running":
             assert time.monotonic() < deadline and doomed.poll() is None, "the worker never claimed the job"
             time.sleep(0.2)
+        lease_over = time.monotonic() + 4.5  # claimed before we saw it running, with a 4 s lease
         time.sleep(1.0)  # mid-job: its env workers are running episodes
         doomed.send_signal(signal.SIGKILL)
         doomed.wait()
     finally:
         os.killpg(doomed.pid, signal.SIGKILL)  # its env worker processes too
     assert _job(server).state == "running"  # nobody finished it
+    # a --once worker leaves when nothing is claimable: start it only after the dead worker's lease is over
+    # (on a quiet machine it starts well within the lease and left at once, so this test passed only under load)
+    time.sleep(max(0.0, lease_over - time.monotonic()))
     done = run_worker(url, artifacts, "--lease-s", "4")
     assert done.returncode == 0, done.stderr[-3000:]
     job = _job(server)
