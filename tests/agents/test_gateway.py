@@ -3,6 +3,7 @@ client cannot make our policy server do so either."""
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -13,7 +14,7 @@ import pytest
 from vlab_fakes import LinearPolicy, fake_protocol
 
 import vla_bench
-from vla_bench.agents.gateway import RemotePolicyError, json_safe
+from vla_bench.agents.gateway import ConnectionSlot, RemotePolicyError, json_safe
 from vla_bench.agents.loaders import agent_from_object
 from vla_bench.agents.remote import RemotePolicy, parse_remote_spec
 from vla_bench.agents.serving import PolicyServer
@@ -124,3 +125,35 @@ def test_json_safe_describes_what_json_cannot_hold() -> None:
     assert isinstance(safe, dict)
     assert safe["a"] == "<array <f4 [2, 3]>" and safe["1"] == "<3 bytes>"
     assert safe["t"][0] == 1 and "object" in safe["t"][1]
+
+
+class _Connection:
+    def __init__(self, log: list[str]) -> None:
+        self.broken, self.log = False, log
+
+    def close(self) -> None:
+        self.broken = True
+        self.log.append("closed")
+
+
+class _Slot(ConnectionSlot[_Connection]):
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+        self._link = _Connection(log)
+
+    def _farewell(self, link: _Connection) -> None:
+        self.log.append("farewell" if not link.broken else "farewell to a closed link")
+
+
+def test_a_slot_says_farewell_then_hangs_up_once_and_hangs_up_when_dropped() -> None:
+    log: list[str] = []
+    slot = _Slot(log)
+    slot.close()
+    slot.close()  # nothing left to close
+    assert log == ["farewell", "closed"]
+    dropped: list[str] = []
+    unclosed = _Slot(dropped)
+    del unclosed  # the harness drops policies without closing them: no farewell, but the link is closed
+    gc.collect()
+    assert dropped == ["closed"]

@@ -12,9 +12,10 @@ import contextlib
 import json
 import math
 import socket
+import threading
 import time
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, SupportsInt
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any, Generic, Protocol, SupportsInt, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -106,6 +107,50 @@ def dial(url: str, *, connect_timeout: float, max_size: int, headers: dict[str, 
             raise RemotePolicyError(f"cannot connect to policy server {url} within {connect_timeout:g} s: "
                                     f"{describe(last)}")
         time.sleep(0.2)
+
+
+class Connection(Protocol):
+    broken: bool
+
+    def close(self) -> None: ...
+
+
+ConnectionT = TypeVar("ConnectionT", bound=Connection)
+
+
+class ConnectionSlot(Generic[ConnectionT]):
+    """One episode slot's connection to a gateway (opened by the subclass when first needed), and its hang-up:
+    on ``close``, or when the policy object is collected, since the harness drops policies without closing them."""
+
+    def __init__(self) -> None:
+        self._link: ConnectionT | None = None
+        self._lock = threading.Lock()
+
+    def _farewell(self, link: ConnectionT) -> None:
+        """What to tell the server before an orderly hang-up (nothing by default)."""
+
+    def close(self) -> None:
+        with self._lock:
+            if self._link is not None:
+                self._farewell(self._link)
+                self._link.close()
+                self._link = None
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            if self._link is not None:
+                self._link.close()
+
+
+def hello(connect: Callable[[], ConnectionT], hint: str) -> ConnectionT:
+    """Connects once and hangs up, keeping what the server said on connecting; a failure is a
+    :class:`UserError` that ends with ``hint`` (what to check)."""
+    try:
+        link = connect()
+    except RemotePolicyError as exc:
+        raise UserError(f"{exc}. {hint}") from None
+    link.close()
+    return link
 
 
 def reply_actions(server: str, reply: Mapping[str, object], replan: int) -> NDArray[Any]:

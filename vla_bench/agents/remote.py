@@ -57,9 +57,11 @@ from vla_bench.agents.gateway import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_REPLY_MB,
     DEFAULT_TIMEOUT,
+    ConnectionSlot,
     RemotePolicyError,
     as_int,
     dial,
+    hello,
     json_safe,
     megabytes,
     reply_actions,
@@ -75,7 +77,7 @@ from vla_bench.spec.errors import UserError
 from vla_bench.spec.wire import WireError, packb, unpackb
 
 __all__ = ["API_KEY_ENV", "CONTROL_KEY", "PRESETS", "PROTOCOL_VERSION", "KeyMap", "RemotePolicy", "RemotePolicyError",
-           "SharedRemotePolicy", "key_map", "load_remote", "parse_key_map", "parse_remote_spec", "probe"]
+           "SharedRemotePolicy", "key_map", "load_remote", "parse_key_map", "parse_remote_spec"]
 
 PROTOCOL_VERSION = 1
 CONTROL_KEY = "__vla_bench__"
@@ -151,21 +153,10 @@ class _Link:
         self._stack = contextlib.ExitStack()
         self._ws = dial(settings.url, connect_timeout=settings.connect_timeout, max_size=settings.max_message,
                         headers=settings.headers, stack=self._stack)
-        try:
-            first = self._ws.recv(timeout=settings.timeout)
-        except Exception as exc:  # noqa: BLE001
-            self.close()
-            if too_big(exc):
-                raise size_error(settings.url, settings.max_message) from None
-            raise RemotePolicyError(f"policy server {settings.url} sent no metadata frame: {_describe(exc)}") from None
-        if isinstance(first, str):
-            self.close()
-            raise RemotePolicyError(f"policy server {settings.url} refused the connection: {_last_line(first)}")
-        try:
-            metadata = unpackb(first)
-        except WireError as exc:
-            self.close()
-            raise RemotePolicyError(f"policy server {settings.url} sent unreadable metadata: {exc}") from None
+        first = self._recv(settings.timeout,
+                           lambda exc: f"policy server {settings.url} sent no metadata frame: {_describe(exc)}")
+        metadata = self._unpack(first, f"policy server {settings.url} refused the connection",
+                                f"policy server {settings.url} sent unreadable metadata")
         self.metadata: dict[str, object] = metadata if isinstance(metadata, dict) else {}
         info = self.metadata.get("vla_bench")
         self.info: dict[str, object] | None = info if isinstance(info, dict) else None
@@ -192,27 +183,38 @@ class _Link:
             raise RemotePolicyError(f"lost the connection to policy server {self.settings.url}: "
                                     f"{_describe(exc)}; reconnecting") from None
 
-    def receive(self, deadline: float) -> dict[str, object]:
+    def _recv(self, timeout: float, failure: Callable[[Exception], str]) -> str | bytes:
+        """The next frame; on any failure the link closes and raises ``failure(exc)`` (or the size error)."""
         try:
-            reply = self._ws.recv(timeout=max(deadline - time.monotonic(), 0.0))
-        except TimeoutError:
-            self.close()
-            raise RemotePolicyError(f"policy server {self.settings.url} did not answer within "
-                                    f"{self.settings.timeout:g} s; reconnecting") from None
-        except Exception as exc:  # noqa: BLE001 - ConnectionClosed and friends
+            return self._ws.recv(timeout=timeout)
+        except Exception as exc:  # noqa: BLE001 - timeouts, ConnectionClosed and friends
             self.close()
             if too_big(exc):
                 raise size_error(self.settings.url, self.settings.max_message) from None
-            raise RemotePolicyError(f"lost the connection to policy server {self.settings.url}: "
-                                    f"{_describe(exc)}; reconnecting") from None
-        if isinstance(reply, str):  # openpi: a text frame is the server's traceback
+            raise RemotePolicyError(failure(exc)) from None
+
+    def _unpack(self, frame: str | bytes, text_failure: str, unreadable: str) -> object:
+        """A binary frame's message. A text frame (openpi's servers send their error as text: its last line
+        is kept) or an undecodable one closes the link and raises, the message starting with the given words."""
+        if isinstance(frame, str):
             self.close()
-            raise RemotePolicyError(f"policy server {self.settings.url} failed: {_last_line(reply)}")
+            raise RemotePolicyError(f"{text_failure}: {_last_line(frame)}")
         try:
-            message = unpackb(reply)
+            return unpackb(frame)
         except WireError as exc:
             self.close()
-            raise RemotePolicyError(f"unreadable reply from policy server {self.settings.url}: {exc}") from None
+            raise RemotePolicyError(f"{unreadable}: {exc}") from None
+
+    def receive(self, deadline: float) -> dict[str, object]:
+        def failure(exc: Exception) -> str:
+            url = self.settings.url
+            if isinstance(exc, TimeoutError):
+                return f"policy server {url} did not answer within {self.settings.timeout:g} s; reconnecting"
+            return f"lost the connection to policy server {url}: {_describe(exc)}; reconnecting"
+
+        reply = self._recv(max(deadline - time.monotonic(), 0.0), failure)
+        message = self._unpack(reply, f"policy server {self.settings.url} failed",
+                               f"unreadable reply from policy server {self.settings.url}")
         if not isinstance(message, dict):
             self.close()
             raise RemotePolicyError(f"policy server {self.settings.url} replied with a "
@@ -240,15 +242,14 @@ def _reply_actions(settings: RemoteSettings, reply: Mapping[str, object]) -> Act
     return reply_actions(f"policy server {settings.url}", reply, settings.replan)
 
 
-class RemotePolicy:
+class RemotePolicy(ConnectionSlot["_Link"]):
     """One connection per episode slot: the server keeps one policy instance per connection (stateful)."""
 
     def __init__(self, settings: RemoteSettings) -> None:
+        super().__init__()
         self.settings = settings
-        self._link: _Link | None = None
         self._task: TaskSpec | None = None
         self._seq = 0
-        self._lock = threading.Lock()
 
     def _connected(self) -> _Link:
         if self._link is None or self._link.broken:
@@ -272,16 +273,6 @@ class RemotePolicy:
             link = self._connected()
             return _reply_actions(self.settings, link.request(self.settings.keys.to_wire(observation)))
 
-    def close(self) -> None:
-        with self._lock:
-            if self._link is not None:
-                self._link.close()
-                self._link = None
-
-    def __del__(self) -> None:  # the harness drops policies without closing them: hang up then
-        with contextlib.suppress(Exception):
-            if self._link is not None:
-                self._link.close()
 
 
 class SharedRemotePolicy:
@@ -353,20 +344,10 @@ class SharedRemotePolicy:
 
 
 # ------------------------------------------------------------------------------------------------- loader
-def probe(settings: RemoteSettings) -> dict[str, object]:
-    """The server's metadata frame (connects once, then hangs up)."""
-    link = _Link(settings)
-    link.close()
-    return link.metadata
-
-
 def load_remote(spec: str) -> LoadedAgent:
     settings = parse_remote_spec(spec)
-    try:
-        metadata = probe(settings)
-    except RemotePolicyError as exc:
-        raise UserError(f"{exc}. Is the policy server running (e.g. `vla-bench serve-policy AGENT --port PORT`)?"
-                        ) from None
+    metadata = hello(lambda: _Link(settings),
+                     "Is the policy server running (e.g. `vla-bench serve-policy AGENT --port PORT`)?").metadata
     given = metadata.get("vla_bench")
     info = given if isinstance(given, dict) else None
     agent = info.get("agent") if info else None

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,9 +34,11 @@ from vla_bench.agents.gateway import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_MAX_REPLY_MB,
     DEFAULT_TIMEOUT,
+    ConnectionSlot,
     RemotePolicyError,
     describe,
     dial,
+    hello,
     json_safe,
     megabytes,
     reply_actions,
@@ -188,15 +189,14 @@ def episode_payload(task: TaskSpec) -> dict[str, object]:
             "task_spec": task.to_json()}
 
 
-class VlaEvalPolicy:
+class VlaEvalPolicy(ConnectionSlot[VlaEvalLink]):
     """One episode slot: one connection, hence one server-side session."""
 
     def __init__(self, settings: VlaEvalSettings) -> None:
+        super().__init__()
         self.settings = settings
-        self._link: VlaEvalLink | None = None
         self._task: TaskSpec | None = None
         self._in_episode = False
-        self._lock = threading.Lock()
 
     def _connected(self) -> VlaEvalLink:
         if self._link is None or self._link.broken:
@@ -224,30 +224,16 @@ class VlaEvalPolicy:
             return reply_actions(f"vla-eval server {self.settings.url}",
                                  link.act(self.settings.keys.to_wire(observation)), self.settings.replan)
 
-    def close(self) -> None:
-        with self._lock:
-            if self._link is not None:
-                if self._in_episode and not self._link.broken:
-                    with contextlib.suppress(RemotePolicyError):
-                        self._link.send("episode_end", {})
-                self._link.close()
-                self._link = None
-
-    def __del__(self) -> None:  # the harness drops policies without closing them: hang up then
-        with contextlib.suppress(Exception):
-            if self._link is not None:
-                self._link.close()
+    def _farewell(self, link: VlaEvalLink) -> None:
+        if self._in_episode and not link.broken:
+            with contextlib.suppress(RemotePolicyError):
+                link.send("episode_end", {})
 
 
 def load_vlaeval(spec: str) -> LoadedAgent:
     settings = parse_vlaeval_spec(spec)
-    try:
-        link = VlaEvalLink(settings)
-    except RemotePolicyError as exc:
-        raise UserError(f"{exc}. Is the vla-eval model server running (its /health answers 200 when ready)?"
-                        ) from None
-    link.close()
-    info = link.info
+    info = hello(lambda: VlaEvalLink(settings),
+                 "Is the vla-eval model server running (its /health answers 200 when ready)?").info
     served = str(info.get("model_server") or "vla-eval model server")
     details: dict[str, object] = {"url": settings.url, "keys": settings.keys.name, "replan": settings.replan,
                                   "server": "vla-eval", "server_hello": json_safe(info)}
