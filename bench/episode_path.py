@@ -3,7 +3,8 @@
 Runs ``vla-bench eval --agent baseline:random --protocol mujoco/hopper@v1 --limit-episodes 2 --workers 1`` with
 a ``sitecustomize`` on PYTHONPATH that installs a ``sys.setprofile`` hook in every Python process of the run
 (the CLI and its env worker inherit the environment). The hook records each ``vla_bench`` module one of whose
-functions is called: in the CLI process from ``cli.app.eval_command`` on (start-up before it is not the
+functions is called (a function: module and class bodies, and the methods ``dataclasses`` generates, run at
+import and do not count): in the CLI process from ``cli.app.eval_command`` on (start-up before it is not the
 episode's path), in an env worker from its start. Each process appends a module the first time it sees it, so a
 worker that is killed at the end still reports. Prints the modules of each process, the union, and the union
 without reporting/progress/provenance (the part a reader follows to ``summary.json``).
@@ -31,7 +32,10 @@ _file = os.path.join(_OUT, ("worker-" if _WORKER else "cli-") + str(os.getpid())
 
 
 def _hook(frame, event, arg):
-    if event != "call" or frame.f_code.co_name == "<module>":  # a module's body runs when it is imported
+    code = frame.f_code
+    # only functions (CO_OPTIMIZED): module and class bodies, and the methods dataclasses generate, run when a
+    # module is imported, which is not the episode's path
+    if event != "call" or not code.co_flags & 0x1 or code.co_name == "__create_fn__":
         return
     module = frame.f_globals.get("__name__") or ""
     if module == "__main__":  # the env worker runs as python -m vla_bench.harness.env_worker
