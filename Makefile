@@ -23,11 +23,12 @@ $(STAMP): pyproject.toml
 run: setup
 	$(BIN)/vla-bench quickstart
 
+# --durations: each run's log names its slowest tests, so a CI run that takes longer can be explained
 test: setup
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest -m "not slow" --durations=25
 
 test-slow: setup
-	$(BIN)/python -m pytest -m slow
+	$(BIN)/python -m pytest -m slow --durations=25
 
 # `make lint` also type-checks the tests (pyproject's [tool.mypy] files: vla_bench and tests, ~30 s here);
 # `make test`, which CI runs, leaves mypy out to keep within CI's time budget
