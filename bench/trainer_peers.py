@@ -52,8 +52,29 @@ Quiet re-runs (2026-12-06, nothing else running, load average 1.1): DT ``--dt-st
 --repeats 5``: ours 4.18 vs d3rlpy (parity) 3.08 gradient steps/s, **ratio 1.35**; GAIL ``--dt-steps 0
 --gail-rounds 2 --repeats 3``: ours 1105 vs imitation 711 env steps/s, **ratio 1.55**.
 
+DT after the dropout masks moved to drawn drop positions (2026-12-06, ``vla_bench.training.dt.dropped_positions``:
+the gaps between dropped elements drawn as Geometric(p) - ~p n exponentials instead of n uniforms - and applied by
+index, no mask tensor made or read, forward or backward; same Bernoulli(1 - p) law, eval path untouched): the
+change alone, old vs new step alternately in one process (80 steps each, medians, load 0.6): 164.0 -> 159.7
+ms/step, **1.027x**. The bench once afterwards (``--dt-steps 30 --gail-rounds 0 --repeats 5``, nothing else of
+ours running, load average 0.5 at the start, 0.9 at the end): ours 5.95 [5.87-6.0] vs d3rlpy (parity) 4.40
+[4.36-4.53] gradient steps/s, **ratio 1.35** - the peer itself ran faster than in a lone run half an hour
+earlier (3.99), so the ratio did not move. Measured and not kept (in-process A/B, one thread, each within
++-1% or slower): bias added after ``mm`` instead of ``addmm``'s copy, the bias folded into the MLP's first
+matmul as a ones column, a hand-written MLP autograd function (in-place GELU backward; row chunks of 256-1024
+to stay in cache; recomputing the hidden layer in backward: 2-10% slower), separate Q/K/V projections (no
+backward ``cat``), the batch in 2 or 4 micro-batches (3-11% slower), flush-to-zero (no denormals here),
+transparent huge pages for torch's allocations (``THP_MEM_ALLOC_ENABLE``), glibc malloc thresholds, masks
+from numpy's float32 uniforms into reused buffers (~1%). Bounds measured the same way: no dropout masks at
+all 1.054x over the current step (drawing the ~330k positions per step and applying them is what is left);
+GELU replaced by ReLU 1.025x; the reward model's fit ~4% of the step. What the step is made of now
+(torch.profiler, one thread, quiet): matmuls ~60% (at 125-150 GFLOP/s, near this core's peak), the rest
+element-wise passes over activations that no longer sit in cache (each ~2x its cache-warm time) and ~10 ms of
+per-op overhead (a batch of 1 takes 12.7 ms a step).
+
 The 1.5x goal is met for GAIL (1.55x quiet and 1.71x loaded with reward normalization, 1.66x without). DT is
-not at 1.5x: 1.35 on the quiet machine (1.24-1.53 loaded) against the peer set to the same arithmetic.
+not at 1.5x: 1.35 on the quiet machine (1.24-1.53 loaded) against the peer set to the same arithmetic, before and
+after the drop-position masks (+2.7% on our side alone).
 
 Run: ``.venv/bin/python bench/trainer_peers.py [--d3rlpy /tmp/peer-d3rlpy/bin/python]
 [--imitation /tmp/peer-imitation/bin/python] [--d3rlpy-config parity|defaults] [--dt-steps N] [--gail-rounds R]
