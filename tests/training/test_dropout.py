@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from vla_bench.training.dt import Dropout, dropout, dropped_positions
+from vla_bench.training.dropout import Dropout, dropout, dropped_positions
 
 
 def test_dropped_positions_have_bernoulli_statistics() -> None:
