@@ -7,7 +7,8 @@ functions is called (a function: module and class bodies, and the methods ``data
 import and do not count): in the CLI process from ``cli.app.eval_command`` on (start-up before it is not the
 episode's path), in an env worker from its start. Each process appends a module the first time it sees it, so a
 worker that is killed at the end still reports. Prints the modules of each process, the union, and the union
-without reporting/progress/provenance (the part a reader follows to ``summary.json``).
+without reporting/progress/provenance (the part a reader follows to ``summary.json``), and how many source lines
+the functions that ran span (per module and in all: the least code a regrouping of the path would have to hold).
 
 Run: ``.venv/bin/python bench/episode_path.py [--keep DIR]``. Measured here: see docs/ARCHITECTURE.md ("Count").
 """
@@ -48,10 +49,12 @@ def _hook(frame, event, arg):
             _active[0] = True
         else:
             return
-    if module not in _seen:
-        _seen.add(module)
+    key = (module, code.co_firstlineno, code.co_name)
+    if key not in _seen:
+        _seen.add(key)
+        last = max((line for _, _, line in code.co_lines() if line is not None), default=code.co_firstlineno)
         with open(_file, "a", encoding="utf-8") as out:
-            out.write(module + "\\n")
+            out.write(f"{module} {code.co_firstlineno} {last}\\n")
 
 
 sys.setprofile(_hook)
@@ -78,8 +81,13 @@ def main() -> None:
                "--limit-episodes", "2", "--workers", "1", "--out", str(root / "run")]
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     per_process: dict[str, set[str]] = {}
+    spans: dict[str, set[tuple[int, int]]] = {}  # each module's functions that ran: (first line, last line)
     for trace in sorted(trace_dir.glob("*.txt")):
-        per_process[trace.stem] = set(trace.read_text(encoding="utf-8").split())
+        per_process[trace.stem] = set()
+        for line in trace.read_text(encoding="utf-8").splitlines():
+            module, first, last = line.split()
+            per_process[trace.stem].add(module)
+            spans.setdefault(module, set()).add((int(first), int(last)))
     union: set[str] = set().union(*per_process.values()) if per_process else set()
     for name, modules in per_process.items():
         print(f"{name}: {len(modules)} modules")
@@ -87,8 +95,16 @@ def main() -> None:
     both = set.intersection(*per_process.values()) if len(per_process) > 1 else set()
     print(f"in more than one process: {len(both)}")
     print(f"union: {len(union)} modules; without reporting/progress/provenance: {len(core)}")
+    ran = {module: _lines_covered(module_spans) for module, module_spans in spans.items()}
+    print(f"lines of the functions that ran (nested functions counted once): {sum(ran.values())}; "
+          f"12 modules of <= 400 lines hold at most {12 * 400}")
     for module in sorted(union):
-        print("  " + module)
+        print(f"  {module}  ({ran.get(module, 0)} lines ran)")
+
+
+def _lines_covered(spans: set[tuple[int, int]]) -> int:
+    """Source lines inside any of the spans (a function defined in another that also ran is counted once)."""
+    return len({line for first, last in spans for line in range(first, last + 1)})
 
 
 if __name__ == "__main__":
