@@ -72,13 +72,24 @@ GELU replaced by ReLU 1.025x; the reward model's fit ~4% of the step. What the s
 element-wise passes over activations that no longer sit in cache (each ~2x its cache-warm time) and ~10 ms of
 per-op overhead (a batch of 1 takes 12.7 ms a step).
 
-The 1.5x goal is met for GAIL (1.55x quiet and 1.71x loaded with reward normalization, 1.66x without). DT is
-not at 1.5x: 1.35 on the quiet machine (1.24-1.53 loaded) against the peer set to the same arithmetic, before and
-after the drop-position masks (+2.7% on our side alone).
+DT in bfloat16 mixed precision (2026-12-06, ``DTConfig.precision = "bf16"``, :mod:`vla_bench.training.precision`:
+the transformer's forward pass under ``torch.autocast``, weights, gradients, AdamW and the loss in float32; this
+machine's Xeon has AMX and AVX512-BF16). d3rlpy 2.8.1 has no mixed-precision option (no autocast anywhere in its
+source), so it runs fp32 as before. ``--dt-steps 30 --gail-rounds 0 --repeats 5``, both precisions and the peer
+alternately, nothing else running, load average 0.6-1.0, two runs: d3rlpy 5.39 / 4.93, ours fp32 7.71 / 6.90
+(**1.43 / 1.40**), ours bf16 12.53 / 11.34 gradient steps/s (**2.33 / 2.30**). Whether bf16 costs learning, on
+the Hopper demonstrations ``make_baselines.py`` uses (10 episodes of ``baseline:ppo-hopper``, noise 0.1), 1500
+steps at CORL's Hopper lr 8e-4 each (``vla-bench train dt ... --option precision=fp32|bf16``): action MSE 0.005703
+vs 0.005713 at the end (0.2163 vs 0.2163 at step 100), normalized score over 10 episodes 37.3 vs 36.3, 7.2 vs
+12.6 steps/s in the trainer's own log.
+
+The 1.5x goal is met for GAIL (1.55x quiet and 1.71x loaded with reward normalization, 1.66x without). DT meets
+it only in bf16 mixed precision (2.3x, where the CPU has native bfloat16 and the peer has no such mode); in
+float32 against the peer set to the same arithmetic it is 1.35-1.43 on a quiet machine (1.24-1.53 loaded).
 
 Run: ``.venv/bin/python bench/trainer_peers.py [--d3rlpy /tmp/peer-d3rlpy/bin/python]
-[--imitation /tmp/peer-imitation/bin/python] [--d3rlpy-config parity|defaults] [--dt-steps N] [--gail-rounds R]
-[--repeats 3]``; 0 steps or rounds skip that trainer. One math thread everywhere.
+[--imitation /tmp/peer-imitation/bin/python] [--d3rlpy-config parity|defaults] [--dt-precision fp32 bf16]
+[--dt-steps N] [--gail-rounds R] [--repeats 3]``; 0 steps or rounds skip that trainer. One math thread everywhere.
 """
 
 from __future__ import annotations
@@ -88,6 +99,7 @@ import os
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import argparse
+import functools
 import json
 import statistics
 import subprocess
@@ -99,6 +111,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from vla_bench.training.precision import PRECISIONS, native_bf16
 
 OBS, ACT, EPISODES, LENGTH, BATCH, CONTEXT, WIDTH, LAYERS = 11, 3, 50, 1000, 64, 20, 128, 3
 
@@ -154,7 +168,7 @@ print(json.dumps({{"steps_per_s": 2048 * rounds / (time.perf_counter() - t), "ve
 """
 
 
-def ours_dt(steps: int) -> float:
+def ours_dt(steps: int, precision: str = "fp32") -> float:
     from vla_bench.datasets import OfflineDataset
     from vla_bench.training.algorithm import Problem
     from vla_bench.training.dt import DT, DTConfig
@@ -167,7 +181,8 @@ def ours_dt(steps: int) -> float:
     data = OfflineDataset.from_arrays({"observations": rng.normal(size=(n, OBS)).astype(np.float32),
                                        "actions": rng.uniform(-1, 1, (n, ACT)).astype(np.float32),
                                        "rewards": rng.normal(size=n).astype(np.float32), "terminals": terminals})
-    config = DTConfig(batch_size=BATCH, seq_len=CONTEXT, embedding_dim=WIDTH, num_layers=LAYERS, num_heads=1)
+    config = DTConfig(batch_size=BATCH, seq_len=CONTEXT, embedding_dim=WIDTH, num_layers=LAYERS, num_heads=1,
+                      precision=precision)
     algorithm = DT(config, Problem(OBS, ACT, (-1.0,) * ACT, (1.0,) * ACT))
     replay = TensorReplay(algorithm.sequence_arrays(data, torch.nn.Identity()), seed=0)
     for step in range(5):
@@ -225,26 +240,30 @@ def _load() -> str:
     return " ".join(f"{x:.1f}" for x in os.getloadavg())
 
 
-def _compare(label: str, unit: str, ours: Callable[[], float], theirs: Callable[[], dict[str, object] | None],
-             repeats: int, peer_name: str) -> None:
-    """Ours and the peer alternately ``repeats`` times (the machine's load drifts); medians and their ratio."""
-    mine: list[float] = []
+def _compare(label: str, unit: str, ours: dict[str, Callable[[], float]],
+             theirs: Callable[[], dict[str, object] | None], repeats: int, peer_name: str) -> None:
+    """Each of our variants and the peer alternately ``repeats`` times (the machine's load drifts); medians and
+    the ratio of each variant's median to the peer's."""
+    mine: dict[str, list[float]] = {name: [] for name in ours}
     other: list[float] = []
     version = ""
     for _ in range(repeats):
-        mine.append(ours())
+        for name, run in ours.items():
+            mine[name].append(run())
         result = theirs()
         if result:
             other.append(float(result["steps_per_s"]))  # type: ignore[arg-type]
             version = str(result["version"])
-    line = f"{label}: ours {statistics.median(mine):.2f} {unit} {[round(m, 2) for m in mine]}"
+    print(f"{label} ({unit}); load average {_load()}", flush=True)
     if other:
-        ratio = statistics.median(mine) / statistics.median(other)
-        line += (f"; {peer_name} {version} {statistics.median(other):.2f} {[round(o, 2) for o in other]}; "
-                 f"ratio of medians {ratio:.2f} (goal >= 1.5)")
-    else:
-        line += f"; {peer_name} not measured (no peer venv)"
-    print(f"{line}; load average {_load()}", flush=True)
+        print(f"  {peer_name} {version}: {statistics.median(other):.2f} {[round(o, 2) for o in other]}")
+    for name, rates in mine.items():
+        line = f"  ours{name}: {statistics.median(rates):.2f} {[round(r, 2) for r in rates]}"
+        if other:
+            line += f"; ratio of medians {statistics.median(rates) / statistics.median(other):.2f} (goal >= 1.5)"
+        else:
+            line += f"; {peer_name} not measured (no peer venv)"
+        print(line, flush=True)
 
 
 def main() -> None:
@@ -255,6 +274,10 @@ def main() -> None:
                         help="parity: d3rlpy set to our DT's arithmetic (GELU, AdamW + clipping + warm-up, as its own "
                         "reproduction script sets the optimizer); defaults: its library defaults (ReLU, Adam)")
     parser.add_argument("--dt-steps", type=int, default=100, help="0: skip DT")
+    parser.add_argument("--dt-precision", nargs="+", choices=PRECISIONS,
+                        default=["fp32", "bf16"] if native_bf16("cpu") else ["fp32"],
+                        help="our DT's training precision(s), each timed against the same peer runs (the peer trains "
+                        "in fp32: d3rlpy has no mixed precision); default: both where this CPU has native bf16")
     parser.add_argument("--gail-rounds", type=int, default=2, help="0: skip GAIL")
     parser.add_argument("--repeats", type=int, default=3, help="ours and the peer alternately, this many times each")
     args = parser.parse_args()
@@ -263,12 +286,13 @@ def main() -> None:
             "width": WIDTH, "layers": LAYERS}
     if args.dt_steps > 0:
         _compare(f"DT, batch {BATCH}, context {CONTEXT}, width {WIDTH}, {LAYERS} blocks", "gradient steps/s",
-                 lambda: ours_dt(args.dt_steps),
+                 {f" ({precision})": functools.partial(ours_dt, args.dt_steps, precision)
+                  for precision in args.dt_precision},
                  lambda: peer(args.d3rlpy, D3RLPY.format(**fill), args.dt_steps, args.d3rlpy_config),
                  args.repeats, f"d3rlpy ({args.d3rlpy_config})")
     if args.gail_rounds > 0:
         _compare("GAIL rounds on Pendulum-v1 (PPO 2048 x 10 epochs, 2 discriminator steps)", "env steps/s",
-                 lambda: ours_gail(args.gail_rounds),
+                 {"": lambda: ours_gail(args.gail_rounds)},
                  lambda: peer(args.imitation, IMITATION.format(), args.gail_rounds),
                  args.repeats, "imitation")
 

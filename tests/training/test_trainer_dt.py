@@ -15,10 +15,14 @@ from vlab_fakes import fake_protocol
 
 from vla_bench.spec import Observation, Protocol, TaskSpec
 from vla_bench.training.offline import TrainOptions, TrainResult, train_offline
+from vla_bench.training.precision import native_bf16
 
 # returns here are tens, not Hopper's thousands: a larger reward_scale than CORL's 1e-3 keeps them visible
 TINY = {"embedding_dim": 32, "num_layers": 1, "seq_len": 5, "batch_size": 32, "warmup_steps": 10, "lr": 1e-3,
         "reward_hidden": 32, "reward_scale": 0.02}
+# both precisions where this CPU multiplies bfloat16 natively (elsewhere bf16 is refused: test_precision.py)
+PRECISIONS = ["fp32", pytest.param("bf16", marks=pytest.mark.skipif(
+    not native_bf16("cpu"), reason="this CPU has no native bfloat16 (AMX or AVX512-BF16)"))]
 
 
 class Steer:
@@ -53,20 +57,23 @@ def mixed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def train(dataset: Path, out: Path, steps: int, *, stop_at: int | None = None,
-          protocol: Protocol | None = None) -> TrainResult:
+          protocol: Protocol | None = None, precision: str = "fp32") -> TrainResult:
     return train_offline("dt", dataset, out, protocol=protocol,
                          options=TrainOptions(steps=steps, seed=0, log_every=10, checkpoint_every=25, progress=False,
-                                              eval_episodes=6, stop_at=stop_at, options=dict(TINY)))
+                                              eval_episodes=6, stop_at=stop_at,
+                                              options={**TINY, "precision": precision}))
 
 
-def test_dt_improves_on_its_start_and_follows_the_return_it_is_asked_for(mixed: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_dt_improves_on_its_start_and_follows_the_return_it_is_asked_for(mixed: Path, tmp_path: Path,
+                                                                        precision: str) -> None:
     from vla_bench.agents.dt_policy import ContextPolicy
     from vla_bench.agents.loaders import load_agent
     from vla_bench.harness.api import evaluate
 
     protocol = fake_protocol(episodes=6)
-    start = train(mixed, tmp_path / "start", 1, protocol=protocol)
-    trained = train(mixed, tmp_path / "trained", 500, protocol=protocol)
+    start = train(mixed, tmp_path / "start", 1, protocol=protocol, precision=precision)
+    trained = train(mixed, tmp_path / "trained", 500, protocol=protocol, precision=precision)
     assert start.last_eval is not None and trained.last_eval is not None
     before, after = start.last_eval["mean_return"], trained.last_eval["mean_return"]
     assert before is not None and after is not None
@@ -80,8 +87,8 @@ def test_dt_improves_on_its_start_and_follows_the_return_it_is_asked_for(mixed: 
         return policy
 
     low = evaluate(asks_for_a_low_return, protocol, progress=False).scores["aggregate"]["mean"]["mean"]
-    print(f"DT on the fake point task: return {before:.2f} -> {after:.2f} (asked for -80: {low:.2f}); action MSE "
-          f"{history[0]['action_mse']:.3f} -> {history[-1]['action_mse']:.3f}")
+    print(f"DT ({precision}) on the fake point task: return {before:.2f} -> {after:.2f} (asked for -80: {low:.2f}); "
+          f"action MSE {history[0]['action_mse']:.3f} -> {history[-1]['action_mse']:.3f}")
     assert trained.last_eval["errors"] == 0
     assert after > before + 0.05 * abs(before)
     assert low < after - 20.0  # the return-to-go input steers the policy
@@ -125,15 +132,28 @@ def test_dt_export_acts_as_the_torch_modules(mixed: Path, tmp_path: Path) -> Non
     assert not np.allclose(other.act(zero), onnx_policy.act(zero))  # different histories, different actions
 
 
-def test_dt_resume_equals_uninterrupted(mixed: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("precision", PRECISIONS)
+def test_dt_resume_equals_uninterrupted(mixed: Path, tmp_path: Path, precision: str) -> None:
     from safetensors.torch import load_file
 
-    train(mixed, tmp_path / "whole", 60)
-    train(mixed, tmp_path / "pieces", 60, stop_at=37)  # "killed" after 37; its checkpoint is at 37
-    train(mixed, tmp_path / "pieces", 60)
+    train(mixed, tmp_path / "whole", 60, precision=precision)
+    train(mixed, tmp_path / "pieces", 60, stop_at=37, precision=precision)  # "killed" after 37; checkpoint at 37
+    train(mixed, tmp_path / "pieces", 60, precision=precision)
     whole = load_file(str(tmp_path / "whole" / "checkpoint" / "weights.safetensors"))
     resumed = load_file(str(tmp_path / "pieces" / "checkpoint" / "weights.safetensors"))
     assert set(whole) == set(resumed)
     for key in whole:
         assert np.array_equal(whole[key].numpy(), resumed[key].numpy()), key
     assert (tmp_path / "whole" / "reward.onnx").read_bytes() == (tmp_path / "pieces" / "reward.onnx").read_bytes()
+
+
+@pytest.mark.skipif(not native_bf16("cpu"), reason="this CPU has no native bfloat16 (AMX or AVX512-BF16)")
+def test_dt_bf16_changes_the_training_and_is_recorded(mixed: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    for precision in ("fp32", "bf16"):
+        train(mixed, tmp_path / precision, 30, precision=precision)
+    full = load_file(str(tmp_path / "fp32" / "checkpoint" / "weights.safetensors"))
+    mixed_precision = load_file(str(tmp_path / "bf16" / "checkpoint" / "weights.safetensors"))
+    assert any(not np.array_equal(full[key].numpy(), mixed_precision[key].numpy()) for key in full)
+    assert json.loads((tmp_path / "bf16" / "manifest.json").read_text())["config"]["precision"] == "bf16"

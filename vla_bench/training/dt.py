@@ -34,6 +34,7 @@ from vla_bench.datasets import OfflineDataset
 from vla_bench.training.algorithm import OfflineAlgorithm, Problem
 from vla_bench.training.dropout import Dropout, dropout
 from vla_bench.training.networks import SquashedAction, mlp
+from vla_bench.training.precision import autocast, parse_precision
 
 
 @dataclass
@@ -73,6 +74,9 @@ class DTConfig:
     """units of the 2 hidden layers of the reward model used to lower the return-to-go when acting"""
     normalize_obs: bool = True
     """normalize states with the dataset's mean/std (CORL: True)"""
+    precision: str = "fp32"
+    """fp32, or bf16: the transformer's forward pass under bfloat16 autocast, weights and optimizer in float32
+    (:mod:`vla_bench.training.precision`; needs native bfloat16, e.g. a CPU with AMX; CORL trains in fp32)"""
 
 
 class SelfAttention(nn.Module):
@@ -240,6 +244,8 @@ class DT(OfflineAlgorithm):
             raise ValueError("DT needs seq_len >= 1 and embedding_dim divisible by num_heads")
         super().__init__(config, problem)
         self.model = DecisionTransformer(config, problem)
+        self.device = next(self.model.parameters()).device
+        self.precision = parse_precision(config.precision)
         self.reward = RewardModel(problem, config.reward_hidden)
         # torch's fused kernels: the same AdamW / Adam update, one call for all parameters instead of a loop
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
@@ -288,8 +294,9 @@ class DT(OfflineAlgorithm):
     def update(self, batch: dict[str, torch.Tensor], step: int) -> dict[str, float]:
         w = self.window(batch["end"])
         self.model.train()
-        predicted = self.model(w["states"], w["actions"], w["rtg"], w["timesteps"], w["mask"])
-        per_step = ((predicted - w["actions"]) ** 2).mean(-1)
+        with autocast(self.precision, self.device):
+            predicted = self.model(w["states"], w["actions"], w["rtg"], w["timesteps"], w["mask"])
+        per_step = ((predicted.float() - w["actions"]) ** 2).mean(-1)  # the loss in float32 under any precision
         loss = (per_step * w["mask"]).sum() / w["mask"].sum()
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
