@@ -34,7 +34,7 @@ from vla_bench.datasets import OfflineDataset
 from vla_bench.training.algorithm import OfflineAlgorithm, Problem
 from vla_bench.training.dropout import Dropout, dropout
 from vla_bench.training.networks import SquashedAction, mlp
-from vla_bench.training.precision import autocast, parse_precision
+from vla_bench.training.precision import Precision, autocast, parse_precision
 
 
 @dataclass
@@ -74,7 +74,7 @@ class DTConfig:
     """units of the 2 hidden layers of the reward model used to lower the return-to-go when acting"""
     normalize_obs: bool = True
     """normalize states with the dataset's mean/std (CORL: True)"""
-    precision: str = "fp32"
+    precision: Precision = "fp32"
     """fp32, or bf16: the transformer's forward pass under bfloat16 autocast, weights and optimizer in float32
     (:mod:`vla_bench.training.precision`; needs native bfloat16, e.g. a CPU with AMX; CORL trains in fp32)"""
 
@@ -245,7 +245,7 @@ class DT(OfflineAlgorithm):
         super().__init__(config, problem)
         self.model = DecisionTransformer(config, problem)
         self.device = next(self.model.parameters()).device
-        self.precision = parse_precision(config.precision)
+        self.precision = parse_precision(config.precision)  # config_from_dict passes any string through
         self.reward = RewardModel(problem, config.reward_hidden)
         # torch's fused kernels: the same AdamW / Adam update, one call for all parameters instead of a loop
         self.optimizer = torch.optim.AdamW(self.model.parameters(), lr=config.lr, betas=(0.9, 0.999),
