@@ -258,7 +258,7 @@ def _compare(label: str, unit: str, ours: dict[str, Callable[[], float]],
     if other:
         print(f"  {peer_name} {version}: {statistics.median(other):.2f} {[round(o, 2) for o in other]}")
     for name, rates in mine.items():
-        line = f"  ours{name}: {statistics.median(rates):.2f} {[round(r, 2) for r in rates]}"
+        line = f"  {name}: {statistics.median(rates):.2f} {[round(r, 2) for r in rates]}"
         if other:
             line += f"; ratio of medians {statistics.median(rates) / statistics.median(other):.2f} (goal >= 1.5)"
         else:
@@ -286,13 +286,13 @@ def main() -> None:
             "width": WIDTH, "layers": LAYERS}
     if args.dt_steps > 0:
         _compare(f"DT, batch {BATCH}, context {CONTEXT}, width {WIDTH}, {LAYERS} blocks", "gradient steps/s",
-                 {f" ({precision})": functools.partial(ours_dt, args.dt_steps, precision)
+                 {f"ours ({precision})": functools.partial(ours_dt, args.dt_steps, precision)
                   for precision in args.dt_precision},
                  lambda: peer(args.d3rlpy, D3RLPY.format(**fill), args.dt_steps, args.d3rlpy_config),
                  args.repeats, f"d3rlpy ({args.d3rlpy_config})")
     if args.gail_rounds > 0:
         _compare("GAIL rounds on Pendulum-v1 (PPO 2048 x 10 epochs, 2 discriminator steps)", "env steps/s",
-                 {"": lambda: ours_gail(args.gail_rounds)},
+                 {"ours": lambda: ours_gail(args.gail_rounds)},
                  lambda: peer(args.imitation, IMITATION.format(), args.gail_rounds),
                  args.repeats, "imitation")
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 import torch
+from training_testing import needs_native_bf16
 
 from vla_bench.training import precision
-from vla_bench.training.precision import autocast, native_bf16, parse_precision
+from vla_bench.training.precision import autocast, parse_precision
 
 CPU = torch.device("cpu")
 
@@ -24,7 +25,7 @@ def test_fp32_changes_nothing() -> None:
         assert layer(torch.ones(2, 4)).dtype == torch.float32
 
 
-@pytest.mark.skipif(not native_bf16("cpu"), reason="this CPU has no native bfloat16 (AMX or AVX512-BF16)")
+@needs_native_bf16
 def test_bf16_multiplies_in_bfloat16_and_keeps_float32_weights() -> None:
     layer = torch.nn.Linear(4, 3)
     with autocast("bf16", CPU):

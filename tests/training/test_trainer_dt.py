@@ -10,19 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 from numpy.typing import NDArray
-from training_testing import checkpoint_problem
+from training_testing import checkpoint_problem, needs_native_bf16
 from vlab_fakes import fake_protocol
 
 from vla_bench.spec import Observation, Protocol, TaskSpec
 from vla_bench.training.offline import TrainOptions, TrainResult, train_offline
-from vla_bench.training.precision import native_bf16
 
 # returns here are tens, not Hopper's thousands: a larger reward_scale than CORL's 1e-3 keeps them visible
 TINY = {"embedding_dim": 32, "num_layers": 1, "seq_len": 5, "batch_size": 32, "warmup_steps": 10, "lr": 1e-3,
         "reward_hidden": 32, "reward_scale": 0.02}
-# both precisions where this CPU multiplies bfloat16 natively (elsewhere bf16 is refused: test_precision.py)
-PRECISIONS = ["fp32", pytest.param("bf16", marks=pytest.mark.skipif(
-    not native_bf16("cpu"), reason="this CPU has no native bfloat16 (AMX or AVX512-BF16)"))]
+PRECISIONS = ["fp32", pytest.param("bf16", marks=needs_native_bf16)]
 
 
 class Steer:
@@ -147,7 +144,7 @@ def test_dt_resume_equals_uninterrupted(mixed: Path, tmp_path: Path, precision: 
     assert (tmp_path / "whole" / "reward.onnx").read_bytes() == (tmp_path / "pieces" / "reward.onnx").read_bytes()
 
 
-@pytest.mark.skipif(not native_bf16("cpu"), reason="this CPU has no native bfloat16 (AMX or AVX512-BF16)")
+@needs_native_bf16
 def test_dt_bf16_changes_the_training_and_is_recorded(mixed: Path, tmp_path: Path) -> None:
     from safetensors.torch import load_file
 
